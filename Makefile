@@ -1,0 +1,37 @@
+# HAR Studio: `make run` opens the app, `make test` runs the checks.
+# Both create (or reuse) a local virtual environment in $(VENV); nothing is installed by hand.
+PYTHON ?= python3
+VENV ?= .venv
+# torch is installed first and pinned: 2.13.0 is a CPU build on the lab machines' disk.
+# Override for another platform, e.g. `make TORCH_SPEC='torch==2.5.1' run`.
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= dev,export
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint venv bench clean package package-test
+
+venv: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml Makefile | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q "$(TORCH_SPEC)"
+	$(PY) -m pip install --disable-pip-version-check -q -e ".[$(EXTRAS)]"
+	touch $@
+
+run: $(STAMP)
+	$(PY) -m har_studio $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check har_studio tests bench
+
+test: lint
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/bench_load.py
+
+clean:
+	rm -rf build dist .pytest_cache .ruff_cache

@@ -1,0 +1,127 @@
+"""Cut the tidy table into fixed-length labelled windows, vectorised.
+
+Windows never cross a boundary of subject, activity or a timestamp gap, so each window
+is one person doing one thing without a hole in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from .activities import activity_order
+from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    size: int = 128            # samples per window (6.4 s at 20 Hz)
+    step: int = 64             # hop between window starts (50 % overlap)
+    rate_hz: float = 20.0      # nominal sampling rate
+    max_gap_periods: float = 4.0  # a gap longer than this many sample periods breaks a run
+
+    def __post_init__(self) -> None:
+        if self.size < 2:
+            raise ValueError(f"window size must be at least 2 samples, got {self.size}")
+        if self.step < 1:
+            raise ValueError(f"window step must be at least 1 sample, got {self.step}")
+        if self.rate_hz <= 0:
+            raise ValueError(f"sampling rate must be positive, got {self.rate_hz}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> WindowConfig:
+        return cls(**{k: d[k] for k in ("size", "step", "rate_hz", "max_gap_periods") if k in d})
+
+
+@dataclass
+class Windows:
+    X: np.ndarray          # float32 [n, size, channels]
+    y: np.ndarray          # int64 [n], index into `labels`
+    subjects: np.ndarray   # int64 [n]
+    starts: np.ndarray     # int64 [n], timestamp (ns) of each window's first sample
+    labels: list[str]      # class names, in class-index order
+    channels: list[str]
+    config: WindowConfig
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    def subset(self, index: np.ndarray) -> Windows:
+        return Windows(self.X[index], self.y[index], self.subjects[index], self.starts[index],
+                       list(self.labels), list(self.channels), self.config)
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.y, minlength=len(self.labels)) if len(self) else np.zeros(len(self.labels), int)
+        return {name: int(c) for name, c in zip(self.labels, counts)}
+
+
+def run_starts(frame: pd.DataFrame, config: WindowConfig) -> np.ndarray:
+    """Boolean mask: True where a new contiguous run (subject, activity, no gap) begins."""
+    n = len(frame)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    subject = frame["subject"].to_numpy()
+    activity = frame["activity"].cat.codes.to_numpy() if isinstance(frame["activity"].dtype, pd.CategoricalDtype) else pd.factorize(frame["activity"])[0]
+    ts = frame["timestamp"].to_numpy(dtype=np.int64)
+    max_gap_ns = config.max_gap_periods * 1e9 / config.rate_hz
+    breaks = np.empty(n, dtype=bool)
+    breaks[0] = True
+    dt = np.diff(ts)
+    breaks[1:] = (subject[1:] != subject[:-1]) | (activity[1:] != activity[:-1]) | (dt > max_gap_ns) | (dt < 0)
+    return breaks
+
+
+def make_windows(
+    frame: pd.DataFrame,
+    config: WindowConfig | None = None,
+    *,
+    channels: list[str] | None = None,
+    activities: list[str] | None = None,
+    labels: list[str] | None = None,
+) -> Windows:
+    """Window `frame` (the tidy table). `activities` filters; `labels` fixes the class order
+    (a model's own labels, say); windows of activities outside `labels` are dropped."""
+    config = config or WindowConfig()
+    if channels is None:
+        channels = [c for c in (*ACCEL_CHANNELS, *GYRO_CHANNELS) if c in frame.columns]
+    missing = [c for c in channels if c not in frame.columns]
+    if missing:
+        raise ValueError(f"the data has no channel {', '.join(missing)} (it has {', '.join(c for c in frame.columns if c in ACCEL_CHANNELS + GYRO_CHANNELS)})")
+    if activities is not None:
+        frame = frame[frame["activity"].astype(str).isin(activities)]
+    if labels is None:
+        labels = activity_order(frame["activity"].astype(str).unique())
+    else:
+        frame = frame[frame["activity"].astype(str).isin(labels)]
+
+    empty = Windows(np.zeros((0, config.size, len(channels)), np.float32), np.zeros(0, np.int64),
+                    np.zeros(0, np.int64), np.zeros(0, np.int64), list(labels), list(channels), config)
+    if len(frame) < config.size:
+        return empty
+
+    breaks = run_starts(frame, config)
+    run_begin = np.flatnonzero(breaks)
+    run_end = np.append(run_begin[1:], len(frame))
+    lengths = run_end - run_begin
+    per_run = np.where(lengths >= config.size, (lengths - config.size) // config.step + 1, 0)
+    total = int(per_run.sum())
+    if total == 0:
+        return empty
+    # Start index of every window: each run's begin, plus step * (0..k-1) within the run.
+    first = np.repeat(run_begin, per_run)
+    offset_in_run = np.arange(total) - np.repeat(np.cumsum(per_run) - per_run, per_run)
+    starts = first + offset_in_run * config.step
+
+    values = frame[channels].to_numpy(dtype=np.float32)
+    X = np.lib.stride_tricks.sliding_window_view(values, config.size, axis=0)[starts]  # [n, C, size]
+    X = np.ascontiguousarray(X.transpose(0, 2, 1))
+    codes = pd.Categorical(frame["activity"].astype(str), categories=list(labels)).codes
+    y = codes[starts].astype(np.int64)
+    subjects = frame["subject"].to_numpy(dtype=np.int64)[starts]
+    ts = frame["timestamp"].to_numpy(dtype=np.int64)[starts]
+    return Windows(X, y, subjects, ts, list(labels), list(channels), config)

@@ -57,16 +57,22 @@ class Windows:
 
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self.y, minlength=len(self.labels)) if len(self) else np.zeros(len(self.labels), int)
-        return {name: int(c) for name, c in zip(self.labels, counts)}
+        return {name: int(c) for name, c in zip(self.labels, counts, strict=True)}
 
 
-def run_starts(frame: pd.DataFrame, config: WindowConfig) -> np.ndarray:
+def run_starts(frame: pd.DataFrame, config: WindowConfig,
+               activity_codes: np.ndarray | None = None) -> np.ndarray:
     """Boolean mask: True where a new contiguous run (subject, activity, no gap) begins."""
     n = len(frame)
     if n == 0:
         return np.zeros(0, dtype=bool)
     subject = frame["subject"].to_numpy()
-    activity = frame["activity"].cat.codes.to_numpy() if isinstance(frame["activity"].dtype, pd.CategoricalDtype) else pd.factorize(frame["activity"])[0]
+    if activity_codes is not None:
+        activity = activity_codes
+    elif isinstance(frame["activity"].dtype, pd.CategoricalDtype):
+        activity = frame["activity"].cat.codes.to_numpy()
+    else:
+        activity = pd.factorize(frame["activity"])[0]
     ts = frame["timestamp"].to_numpy(dtype=np.int64)
     max_gap_ns = config.max_gap_periods * 1e9 / config.rate_hz
     breaks = np.empty(n, dtype=bool)
@@ -92,23 +98,30 @@ def make_windows(
     missing = [c for c in channels if c not in frame.columns]
     if missing:
         raise ValueError(f"the data has no channel {', '.join(missing)} (it has {', '.join(c for c in frame.columns if c in ACCEL_CHANNELS + GYRO_CHANNELS)})")
-    if activities is not None:
-        frame = frame[frame["activity"].astype(str).isin(activities)]
+    # Work on category codes, never on 1M strings: a sample whose activity is not a class
+    # gets code -1 and its runs yield no window.
+    act = frame["activity"]
+    if not isinstance(act.dtype, pd.CategoricalDtype):
+        act = act.astype(str).astype("category")
+    present = [str(c) for c in act.cat.categories[np.unique(act.cat.codes[act.cat.codes >= 0])]]
     if labels is None:
-        labels = activity_order(frame["activity"].astype(str).unique())
-    else:
-        frame = frame[frame["activity"].astype(str).isin(labels)]
+        labels = activity_order(present if activities is None else [a for a in present if a in activities])
+    labels = list(labels)
+    codes = act.cat.rename_categories([str(c) for c in act.cat.categories]).cat.set_categories(labels).cat.codes.to_numpy()
+    if activities is not None:
+        codes = np.where(np.isin(codes, [labels.index(a) for a in activities if a in labels]), codes, -1)
 
     empty = Windows(np.zeros((0, config.size, len(channels)), np.float32), np.zeros(0, np.int64),
                     np.zeros(0, np.int64), np.zeros(0, np.int64), list(labels), list(channels), config)
     if len(frame) < config.size:
         return empty
 
-    breaks = run_starts(frame, config)
+    breaks = run_starts(frame, config, activity_codes=codes)
     run_begin = np.flatnonzero(breaks)
     run_end = np.append(run_begin[1:], len(frame))
     lengths = run_end - run_begin
-    per_run = np.where(lengths >= config.size, (lengths - config.size) // config.step + 1, 0)
+    per_run = np.where((lengths >= config.size) & (codes[run_begin] >= 0),
+                       (lengths - config.size) // config.step + 1, 0)
     total = int(per_run.sum())
     if total == 0:
         return empty
@@ -120,7 +133,6 @@ def make_windows(
     values = frame[channels].to_numpy(dtype=np.float32)
     X = np.lib.stride_tricks.sliding_window_view(values, config.size, axis=0)[starts]  # [n, C, size]
     X = np.ascontiguousarray(X.transpose(0, 2, 1))
-    codes = pd.Categorical(frame["activity"].astype(str), categories=list(labels)).codes
     y = codes[starts].astype(np.int64)
     subjects = frame["subject"].to_numpy(dtype=np.int64)[starts]
     ts = frame["timestamp"].to_numpy(dtype=np.int64)[starts]

@@ -1,0 +1,482 @@
+"""One entry point for every supported recording format: ``load(paths) -> Dataset``.
+
+The format of each file is recognised from its content (see ``formats.py``): WISDM v1.1 raw,
+WISDM 2019 per-subject raw files, headed CSV. Quirks are handled, not fatal: ``;`` record ends
+and several records per line, spaces after commas, placeholder rows of zeros, exact duplicate
+rows, repeated timestamps, missing or non-finite values, unknown activities. Each skipped
+record is counted under a reason and the first few places (``file:line``) are remembered in
+the ``LoadReport``. Only when nothing usable is left does loading fail, with a one-line
+``DataError`` naming the file (and line).
+
+Choices worth knowing:
+
+- Exact duplicate records are dropped ("duplicate record"); a later record with the timestamp
+  of an earlier one of the same subject and activity but other values is dropped too
+  ("repeated timestamp"), so time strictly increases within a recording.
+- Rows are grouped into recordings (subject, activity); recordings of one subject keep the
+  order in which they first appear in the files, subjects are in ascending order, and rows
+  are sorted by time within each recording.
+- WISDM 2019 accelerometer and gyroscope files of the same subject and device are aligned on
+  the accelerometer's own timestamps (the nominal 20 Hz grid: accelerometer values are kept
+  exactly; the gyroscope is linearly interpolated at those instants, per recording). An
+  accelerometer sample outside the gyroscope recording, or inside a gyroscope gap longer than
+  4 gyroscope periods, is dropped ("no gyroscope data nearby"). ``records_read`` counts the
+  records of every file, gyroscope files included; ``records`` counts rows of the frame.
+- When some loaded subjects have a gyroscope file and others do not, the subjects without
+  one are left out (named in ``report.warnings``) so that every row has the same 6 channels;
+  load the accelerometer files alone to keep them. When both phone and watch files of WISDM
+  2019 are given, only the phone files are used (a warning says so): the two devices record
+  the same sessions on separate clocks.
+- A file that cannot be read is reported in ``report.warnings`` and the others are loaded;
+  if no file gives usable records, the first file's error is raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .activities import activity_order
+from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS, DataError, Dataset, LoadReport
+from .formats import (
+    MAX_REPORTED_LINES,
+    ParsedFile,
+    Table,
+    one_line,
+    parse,
+    read_text_bytes,
+    sniff,
+)
+
+log = logging.getLogger(__name__)
+
+DATA_SUFFIXES = (".txt", ".csv", ".tsv", ".dat")
+_NOT_DATA_PREFIXES = ("readme", "license", "licence", "activity_key", "changelog", "notes")
+GAP_PERIODS = 4.0
+
+DUPLICATE = "duplicate record"
+REPEATED_TIMESTAMP = "repeated timestamp"
+NO_GYRO = "no gyroscope data nearby"
+
+PathsLike = str | os.PathLike | Iterable[str | os.PathLike]
+
+
+@dataclass(frozen=True)
+class LoadProgress:
+    """How far a load has got, in bytes of input read and parsed."""
+
+    done_bytes: int
+    total_bytes: int
+    file: str
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+def load(paths: PathsLike, *, progress: Callable[[int, int], None] | None = None) -> Dataset:
+    """Load files and/or folders (searched recursively) into one Dataset.
+
+    `progress(done_bytes, total_bytes)` is called as files are parsed. Raises DataError (one
+    line naming the file, and line where it applies) when nothing usable can be read.
+    """
+    gen = load_iter(paths)
+    while True:
+        try:
+            step = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if progress is not None:
+            progress(step.done_bytes, step.total_bytes)
+
+
+def load_iter(paths: PathsLike) -> Generator[LoadProgress, None, Dataset]:
+    """Like `load`, as a generator yielding LoadProgress; its return value is the Dataset.
+
+    Closing the generator (``gen.close()``) between yields cancels the load.
+    """
+    files = find_data_files(paths)
+    sizes = [_size(p) for p in files]
+    total = int(sum(sizes))
+    done = 0
+    yield LoadProgress(0, total, str(files[0]))
+    parsed: list[ParsedFile] = []
+    failures: list[str] = []
+    for path, size in zip(files, sizes, strict=True):
+        try:
+            parsed.append(load_file(path))
+        except DataError as exc:
+            failures.append(one_line(str(exc)))
+            log.warning("%s", exc)
+        except (MemoryError, OSError) as exc:  # pragma: no cover - environment trouble
+            failures.append(one_line(f"{path}: {exc}"))
+        done += size
+        yield LoadProgress(done, total, str(path))
+    if not parsed:
+        extra = f" (and {len(failures) - 1} more file(s) could not be read)" if len(failures) > 1 else ""
+        raise DataError(failures[0] + extra)
+    return assemble(parsed, failures)
+
+
+def load_file(path: Path) -> ParsedFile:
+    """Read, recognise and parse one file (no cross-file steps). Raises DataError."""
+    data, notes = read_text_bytes(path)
+    layout = sniff(path, data)
+    try:
+        pf = parse(path, data, layout)
+    except DataError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError, UnicodeError) as exc:
+        # Input we did not foresee: still one line naming the file, never a traceback.
+        log.exception("unexpected trouble parsing %s", path)
+        raise DataError(f"{path}: cannot be parsed ({type(exc).__name__}: "
+                        f"{one_line(str(exc))[:160]})") from None
+    pf.warnings[:0] = [f"{path.name}: {n}" for n in notes]
+    log.debug("%s: %s, %d records", path, layout.format, pf.records_read)
+    return pf
+
+
+def find_data_files(paths: PathsLike) -> list[Path]:
+    """Files named in `paths`, with folders searched recursively for data-looking files."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    found: list[Path] = []
+    for item in paths:
+        p = Path(item)
+        if p.is_dir():
+            inside = sorted(
+                f for f in p.rglob("*")
+                if f.is_file() and _looks_like_data(f)
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
+            )
+            if not inside:
+                raise DataError(f"{p}: no data files ({', '.join(DATA_SUFFIXES)}) in this folder")
+            found.extend(inside)
+        elif p.is_file():
+            found.append(p)
+        elif not p.exists():
+            raise DataError(f"{p}: no such file or folder")
+        else:
+            raise DataError(f"{p}: not a regular file")
+    unique: dict[Path, Path] = {}
+    for f in found:
+        unique.setdefault(f.resolve(), f)
+    if not unique:
+        raise DataError("no data files given")
+    return list(unique.values())
+
+
+# --------------------------------------------------------------------------------------------
+# Combining files
+# --------------------------------------------------------------------------------------------
+
+def assemble(parsed: list[ParsedFile], failures: list[str] | None = None) -> Dataset:
+    """Combine parsed files into one tidy Dataset (sort, de-duplicate, align, report)."""
+    # WISDM 2019: one device only (phone preferred).
+    devices = {pf.device for pf in parsed if pf.format == "wisdm-2019" and pf.device}
+    if len(devices) > 1:
+        keep = "phone" if "phone" in devices else sorted(devices)[0]
+        left = [pf for pf in parsed
+                if pf.format == "wisdm-2019" and pf.device and pf.device != keep]
+        failures = [*(failures or []), (
+            f"{len(left)} WISDM 2019 {'/'.join(sorted(devices - {keep}))} file(s) left out: "
+            f"{keep} and other devices record the same sessions on separate clocks; "
+            "load them separately")]
+        parsed = [pf for pf in parsed if pf not in left]
+
+    report = LoadReport(files=[str(p.path) for p in parsed])
+    report.warnings.extend(failures or [])
+    for pf in parsed:
+        report.warnings.extend(pf.warnings)
+    report.records_read = sum(pf.records_read for pf in parsed)
+    for pf in parsed:
+        for reason, count in pf.skipped.items():
+            report.skipped[reason] = report.skipped.get(reason, 0) + count
+            places = report.skipped_lines.setdefault(reason, [])
+            for line in pf.skipped_lines.get(reason, []):
+                if len(places) < MAX_REPORTED_LINES:
+                    places.append(f"{pf.name}:{line}")
+
+    # One activity code list for all files.
+    names = activity_order({a for pf in parsed for a in pf.activities})
+    index = {a: i for i, a in enumerate(names)}
+    for i, pf in enumerate(parsed):
+        t = pf.table
+        if pf.activities != names[:len(pf.activities)]:
+            code_map = np.array([index[a] for a in pf.activities] + [-1], dtype=np.int32)
+            t.activity = code_map[t.activity]
+        t.file = np.full(len(t), i, dtype=np.int32)
+
+    parts: list[Table] = []
+    accel19 = [pf.table for pf in parsed if pf.format == "wisdm-2019" and pf.sensor == "accel"]
+    gyro19 = [pf.table for pf in parsed if pf.format == "wisdm-2019" and pf.sensor == "gyro"]
+    other = [pf.table for pf in parsed if pf.format != "wisdm-2019"]
+    if accel19 or gyro19:
+        acc = _tidy(_concat(accel19, report), parsed, report) if accel19 else None
+        gyr = _tidy(_concat(gyro19, report), parsed, report) if gyro19 else None
+        part = _combine_2019(acc, gyr, parsed, report)
+        if part is not None:
+            parts.append(part)
+    if other:
+        parts.append(_tidy(_concat(other, report), parsed, report))
+    table = parts[0] if len(parts) == 1 else _tidy(_concat(parts, report), parsed, report)
+    if len(table) == 0:
+        raise DataError(_nothing_usable(parsed, report))
+
+    used = np.flatnonzero(np.bincount(table.file, minlength=len(parsed)))
+    formats = sorted({parsed[int(i)].format for i in used})
+    report.format = formats[0] if len(formats) == 1 else "mixed"
+    frame = _to_frame(table, names)
+    _summarise(frame, report)
+    for pf in parsed:  # free the raw bytes kept for line numbers
+        pf.line_of = None
+    return Dataset(frame, report)
+
+
+def _to_frame(table: Table, names: list[str]) -> pd.DataFrame:
+    """The tidy frame (see dataset.py) of a combined table; unused activities dropped."""
+    counts = np.bincount(table.activity, minlength=len(names))
+    if counts.all():
+        codes, cats = table.activity, names
+    else:
+        used = np.flatnonzero(counts)
+        remap = np.full(len(names), -1, dtype=np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        codes, cats = remap[table.activity], [names[i] for i in used]
+    data = {
+        "subject": table.subject,
+        "activity": pd.Categorical.from_codes(codes, categories=cats, validate=False),
+        "timestamp": table.timestamp,
+    }
+    for c in (*ACCEL_CHANNELS, *GYRO_CHANNELS):
+        if c in table.channels:
+            data[c] = table.channels[c]
+    return pd.DataFrame(data, copy=False)  # the arrays are ours: no consolidation copy
+
+
+def _nothing_usable(parsed: list[ParsedFile], report: LoadReport) -> str:
+    where = str(parsed[0].path) if len(parsed) == 1 else f"{len(parsed)} files"
+    skipped = sum(report.skipped.values())
+    if not skipped:
+        return f"{where}: no usable records"
+    reason = max(report.skipped, key=report.skipped.get)
+    first = report.skipped_lines.get(reason, [])
+    at = f", first at {first[0]}" if first else ""
+    details = ", ".join(f"{r}: {c}" for r, c in report.skipped.items())
+    return (f"{where}: no usable records ({report.records_read} read, {skipped} skipped: "
+            f"{details}{at})")
+
+
+def _concat(tables: list[Table], report: LoadReport) -> Table:
+    """Concatenate tables keeping only the channels all of them have (warning if any lost)."""
+    if len(tables) > 1:
+        every = [c for c in (*ACCEL_CHANNELS, *GYRO_CHANNELS) if any(c in t.channels for t in tables)]
+        dropped = [c for c in every if not all(c in t.channels for t in tables)]
+        if dropped:
+            report.warnings.append(f"channels {', '.join(dropped)} are missing from some files "
+                                   "and were dropped so that every row has the same channels")
+    return Table.concat(tables)
+
+
+def _skip_rows(report: LoadReport, reason: str, table: Table, rows: np.ndarray,
+               parsed: list[ParsedFile]) -> None:
+    """Count rows of `table` as skipped for `reason`, with the first few places."""
+    if len(rows) == 0:
+        return
+    report.skipped[reason] = report.skipped.get(reason, 0) + len(rows)
+    places = report.skipped_lines.setdefault(reason, [])
+    files, recs = table.file[rows], table.rec[rows]
+    for i in np.lexsort((recs, files))[:MAX_REPORTED_LINES - len(places)]:
+        pf = parsed[int(files[i])]
+        line = pf.lines(np.array([recs[i]]))
+        places.append(f"{pf.name}:{line[0]}" if line else pf.name)
+
+
+def _blocks(subject: np.ndarray, activity: np.ndarray) -> np.ndarray:
+    """Start rows of the blocks of equal (subject, activity)."""
+    if len(subject) == 0:
+        return np.zeros(0, np.int64)
+    change = (subject[1:] != subject[:-1]) | (activity[1:] != activity[:-1])
+    return np.concatenate(([0], np.flatnonzero(change) + 1))
+
+
+def _tidy(table: Table, parsed: list[ParsedFile], report: LoadReport) -> Table:
+    """Sort into recordings and drop duplicate records and repeated timestamps.
+
+    Recordings (subject, activity) of a subject keep the order in which they first appear;
+    subjects ascend; time ascends within a recording. Work is per block of equal
+    (subject, activity), so already tidy input (the usual case) costs a few passes.
+    """
+    n = len(table)
+    if n == 0:
+        return table
+    starts = _blocks(table.subject, table.activity)
+    b_subject = table.subject[starts]
+    s_codes, _ = pd.factorize(b_subject, sort=True)
+    n_act = int(table.activity.max()) + 1
+    b_key = s_codes.astype(np.int64) * n_act + table.activity[starts]
+    group, uniques = pd.factorize(b_key)  # recording ids, in order of first appearance
+    g_subject = np.asarray(uniques) // n_act
+    rank_of_group = np.empty(len(uniques), dtype=np.int64)
+    rank_of_group[np.lexsort((np.arange(len(uniques)), g_subject))] = np.arange(len(uniques))
+    b_rank = rank_of_group[group]
+    ts = table.timestamp
+    dts = np.diff(ts)
+    boundary = np.zeros(n - 1, dtype=bool)
+    boundary[starts[1:] - 1] = True
+    in_order = bool(np.all(np.diff(b_rank) > 0)) and bool(np.all((dts >= 0) | boundary))
+    if not in_order:
+        lengths = np.diff(np.append(starts, n))
+        rank = np.repeat(b_rank, lengths)
+        order = np.lexsort((ts, rank))  # stable: the first of equal timestamps stays first
+        table = table.take(order)
+        ts = table.timestamp
+        starts = _blocks(table.subject, table.activity)
+        dts = np.diff(ts)
+        boundary = np.zeros(n - 1, dtype=bool)
+        boundary[starts[1:] - 1] = True
+    repeat = np.flatnonzero((dts == 0) & ~boundary) + 1  # later rows of an equal timestamp
+    if len(repeat):
+        # Exact copy of the group's earlier rows, or other values under the same timestamp?
+        first_of_group = np.ones(n, dtype=bool)
+        first_of_group[repeat] = False
+        group_id = np.cumsum(first_of_group) - 1
+        involved = np.flatnonzero(np.isin(group_id, group_id[repeat]))
+        sub = pd.DataFrame({"g": group_id[involved],
+                            **{c: v[involved] for c, v in table.channels.items()}})
+        exact = sub.duplicated(keep="first").to_numpy()
+        exact_rows = involved[exact]
+        other_rows = np.setdiff1d(repeat, exact_rows)
+        _skip_rows(report, DUPLICATE, table, exact_rows, parsed)
+        _skip_rows(report, REPEATED_TIMESTAMP, table, other_rows, parsed)
+        table = table.take(first_of_group)
+    return table
+
+
+def _runs(table: Table) -> tuple[np.ndarray, np.ndarray]:
+    """Begin and end row of each (subject, activity) block of a tidy table."""
+    begin = _blocks(table.subject, table.activity)
+    return begin, np.append(begin[1:], len(table)).astype(np.int64)
+
+
+def _combine_2019(acc: Table | None, gyr: Table | None, parsed: list[ParsedFile],
+                  report: LoadReport) -> Table | None:
+    """Accelerometer (and gyroscope, aligned) rows of WISDM 2019 files."""
+    if gyr is None or len(gyr) == 0:
+        return acc
+    if acc is None:
+        first = next(pf for pf in parsed if pf.format == "wisdm-2019" and pf.sensor == "gyro")
+        raise DataError(f"{first.path}: a gyroscope file needs the matching accelerometer "
+                        "file (data_<subject>_accel_<device>.txt) loaded with it")
+    if len(acc) == 0:
+        return acc
+    acc_subjects = set(pd.unique(acc.subject).tolist())
+    gyr_subjects = set(pd.unique(gyr.subject).tolist())
+    both = acc_subjects & gyr_subjects
+    gyro_only = sorted(gyr_subjects - acc_subjects)
+    acc_only = sorted(acc_subjects - gyr_subjects)
+    if gyro_only:
+        report.warnings.append(
+            f"subject(s) {', '.join(map(str, gyro_only))}: gyroscope data without accelerometer "
+            "data, left out")
+    if not both:
+        report.warnings.append("no subject has both accelerometer and gyroscope data; "
+                               "loaded the accelerometer only")
+        return acc
+    if acc_only:
+        report.warnings.append(
+            f"subject(s) {', '.join(map(str, acc_only))} have no gyroscope data and were left "
+            "out so that every row has the same 6 channels (load the accelerometer files alone "
+            "to include them)")
+        acc = acc.take(np.isin(acc.subject, sorted(both)))
+    return align_gyro(acc, gyr, parsed, report)
+
+
+def align_gyro(acc: Table, gyr: Table, parsed: list[ParsedFile] | None = None,
+               report: LoadReport | None = None) -> Table:
+    """Add gx, gy, gz to tidy accelerometer rows, interpolated at the accelerometer timestamps.
+
+    Per (subject, activity) recording, np.interp over the gyroscope samples of the same
+    recording; rows outside the gyroscope recording or in a gyroscope gap longer than
+    GAP_PERIODS gyroscope periods are dropped (counted as "no gyroscope data nearby").
+    """
+    g_begin, g_end = _runs(gyr)
+    g_lookup = {(int(gyr.subject[b]), int(gyr.activity[b])): (b, e)
+                for b, e in zip(g_begin, g_end, strict=True)}
+    g_ts = gyr.timestamp
+    g_vals = [gyr.channels[c] for c in GYRO_CHANNELS]
+
+    a_begin, a_end = _runs(acc)
+    a_ts = acc.timestamp
+    out = [np.zeros(len(acc), dtype=np.float32) for _ in GYRO_CHANNELS]
+    ok = np.zeros(len(acc), dtype=bool)
+    for b, e in zip(a_begin, a_end, strict=True):
+        run = g_lookup.get((int(acc.subject[b]), int(acc.activity[b])))
+        if run is None:
+            continue
+        gb, ge = run
+        gt = g_ts[gb:ge]
+        at = a_ts[b:e]
+        period = float(np.median(np.diff(gt))) if len(gt) > 1 else 0.0
+        pos = np.searchsorted(gt, at, side="left")
+        hi = np.minimum(pos, len(gt) - 1)
+        lo = np.maximum(pos - 1, 0)
+        exact = gt[hi] == at
+        inside = (at >= gt[0]) & (at <= gt[-1])
+        ok[b:e] = inside & (exact | ((gt[hi] - gt[lo]) <= GAP_PERIODS * period))
+        x = (at - at[0]).astype(np.float64)
+        xp = (gt - at[0]).astype(np.float64)
+        for k in range(3):
+            out[k][b:e] = np.interp(x, xp, g_vals[k][gb:ge])
+    channels = {c: v for c, v in acc.channels.items() if c in ACCEL_CHANNELS}
+    channels.update({c: out[k] for k, c in enumerate(GYRO_CHANNELS)})
+    result = Table(acc.subject, acc.activity, acc.timestamp, channels, acc.rec, acc.file)
+    if report is not None and parsed is not None:
+        _skip_rows(report, NO_GYRO, result, np.flatnonzero(~ok), parsed)
+    return result if ok.all() else result.take(ok)
+
+
+def _summarise(frame: pd.DataFrame, report: LoadReport) -> None:
+    """Fill the report's record, subject, activity, channel, rate and gap fields."""
+    report.records = int(len(frame))
+    s = frame["subject"].to_numpy()
+    a = frame["activity"].cat.codes.to_numpy()
+    ts = frame["timestamp"].to_numpy()
+    starts = _blocks(s, a)
+    report.subjects = sorted({int(v) for v in s[starts]})
+    counts = np.bincount(a, minlength=len(frame["activity"].cat.categories))
+    cats = [str(c) for c in frame["activity"].cat.categories]
+    report.activities = {name: int(counts[cats.index(name)]) for name in activity_order(cats)
+                         if counts[cats.index(name)] > 0}
+    report.channels = [c for c in (*ACCEL_CHANNELS, *GYRO_CHANNELS) if c in frame.columns]
+    dt = np.diff(ts)
+    within = np.ones(len(dt), dtype=bool)
+    within[starts[1:] - 1] = False
+    dt = dt[within & (dt > 0)]
+    if len(dt):
+        # Median of at most ~200k evenly spaced intervals: the same figure, a fraction of the time.
+        sample = dt[:: max(1, len(dt) // 200_000)]
+        period = float(np.median(sample))
+        report.sampling_hz = round(1e9 / period, 3)
+        report.gaps = int(np.count_nonzero(dt > GAP_PERIODS * period))
+    else:
+        report.sampling_hz = 0.0
+        report.gaps = 0
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _looks_like_data(path: Path) -> bool:
+    name = path.name.lower()
+    return path.suffix.lower() in DATA_SUFFIXES and not name.startswith(_NOT_DATA_PREFIXES)

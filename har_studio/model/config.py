@@ -1,0 +1,99 @@
+"""The ViT's hyper-parameters as one frozen, validated, JSON-friendly dataclass.
+
+The same object builds the network, is printed by ``har-studio model`` and is stored inside
+every model file, so a file always says exactly which network its weights belong to.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+# field -> (smallest allowed value, what it means) for the integer fields
+_INT_FIELDS: dict[str, tuple[int, str]] = {
+    "series": (1, "window length (samples)"),
+    "modal": (1, "channel count"),
+    "classes": (1, "class count"),
+    "embedding_dim": (1, "embedding size"),
+    "patch_size": (1, "patch size"),
+    "head_num": (1, "attention head count"),
+    "att_size": (1, "attention head size"),
+    "depth": (1, "block count"),
+    "head_width": (1, "head width"),
+}
+
+
+@dataclass(frozen=True)
+class ViTConfig:
+    """Shape of the reference time-series ViT (defaults: the reference, 4,367,366 parameters).
+
+    ``series`` samples of ``modal`` axes are cut into ``series // patch_size`` patches per
+    axis; ``depth`` blocks each halve the patch count (padding one zero patch when odd).
+    """
+
+    series: int = 128          # window length in samples
+    modal: int = 3             # sensor axes (channels)
+    classes: int = 6
+    embedding_dim: int = 256
+    patch_size: int = 4
+    head_num: int = 4
+    att_size: int = 64         # per head; head_num * att_size need not equal embedding_dim
+    depth: int = 3             # transformer blocks (each followed by patch merging)
+    head_width: int = 1024     # hidden width of the classification head
+    dropout: float = 0.0       # on each attention output (before the residual) and in the head
+
+    def __post_init__(self) -> None:
+        for name, (low, meaning) in _INT_FIELDS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} ({meaning}) must be an integer, got {value!r}")
+            if value < low:
+                raise ValueError(f"{name} ({meaning}) must be at least {low}, got {value}")
+        if self.classes < 2:
+            raise ValueError(f"classes must be at least 2, got {self.classes}")
+        if self.series % self.patch_size:
+            raise ValueError(
+                f"window length {self.series} is not divisible by patch size {self.patch_size}"
+            )
+        dropout = self.dropout
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+            raise ValueError(f"dropout must be a number, got {dropout!r}")
+        if not (0.0 <= float(dropout) < 1.0) or math.isnan(dropout):
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        object.__setattr__(self, "dropout", float(dropout))
+
+    @property
+    def patch_num(self) -> int:
+        """Patches per axis after the embedding."""
+        return self.series // self.patch_size
+
+    def patches_after(self, blocks: int) -> int:
+        """Patches per axis after `blocks` merges (each pads to even, then halves)."""
+        p = self.patch_num
+        for _ in range(blocks):
+            p = (p + 1) // 2
+        return p
+
+    @property
+    def final_patches(self) -> int:
+        return self.patches_after(self.depth)
+
+    @property
+    def flatten_size(self) -> int:
+        """Input width of the head: modal * final patches * embedding."""
+        return self.modal * self.final_patches * self.embedding_dim
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ViTConfig:
+        """Build from a dict (missing keys take defaults); unknown keys, wrong types or
+        out-of-range values raise ValueError."""
+        if not isinstance(d, dict):
+            raise ValueError(f"model configuration must be a mapping, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown model setting(s): {', '.join(map(str, unknown))}")
+        return cls(**d)

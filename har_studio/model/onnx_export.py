@@ -1,0 +1,81 @@
+"""Export a trained model to ONNX, for phones and other runtimes, and check it.
+
+The exported graph takes normalised windows ``[batch, size, channels]`` (apply the
+normalisation statistics stored in the model file first) and returns logits ``[batch,
+classes]``; the batch axis is dynamic. onnx and onnxruntime are an optional extra
+(``pip install har-studio[export]``) imported only here.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..atomic import atomic_write_bytes
+from .io import ModelBundle
+
+log = logging.getLogger(__name__)
+
+OPSET = 17  # the first opset with LayerNormalization
+TOLERANCE = 1e-4
+
+
+def _require(module: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise RuntimeError(
+            f"ONNX export needs the '{module}' package: pip install 'har-studio[export]' "
+            "(onnx and onnxruntime)"
+        ) from None
+
+
+def export_onnx(bundle: ModelBundle, path: str | os.PathLike, check: bool = True) -> dict:
+    """Write `bundle`'s network to `path` as ONNX (atomically) and, with `check`, compare
+    onnxruntime's logits with torch's on random windows of a batch size other than the traced
+    one. Returns ``{"path", "max_abs_diff" (None unchecked), "opset"}``; raises RuntimeError
+    when the export dependencies are missing or the outputs disagree by more than 1e-4."""
+    _require("onnx")
+    ort = _require("onnxruntime") if check else None
+    c = bundle.model_config
+    model = bundle.model
+    was_training = model.training
+    device = bundle.device
+    model.eval().cpu()
+    try:
+        example = torch.zeros(2, c.series, c.modal)
+        buffer = io.BytesIO()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # tracer warnings about python-side shape checks
+            torch.onnx.export(
+                model, (example,), buffer, dynamo=False, opset_version=OPSET,
+                input_names=["windows"], output_names=["logits"],
+                dynamic_axes={"windows": {0: "batch"}, "logits": {0: "batch"}},
+            )
+        data = buffer.getvalue()
+        max_abs_diff = None
+        if check:
+            session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((5, c.series, c.modal)).astype(np.float32)
+            with torch.inference_mode():
+                expected = model(torch.from_numpy(x)).numpy()
+            got = session.run(["logits"], {"windows": x})[0]
+            max_abs_diff = float(np.abs(got - expected).max())
+            if not max_abs_diff <= TOLERANCE:
+                raise RuntimeError(
+                    f"ONNX export check failed: onnxruntime differs from torch by {max_abs_diff:.3g}"
+                )
+    finally:
+        model.to(device).train(was_training)
+    atomic_write_bytes(path, data)
+    log.info("exported ONNX model %s (max abs diff %s)", path, max_abs_diff)
+    return {"path": str(Path(path)), "max_abs_diff": max_abs_diff, "opset": OPSET}

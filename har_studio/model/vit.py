@@ -1,0 +1,126 @@
+"""The reference Vision Transformer for sensor time series (seed-vit reference write-up).
+
+Each sensor axis is a row of time patches; patches attend only to patches of the same axis;
+every block halves the patch count by merging neighbours; a two-layer head classifies the
+flattened result. The maths is the reference's; the code avoids per-call module building and
+does patch merging as a reshape.
+
+Attention implementation, chosen by measurement (``bench/bench_model.py``: reference config,
+batch 128, forward + backward under bfloat16 autocast, 2 threads on this 2-core AVX512-BF16
+CPU, median of 5-9 steps, three runs): plain matmuls 173 / 194 / 155 ms per step vs
+``F.scaled_dot_product_attention`` 188 / 207 / 179 ms (SDPA 1.07-1.15x slower); float32
+inference at batch 1: 1.80 / 1.73 / 1.67 ms vs 1.79 / 1.83 / 1.76 ms. Logits agree to 9e-7.
+So CPU uses plain matmuls. ``attention="auto"`` picks SDPA on CUDA, where fused kernels exist
+(not measured here: no GPU).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ViTConfig
+
+log = logging.getLogger(__name__)
+
+ATTENTION_IMPLEMENTATIONS = ("auto", "matmul", "sdpa")
+
+
+class _Block(nn.Module):
+    """Per-axis multi-head self-attention, output map + LayerNorm, ReLU residual, then merging
+    of neighbouring patches (2*dim -> dim, LayerNorm, ReLU)."""
+
+    def __init__(self, config: ViTConfig, attention: str) -> None:
+        super().__init__()
+        dim, heads, size = config.embedding_dim, config.head_num, config.att_size
+        self.heads, self.size = heads, size
+        self.scale = size ** -0.5
+        self.attention = attention
+        # q, k and v in one matmul: the same maths and parameter count as three dim -> h*a maps.
+        self.qkv = nn.Linear(dim, 3 * heads * size)
+        self.out = nn.Linear(heads * size, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.drop = nn.Dropout(config.dropout)
+        self.merge = nn.Linear(2 * dim, dim)
+        self.merge_norm = nn.LayerNorm(dim)
+
+    def _use_sdpa(self, x: torch.Tensor) -> bool:
+        if self.attention == "auto":
+            return x.device.type == "cuda"
+        return self.attention == "sdpa"
+
+    def forward(self, x: torch.Tensor, need_weights: bool = False):
+        b, m, p, d = x.shape  # [batch, axes, patches, dim]
+        qkv = self.qkv(x).reshape(b, m, p, 3, self.heads, self.size).permute(3, 0, 1, 4, 2, 5)
+        q, k, v = qkv[0], qkv[1], qkv[2]  # each [batch, axes, heads, patches, size]
+        weights = None
+        if need_weights or not self._use_sdpa(x):
+            scores = torch.matmul(q, k.transpose(-1, -2)) * self.scale
+            weights = scores.softmax(dim=-1)
+            context = torch.matmul(weights, v)
+        else:
+            context = F.scaled_dot_product_attention(q, k, v)
+        context = context.transpose(2, 3).reshape(b, m, p, self.heads * self.size)
+        x = torch.relu(x + self.drop(self.norm(self.out(context))))
+        # Patch merging: pad one zero patch if odd, then [p, d] -> [p/2, 2d] concatenates each
+        # even patch with the following odd one along features.
+        if p % 2:
+            x = F.pad(x, (0, 0, 0, 1))
+        x = x.reshape(b, m, -1, 2 * d)
+        x = torch.relu(self.merge_norm(self.merge(x)))
+        return x, weights
+
+
+class TimeSeriesViT(nn.Module):
+    """The reference ViT. ``forward`` takes windows ``[B, T, C]`` (or ``[B, 1, T, C]``) of
+    normalised float32 samples and returns logits ``[B, classes]``."""
+
+    def __init__(self, config: ViTConfig, attention: str = "auto") -> None:
+        super().__init__()
+        if attention not in ATTENTION_IMPLEMENTATIONS:
+            raise ValueError(f"attention must be one of {ATTENTION_IMPLEMENTATIONS}, got {attention!r}")
+        self.config = config
+        dim = config.embedding_dim
+        k = (config.patch_size, 1)
+        self.embed = nn.Conv2d(1, dim, kernel_size=k, stride=k)
+        self.position = nn.Parameter(torch.zeros(1, config.modal, config.patch_num, dim))
+        self.blocks = nn.ModuleList(_Block(config, attention) for _ in range(config.depth))
+        self.head_fc = nn.Linear(config.flatten_size, config.head_width)
+        self.head_norm = nn.LayerNorm(config.head_width)
+        self.head_drop = nn.Dropout(config.dropout)
+        self.head_out = nn.Linear(config.head_width, config.classes)
+
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3:
+            x = x.unsqueeze(1)
+        c = self.config
+        if x.dim() != 4 or x.shape[1] != 1 or x.shape[2] != c.series or x.shape[3] != c.modal:
+            raise ValueError(
+                f"expected windows [batch, {c.series}, {c.modal}], got {list(x.shape)}"
+            )
+        x = self.embed(x)                        # [B, dim, patches, axes]
+        return x.permute(0, 3, 2, 1) + self.position  # [B, axes, patches, dim]
+
+    def _head(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.head_norm(self.head_fc(x.flatten(1))))
+        return self.head_out(self.head_drop(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._embed(x)
+        for block in self.blocks:
+            x, _ = block(x)
+        return self._head(x)
+
+    def forward_with_attention(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and the attention each time patch of each axis received in the first block,
+        averaged over heads and query positions: ``[B, C, patch_num]`` (each row sums to 1)."""
+        x = self._embed(x)
+        attention = None
+        for i, block in enumerate(self.blocks):
+            x, weights = block(x, need_weights=i == 0)
+            if i == 0:
+                attention = weights.mean(dim=(2, 3))  # [B, axes, heads, q, k] -> [B, axes, k]
+        return self._head(x), attention

@@ -1,0 +1,230 @@
+"""Start the desktop app: QApplication, settings, logging, exception hooks, main window.
+
+``run_gui(argv)`` is what ``har-studio`` (no subcommand) runs. Options:
+``PATH ...`` data to open; ``--demo`` open the built-in demo data; ``--smoke-test`` show the
+window, wait for the data, print one JSON line of start-up figures and exit.
+With no paths it reopens the data used last (if it still exists), else the demo data, so a
+fresh install shows something straight away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import logging.handlers
+import os
+import sys
+import threading
+import time
+import traceback
+
+from . import APP_NAME, ORG_NAME, __version__, paths
+
+log = logging.getLogger(__name__)
+
+_IMPORT_TIME = time.time()
+
+
+def process_start_time() -> float:
+    """When this process started (epoch seconds).
+
+    On Linux it is the process age from ``/proc/self/stat`` (start time in clock ticks after
+    boot) and ``/proc/uptime``, so it includes the interpreter's own start-up (10 ms
+    resolution). Elsewhere (or if /proc is unreadable) it is the time ``har_studio.app`` was
+    imported, which misses the interpreter start and the first imports (a few hundred ms).
+    """
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            stat = f.read()
+        fields = stat[stat.rindex(")") + 2:].split()
+        start_ticks = int(fields[19])     # field 22 of stat; fields[0] is field 3
+        with open("/proc/uptime", encoding="ascii") as f:
+            uptime = float(f.read().split()[0])
+        now = time.time()
+        age = uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+        if not 0 <= age < 86400 * 365:
+            return _IMPORT_TIME
+        return min(now - age, _IMPORT_TIME)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return _IMPORT_TIME
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="har-studio",
+        description=f"{APP_NAME} {__version__}: opens the desktop app. "
+                    "Run 'har-studio --help' for the command-line subcommands.")
+    parser.add_argument("paths", nargs="*", help="data files or folders to open")
+    parser.add_argument("--demo", action="store_true", help="open the built-in demo data")
+    parser.add_argument("--smoke-test", action="store_true",
+                        help="open the window, print start-up figures as JSON and exit")
+    # ---- packaging issue: add --self-test and --screenshots DIR here (not implemented yet).
+    return parser
+
+
+def setup_logging(level: int = logging.INFO) -> logging.Handler:
+    """Rotating log file in ``paths.log_dir()`` + the Qt handler feeding the log panel."""
+    from .ui.log_panel import LOG_FORMAT, qt_log_handler
+
+    root = logging.getLogger()
+    if root.level == logging.NOTSET or root.level > level:
+        root.setLevel(level)
+    log_file = paths.log_dir() / "har_studio.log"
+    if not any(isinstance(h, logging.handlers.RotatingFileHandler)
+               and getattr(h, "baseFilename", "") == str(log_file) for h in root.handlers):
+        file_handler = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+        file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        root.addHandler(file_handler)
+    handler = qt_log_handler()
+    handler.setLevel(logging.DEBUG)
+    return handler
+
+
+def excepthook(exc_type, exc, tb) -> None:
+    """Log an uncaught exception and tell the user; the app keeps running."""
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    log.error("uncaught exception:\n%s", text)
+    try:
+        from .ui.log_panel import error_signals
+
+        error_signals().errorReported.emit(f"{exc_type.__name__}: {exc}")
+    except Exception:  # never let the hook itself fail
+        sys.__stderr__.write(text)
+
+
+def threading_excepthook(args: threading.ExceptHookArgs) -> None:
+    """Uncaught exceptions in plain Python threads go the same way."""
+    if args.exc_type is SystemExit:
+        return
+    excepthook(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def install_excepthooks() -> None:
+    from .ui.log_panel import error_signals
+
+    error_signals()  # create the reporter on the GUI thread
+    sys.excepthook = excepthook
+    threading.excepthook = threading_excepthook
+
+
+def _make_application(qt_argv: list[str]):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(qt_argv)
+    app.setOrganizationName(ORG_NAME)
+    app.setApplicationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    # Any QSettings() made without a file name also lands in the user data folder, as INI.
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                      str(paths.user_data_dir()))
+    from .ui.main_window import app_icon
+
+    app.setWindowIcon(app_icon())
+    style = paths.resources_dir() / "style.qss"
+    if style.exists():
+        app.setStyleSheet(style.read_text(encoding="utf-8"))
+    return app
+
+
+def open_startup_data(window, args: argparse.Namespace) -> str:
+    """Open what the command line asks for, else the last data, else the demo. Returns which."""
+    tab = window.data_tab
+    if tab is None or not hasattr(tab, "open_paths"):
+        return "none"
+    if args.paths:
+        window.open_paths(args.paths)
+        return "paths"
+    if args.demo:
+        tab.open_demo()
+        return "demo"
+    last = tab.last_paths()
+    if last and all(os.path.exists(p) for p in last):
+        tab.open_paths(last, demo_on_failure=True)
+        return "last"
+    tab.open_demo()
+    return "demo"
+
+
+def run_gui(argv: list[str] | None = None) -> int:
+    """Open the app; returns the process exit code."""
+    started = process_start_time()
+    parser = build_parser()
+    args, qt_args = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    unknown_options = [a for a in qt_args if a.startswith("--")]
+    if unknown_options:
+        parser.error(f"unrecognised arguments: {' '.join(unknown_options)}")
+
+    from .ui.widgets import guard_pyside_refcount_bug
+
+    guard_pyside_refcount_bug()   # before any Qt call: see its docstring
+    app = _make_application([sys.argv[0], *qt_args])
+    setup_logging()
+    install_excepthooks()
+    from .ui.state import AppState
+    from .ui.workers import stop_all_workers
+
+    app.aboutToQuit.connect(stop_all_workers)
+    log.info("%s %s starting", APP_NAME, __version__)
+
+    from .ui.main_window import MainWindow
+
+    state = AppState()
+    window = MainWindow(state)
+    window.show()
+    if args.smoke_test:
+        return _smoke_test(app, window, state, args, started)
+    open_startup_data(window, args)
+    return int(app.exec())
+
+
+def _smoke_test(app, window, state, args, started: float) -> int:
+    """Show the window, wait for the data (max 60 s), print figures as one JSON line."""
+    deadline = time.monotonic() + 10
+    while not (window.isVisible() and window.windowHandle() is not None
+               and window.windowHandle().isExposed()) and time.monotonic() < deadline:
+        app.processEvents()
+    app.processEvents()
+    shown = time.time()
+    source = open_startup_data(window, args)
+    tab = window.data_tab
+    failed: list[str] = []
+    def on_load_failed(text: str) -> None:
+        failed.append(text)
+
+    # (a plain function: PySide6 6.12 can crash at exit when a signal is connected straight
+    # to a builtin method such as list.append)
+    if tab is not None and hasattr(tab, "loadFailed"):
+        tab.loadFailed.connect(on_load_failed)
+    deadline = time.monotonic() + 60
+    while (state.dataset is None and not failed and source != "none"
+           and time.monotonic() < deadline):
+        app.processEvents()
+        time.sleep(0.005)
+    data_ready = time.time()
+    result = {
+        "window_shown_s": round(shown - started, 3),
+        "data_ready_s": round(data_ready - started, 3) if state.dataset is not None else None,
+        "data_source": source,
+        "records": state.dataset.report.records if state.dataset is not None else 0,
+        "tabs": window.tab_names(),
+        "tab_errors": sorted(window.tab_errors),
+        "version": __version__,
+    }
+    if failed:
+        result["data_error"] = failed[0]
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    window.close()
+    app.processEvents()
+    from .ui.workers import stop_all_workers
+
+    stop_all_workers()
+    ok = state.dataset is not None and not failed and not window.tab_errors
+    return 0 if ok else 1

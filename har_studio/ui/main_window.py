@@ -1,0 +1,299 @@
+"""The main window: one tab per area, menus, status bar, log dock, drag and drop.
+
+Tabs are listed in ``TAB_SPECS`` as (title, module, class). Each tab class takes
+``(state: AppState, parent=None)`` and talks to the others only through the shared
+``AppState``. A tab whose module does not exist yet is skipped; a tab whose import or
+construction fails is replaced by a page showing the error (never silently hidden).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import traceback
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import APP_NAME, __version__, paths
+from .log_panel import LogPanel, error_signals
+from .state import AppState
+from .widgets import app_settings, configure_pyqtgraph
+
+log = logging.getLogger(__name__)
+
+TAB_SPECS: list[tuple[str, str, str]] = [
+    ("Data", "har_studio.ui.data_tab", "DataTab"),
+    ("Train", "har_studio.ui.train_tab", "TrainTab"),
+    ("Live", "har_studio.ui.live_tab", "LiveTab"),
+]
+
+CITATIONS = (
+    "J. R. Kwapisz, G. M. Weiss, S. A. Moore. Activity Recognition using Cell Phone "
+    "Accelerometers. SIGKDD Explorations 12(2), 2010 (WISDM v1.1).",
+    "G. M. Weiss, K. Yoneda, T. Hayajneh. Smartphone and Smartwatch-Based Biometrics Using "
+    "Activities of Daily Living. IEEE Access 7, 2019 (WISDM 2019).",
+)
+
+
+def app_icon() -> QIcon:
+    """The window icon from ``resources/`` (an empty icon when the file is missing)."""
+    for name in ("har_studio.png", "har_studio.ico"):
+        path = paths.resources_dir() / name
+        if path.exists():
+            return QIcon(str(path))
+    return QIcon()
+
+
+class TabErrorPage(QWidget):
+    """Shown in place of a tab that failed to load, so the failure is visible."""
+
+    def __init__(self, title: str, error_text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.error_text = error_text
+        layout = QVBoxLayout(self)
+        label = QLabel(f"<b>The {title} tab could not be opened.</b> The error is below and "
+                       "in the log.")
+        label.setWordWrap(True)
+        text = QPlainTextEdit(error_text)
+        text.setReadOnly(True)
+        layout.addWidget(label)
+        layout.addWidget(text, 1)
+
+
+class MainWindow(QMainWindow):
+    """HAR Studio's window. ``tab(name)`` gives a tab widget; ``state`` is the shared state."""
+
+    def __init__(self, state: AppState | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        configure_pyqtgraph()
+        self.state = state if state is not None else AppState(self)
+        self.setWindowTitle(APP_NAME)
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.tab_errors: dict[str, str] = {}
+        self._tabs: dict[str, QWidget] = {}
+
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.setCentralWidget(self.tabs)
+        self._build_tabs()
+
+        self.log_panel = LogPanel(self)
+        self.log_dock = QDockWidget("Log", self)
+        self.log_dock.setObjectName("LogDock")
+        self.log_dock.setWidget(self.log_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+        self.log_dock.hide()
+
+        self._dataset_label = QLabel("No data")
+        self.statusBar().addPermanentWidget(self._dataset_label)
+        self._build_menus()
+
+        self.state.datasetChanged.connect(self._on_state_dataset_changed)
+        error_signals().errorReported.connect(self._on_error_reported)
+        data = self._tabs.get("Data")
+        if data is not None and hasattr(data, "loadFailed"):
+            data.loadFailed.connect(self._on_data_load_failed)
+        self._restore_geometry()
+        self.statusBar().showMessage("Ready", 3000)
+
+    # -------------------------------------------------------------- tabs
+    def _build_tabs(self) -> None:
+        for title, module_name, class_name in TAB_SPECS:
+            try:
+                if importlib.util.find_spec(module_name) is None:
+                    log.info("tab %s skipped: %s does not exist", title, module_name)
+                    continue
+                module = importlib.import_module(module_name)
+                widget = getattr(module, class_name)(self.state)
+            except Exception as exc:
+                text = "".join(traceback.format_exception(exc))
+                log.error("the %s tab failed to load: %s\n%s", title, exc, text)
+                self.tab_errors[title] = text
+                widget = TabErrorPage(title, text)
+            self._tabs[title] = widget
+            self.tabs.addTab(widget, title)
+
+    def tab(self, name: str) -> QWidget:
+        """The tab widget titled `name` (KeyError if there is none)."""
+        return self._tabs[name]
+
+    def tab_names(self) -> list[str]:
+        return list(self._tabs)
+
+    def show_tab(self, name: str) -> None:
+        self.tabs.setCurrentWidget(self._tabs[name])
+
+    @property
+    def data_tab(self):
+        return self._tabs.get("Data")
+
+    # ------------------------------------------------------------- menus
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.open_action = QAction("&Open data…", self)
+        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
+        self.open_action.triggered.connect(self._on_open_triggered)
+        self.open_folder_action = QAction("Open data &folder…", self)
+        self.open_folder_action.triggered.connect(self._on_open_folder_triggered)
+        self.demo_action = QAction("Open &demo data", self)
+        self.demo_action.triggered.connect(self._on_demo_triggered)
+        for action in (self.open_action, self.open_folder_action, self.demo_action):
+            action.setEnabled(self.data_tab is not None and not isinstance(self.data_tab,
+                                                                           TabErrorPage))
+            file_menu.addAction(action)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._on_recent_menu_about_to_show)
+        file_menu.addSeparator()
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        view_menu = self.menuBar().addMenu("&View")
+        log_action = self.log_dock.toggleViewAction()
+        log_action.setText("&Log panel")
+        log_action.setShortcut(QKeySequence("Ctrl+L"))
+        view_menu.addAction(log_action)
+
+        help_menu = self.menuBar().addMenu("&Help")
+        self.about_action = QAction(f"&About {APP_NAME}", self)
+        self.about_action.triggered.connect(self.show_about)
+        help_menu.addAction(self.about_action)
+
+    def _on_open_triggered(self) -> None:
+        self.show_tab("Data")
+        self.data_tab.open_files_dialog()
+
+    def _on_open_folder_triggered(self) -> None:
+        self.show_tab("Data")
+        self.data_tab.open_folder_dialog()
+
+    def _on_demo_triggered(self) -> None:
+        self.show_tab("Data")
+        self.data_tab.open_demo()
+
+    def _on_recent_menu_about_to_show(self) -> None:
+        self.recent_menu.clear()
+        tab = self.data_tab
+        entries = tab.recent_entries() if tab is not None and hasattr(tab, "recent_entries") else []
+        if not entries:
+            none = self.recent_menu.addAction("(none)")
+            none.setEnabled(False)
+            return
+        for entry in entries:
+            text = entry[0] + (f" (+{len(entry) - 1})" if len(entry) > 1 else "")
+            action = self.recent_menu.addAction(text)
+            action.setData(entry)
+            action.setEnabled(all(Path(p).exists() for p in entry))
+            action.triggered.connect(self._on_recent_triggered)
+
+    def _on_recent_triggered(self) -> None:
+        action = self.sender()
+        if isinstance(action, QAction) and action.data():
+            self.open_paths(list(action.data()))
+
+    def about_text(self) -> str:
+        cites = "".join(f"<li>{c}</li>" for c in CITATIONS)
+        return (f"<h3>{APP_NAME} {__version__}</h3>"
+                "<p>Human activity recognition from phone motion sensors: load WISDM "
+                "recordings, train a time-series Vision Transformer, classify replays and "
+                "live phone streams.</p>"
+                f"<p>Datasets:</p><ul>{cites}</ul>"
+                f"<p>Settings and logs: {paths.user_data_dir()}</p>")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, f"About {APP_NAME}", self.about_text())
+
+    # ------------------------------------------------------------ data
+    def open_paths(self, paths_: list[str]) -> None:
+        """Open files/folders in the Data tab (used by drag and drop and the command line)."""
+        tab = self.data_tab
+        if tab is None or not hasattr(tab, "open_paths"):
+            log.error("cannot open %s: the Data tab is not available", paths_)
+            return
+        self.show_tab("Data")
+        tab.open_paths(paths_)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt name
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt name
+        local = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if local:
+            event.acceptProposedAction()
+            self.open_paths(local)
+
+    def _on_state_dataset_changed(self, dataset) -> None:
+        if dataset is None:
+            self._dataset_label.setText("No data")
+            self.setWindowTitle(APP_NAME)
+            return
+        r = dataset.report
+        name = "demo data" if r.format == "demo" else (
+            Path(r.files[0]).name if len(r.files) == 1 else f"{len(r.files)} files")
+        self._dataset_label.setText(f"{name}: {r.records:,} records, "
+                                    f"{len(dataset.subjects)} subjects")
+        self.setWindowTitle(f"{APP_NAME} — {name}")
+        self.statusBar().showMessage(f"Loaded {name}", 5000)
+
+    def _on_data_load_failed(self, text: str) -> None:
+        self.statusBar().showMessage(f"Could not load data: {text}", 10000)
+
+    def _on_error_reported(self, text: str) -> None:
+        self.statusBar().showMessage(f"Unexpected error: {text} (details in the log panel)",
+                                     15000)
+        self.log_dock.show()
+        self.log_dock.raise_()
+
+    # ------------------------------------------------------- geometry
+    def _restore_geometry(self) -> None:
+        settings = app_settings()
+        geometry = settings.value("main_window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 820)
+        window_state = settings.value("main_window/state")
+        if isinstance(window_state, QByteArray) and not window_state.isEmpty():
+            self.restoreState(window_state)
+        tab = settings.value("main_window/tab")
+        if isinstance(tab, str) and tab in self._tabs:
+            self.show_tab(tab)
+
+    def save_geometry(self) -> None:
+        settings = app_settings()
+        settings.setValue("main_window/geometry", self.saveGeometry())
+        settings.setValue("main_window/state", self.saveState())
+        current = self.tabs.currentWidget()
+        for name, widget in self._tabs.items():
+            if widget is current:
+                settings.setValue("main_window/tab", name)
+        settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt name
+        self.save_geometry()
+        for widget in self._tabs.values():
+            shutdown = getattr(widget, "shutdown", None)
+            if callable(shutdown):
+                try:
+                    shutdown()
+                except Exception:
+                    log.exception("a tab failed to shut down cleanly")
+        super().closeEvent(event)

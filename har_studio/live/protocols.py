@@ -1,0 +1,199 @@
+"""Parsing what free phone sensor apps send, without ever raising on bad input.
+
+Two wire formats are understood:
+
+* **Lines of comma-separated values** (HyperIMU and similar, over UDP or TCP): an optional
+  sender timestamp, then accelerometer x, y, z and optionally gyroscope x, y, z. Lines end
+  with ``\\n``, ``\\r\\n`` or ``#``; a datagram may hold several lines. A trailing ``;`` (WISDM
+  style) is tolerated.
+* **JSON batches** as the Sensor Logger app POSTs them::
+
+      {"payload": [{"name": "accelerometer", "time": 1698..., "values": {"x": .., "y": .., "z": ..}},
+                   {"name": "gyroscope", "time": ..., "values": {...}}, ...]}
+
+  ``time`` is in nanoseconds. Other sensor names are counted and ignored.
+
+Every malformed line or entry is counted as a bad packet with a one-line reason; the parsers
+return whatever was usable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MAX_LINE_BYTES = 1024
+_SEPARATORS = re.compile(rb"[\r\n#]+")
+_TS_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+
+# Sensor Logger names (lower case) that carry what the model needs.
+ACCEL_NAMES = ("totalacceleration", "accelerometer")
+GRAVITY_NAME = "gravity"
+GYRO_NAME = "gyroscope"
+KNOWN_JSON_SENSORS = (*ACCEL_NAMES, GRAVITY_NAME, GYRO_NAME)
+
+
+@dataclass
+class ParsedSamples:
+    """Samples parsed from one packet: sender time in seconds (NaN where the sender gave none),
+    values ``float32 [n, C]``, and the bad lines/entries met on the way."""
+
+    ts: np.ndarray
+    values: np.ndarray
+    bad: int = 0
+    last_error: str | None = None
+
+    @classmethod
+    def empty(cls, channels: int) -> ParsedSamples:
+        return cls(np.zeros(0, np.float64), np.zeros((0, channels), np.float32))
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+
+@dataclass
+class JsonBatch:
+    """One Sensor Logger POST: samples per known sensor (lower-case name), counts of ignored
+    entries of other sensors, and bad entries."""
+
+    sensors: dict[str, ParsedSamples] = field(default_factory=dict)
+    other: int = 0
+    bad: int = 0
+    last_error: str | None = None
+
+
+def timestamp_seconds(value: float, unit: str = "auto") -> float:
+    """A sender timestamp in seconds. ``auto`` guesses the unit from the magnitude of an epoch
+    time (ns >= 1e17, us >= 1e14, ms >= 1e11, else seconds)."""
+    if unit != "auto":
+        return value * _TS_UNITS[unit]
+    magnitude = abs(value)
+    if magnitude >= 1e17:
+        return value * 1e-9
+    if magnitude >= 1e14:
+        return value * 1e-6
+    if magnitude >= 1e11:
+        return value * 1e-3
+    return value
+
+
+def _split_fields(line: str, channels: int) -> tuple[float, list[float]]:
+    """(timestamp or NaN, C values) of one text line; raises ValueError with the reason."""
+    text = line.strip().rstrip(";").strip()
+    parts = [p.strip() for p in text.split(",")]
+    if parts and parts[-1] == "":
+        parts.pop()  # a trailing comma
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"not a number in {text[:40]!r}") from None
+    n = len(numbers)
+    if n == channels:
+        ts, vals = math.nan, numbers
+    elif n == channels + 1:
+        ts, vals = numbers[0], numbers[1:]
+    elif n > channels + 1 and (n - 1) % 3 == 0 and abs(numbers[0]) >= 1e5:
+        ts, vals = numbers[0], numbers[1:channels + 1]   # timestamp, then more sensors than needed
+    elif n > channels and n % 3 == 0:
+        ts, vals = math.nan, numbers[:channels]         # more sensors than needed, no timestamp
+    else:
+        raise ValueError(f"wrong field count: {n} (expected {channels} values, "
+                         f"optionally after a timestamp)")
+    if not all(math.isfinite(v) for v in vals) or (not math.isnan(ts) and not math.isfinite(ts)):
+        raise ValueError("non-finite value (NaN or inf)")
+    return ts, vals
+
+
+def parse_lines(data: bytes, channels: int = 3, *, ts_unit: str = "auto",
+                final: bool = True) -> tuple[ParsedSamples, bytes]:
+    """Parse comma-separated lines. Returns the samples and the unterminated tail of `data`
+    (always ``b""`` when `final`, as for a UDP datagram whose last line needs no terminator;
+    a TCP stream passes ``final=False`` and prepends the tail to the next chunk)."""
+    pieces = _SEPARATORS.split(data)
+    tail = b""
+    if not final:
+        tail = pieces.pop() if pieces else b""
+        if len(tail) > MAX_LINE_BYTES:
+            tail = b""
+            pieces.append(b"\x00" * (MAX_LINE_BYTES + 1))  # counted as too long below
+    ts_list: list[float] = []
+    rows: list[list[float]] = []
+    bad = 0
+    last_error = None
+    for raw in pieces:
+        if not raw.strip():
+            continue
+        if len(raw) > MAX_LINE_BYTES:
+            bad += 1
+            last_error = f"line too long ({len(raw)} bytes)"
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            bad += 1
+            last_error = "not UTF-8 text"
+            continue
+        try:
+            ts, vals = _split_fields(line, channels)
+        except ValueError as exc:
+            bad += 1
+            last_error = str(exc)
+            continue
+        ts_list.append(math.nan if math.isnan(ts) else timestamp_seconds(ts, ts_unit))
+        rows.append(vals)
+    if rows:
+        parsed = ParsedSamples(np.asarray(ts_list, np.float64), np.asarray(rows, np.float32))
+    else:
+        parsed = ParsedSamples.empty(channels)
+    parsed.bad, parsed.last_error = bad, last_error
+    return parsed, tail
+
+
+def parse_json_batch(body: bytes) -> JsonBatch:
+    """Parse one Sensor Logger POST body. A body that is not JSON of the expected shape is one
+    bad packet; a malformed entry inside a good body is one bad packet each."""
+    out = JsonBatch()
+    try:
+        doc = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        out.bad, out.last_error = 1, f"not JSON: {str(exc)[:60]}"
+        return out
+    payload = doc.get("payload") if isinstance(doc, dict) else doc
+    if not isinstance(payload, list):
+        out.bad, out.last_error = 1, "JSON has no 'payload' list"
+        return out
+    collected: dict[str, tuple[list[float], list[list[float]]]] = {}
+    for entry in payload:
+        try:
+            name = str(entry["name"]).lower()
+        except (TypeError, KeyError):
+            out.bad += 1
+            out.last_error = "payload entry without a name"
+            continue
+        if name not in KNOWN_JSON_SENSORS:
+            out.other += 1
+            continue
+        try:
+            values = entry["values"]
+            vals = [float(values[k]) for k in ("x", "y", "z")]
+            ts = float(entry["time"]) * 1e-9
+        except (TypeError, KeyError, ValueError) as exc:
+            out.bad += 1
+            out.last_error = f"malformed {name} entry ({type(exc).__name__})"
+            continue
+        if not all(math.isfinite(v) for v in vals) or not math.isfinite(ts):
+            out.bad += 1
+            out.last_error = f"non-finite value in {name} entry"
+            continue
+        ts_list, rows = collected.setdefault(name, ([], []))
+        ts_list.append(ts)
+        rows.append(vals)
+    for name, (ts_list, rows) in collected.items():
+        ts_arr = np.asarray(ts_list, np.float64)
+        order = np.argsort(ts_arr, kind="stable")  # entries of one batch may come in any order
+        out.sensors[name] = ParsedSamples(ts_arr[order], np.asarray(rows, np.float32)[order])
+    return out

@@ -1,0 +1,129 @@
+"""Save an incoming stream as a WISDM-format recording that the Data tab loads back.
+
+Lines are WISDM v1.1 raw: ``subject,Activity,timestamp_ns,x,y,z;`` (accelerometer, m/s^2).
+When the stream also carries a gyroscope and the file is named like WISDM 2019
+(``data_<id>_accel_<device>.txt``) with an activity that has a WISDM 2019 letter code, the
+2019 format is written instead, with the gyroscope in the sibling ``data_<id>_gyro_<device>.txt``
+so the pair loads as 6 channels. Everything goes to temporary files that replace the targets
+only on ``close()``: an interrupted recording never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_write
+from ..data.activities import WISDM2019_CODES, canonical_activity
+from .sources import SampleBatch
+
+log = logging.getLogger(__name__)
+
+_WISDM2019_NAME = re.compile(r"^data_(\d+)_accel_(phone|watch)\.txt$", re.IGNORECASE)
+_CODE_OF = {name: code for code, name in WISDM2019_CODES.items()}
+ACCEL = ("x", "y", "z")
+GYRO = ("gx", "gy", "gz")
+
+
+class StreamRecorder:
+    """Writes batches of a stream to `path` labelled with `subject` and `activity`.
+
+    channels: names of the batch columns (default ``x, y, z``); a batch that names its own
+    channels is matched by name. Thread-safe: the session thread writes while the UI thread may
+    close. ``close()`` returns the files written; ``discard()`` abandons the recording.
+    """
+
+    def __init__(self, path: str | Path, subject: int, activity: str,
+                 channels: tuple[str, ...] | list[str] = ACCEL) -> None:
+        self.path = Path(path)
+        self.subject = int(subject)
+        self.activity = canonical_activity(activity)
+        if not self.activity or any(ch in self.activity for ch in ",;\n"):
+            raise ValueError(f"not a usable activity name: {activity!r}")
+        self.channels = tuple(channels)
+        missing = [c for c in ACCEL if c not in self.channels]
+        if missing:
+            raise ValueError("a recording needs the accelerometer channels x, y, z")
+        match = _WISDM2019_NAME.match(self.path.name)
+        code = _CODE_OF.get(self.activity)
+        self.format = "wisdm-2019" if match and code else "wisdm-v1.1"
+        self._label = code if self.format == "wisdm-2019" else self.activity.capitalize()
+        self._with_gyro = self.format == "wisdm-2019" and all(c in self.channels for c in GYRO)
+        self.paths = [self.path]
+        if self._with_gyro:
+            self.paths.append(self.path.with_name(
+                f"data_{match.group(1)}_gyro_{match.group(2)}{self.path.suffix}"))
+        self._lock = threading.Lock()
+        self._contexts = [atomic_write(p, "w", encoding="utf-8") for p in self.paths]
+        self._files = [cm.__enter__() for cm in self._contexts]
+        self._t0: float | None = None
+        self._base_ns = time.time_ns()
+        self._last_ns = -1
+        self.samples = 0
+        self.closed = False
+
+    def write(self, batch: SampleBatch) -> None:
+        """Append the samples of `batch` (non-finite rows are skipped)."""
+        n = len(batch)
+        if n == 0:
+            return
+        names = tuple(batch.channels) if batch.channels else self.channels
+        values = np.asarray(batch.values, np.float64)
+        cols = [names.index(c) for c in ACCEL]
+        gcols = [names.index(c) for c in GYRO] if self._with_gyro and all(c in names for c in GYRO) else None
+        with self._lock:
+            if self.closed:
+                return
+            if self._t0 is None:
+                self._t0 = float(batch.t[0])
+            ns = self._base_ns + np.round((np.asarray(batch.t, np.float64) - self._t0) * 1e9).astype(np.int64)
+            ok = np.all(np.isfinite(values), axis=1)
+            lines, glines = [], []
+            for i in np.flatnonzero(ok):
+                stamp = max(int(ns[i]), self._last_ns + 1)   # strictly increasing timestamps
+                self._last_ns = stamp
+                x, y, z = values[i, cols]
+                lines.append(f"{self.subject},{self._label},{stamp},{x:.6g},{y:.6g},{z:.6g};\n")
+                if gcols is not None:
+                    gx, gy, gz = values[i, gcols]
+                    glines.append(f"{self.subject},{self._label},{stamp},{gx:.6g},{gy:.6g},{gz:.6g};\n")
+            self._files[0].write("".join(lines))
+            if self._with_gyro:
+                self._files[1].write("".join(glines))
+            self.samples += len(lines)
+
+    def close(self) -> list[Path]:
+        """Finish: the files appear at their final paths. Returns them."""
+        with self._lock:
+            if self.closed:
+                return list(self.paths)
+            self.closed = True
+            for cm in self._contexts:
+                cm.__exit__(None, None, None)
+        log.info("recorded %d samples to %s", self.samples, self.path)
+        return list(self.paths)
+
+    def discard(self) -> None:
+        """Abandon the recording: the temporary files are removed, targets left untouched."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            for cm in self._contexts:
+                with contextlib.suppress(RuntimeError):
+                    cm.__exit__(RuntimeError, RuntimeError("discarded"), None)
+
+    def __enter__(self) -> StreamRecorder:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()

@@ -1,0 +1,208 @@
+"""``har-studio replay`` and ``har-studio stream`` from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from har_studio.cli import run_cli
+from har_studio.data.splits import Normaliser
+from har_studio.data.windows import WindowConfig, make_windows
+from har_studio.model.config import ViTConfig
+from har_studio.model.io import ModelBundle, load_model, save_model
+from har_studio.model.vit import TimeSeriesViT
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    torch.manual_seed(1)
+    cfg = ViTConfig(series=32, modal=3, classes=3, embedding_dim=16, patch_size=4, head_num=2,
+                    att_size=8, depth=2, head_width=32)
+    bundle = ModelBundle(TimeSeriesViT(cfg).eval(), cfg, WindowConfig(size=32, step=8, rate_hz=20.0),
+                         ["x", "y", "z"], ["walking", "sitting", "standing"],
+                         Normaliser(np.array([0, 5, 0], np.float32), np.array([3, 3, 3], np.float32)))
+    return save_model(tmp_path_factory.mktemp("model") / "tiny.harmodel", bundle)
+
+
+@pytest.fixture(scope="module")
+def recording_file(tmp_path_factory) -> Path:
+    """WISDM v1.1 raw text: two subjects, three activities, a gap inside one run."""
+    rng = np.random.default_rng(5)
+    lines = []
+    for subject in (4, 9):
+        t0 = 10**12 * subject
+        for activity, n in (("Walking", 80), ("Sitting", 70), ("Standing", 60)):
+            ts = t0 + np.arange(n, dtype=np.int64) * 50_000_000
+            if activity == "Sitting":
+                ts[35:] += 3_000_000_000
+            base = {"Walking": 0.0, "Sitting": 4.0, "Standing": -4.0}[activity]
+            x = rng.normal(size=n) + base
+            y = rng.normal(size=n) + 9.0
+            z = np.cos(np.arange(n) / 4.0)
+            lines += [f"{subject},{activity},{t},{a:.4f},{b:.4f},{c:.4f};"
+                      for t, a, b, c in zip(ts, x, y, z, strict=True)]
+            t0 = int(ts[-1]) + 10_000_000_000
+    path = tmp_path_factory.mktemp("data") / "rec.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_replay_json_lines_match_offline_prediction(model_file, recording_file, capsys):
+    from har_studio.data.loaders import load
+
+    rc = run_cli(["replay", "--model", str(model_file), "--data", str(recording_file), "--json",
+                  "--threshold", "0"])
+    out = json_lines(capsys.readouterr().out)
+    assert rc == 0
+    preds, summary = out[:-1], out[-1]
+    assert summary["type"] == "summary" and all(p["type"] == "prediction" for p in preds)
+
+    bundle = load_model(model_file)
+    windows = make_windows(load(recording_file).frame, bundle.window, labels=bundle.labels)
+    expected = bundle.predict(windows.X)
+    assert len(preds) == len(windows) == summary["windows"]
+    assert [p["predicted"] for p in preds] == [bundle.labels[i] for i in expected]
+    assert [p["truth"] for p in preds] == [bundle.labels[i] for i in windows.y]
+    assert summary["accuracy"] == pytest.approx(float(np.mean(expected == windows.y)), abs=1e-6)
+    assert summary["latency_ms_p99"] >= summary["latency_ms_p50"] >= 0
+    first = preds[0]
+    assert set(first["probabilities"]) == set(bundle.labels)
+    assert sum(first["probabilities"].values()) == pytest.approx(1, abs=1e-3)
+    assert first["t"] == pytest.approx((bundle.window.size - 1) / bundle.window.rate_hz, abs=1e-3)
+
+
+def test_replay_one_subject_and_activity_with_a_hop(model_file, recording_file, capsys):
+    rc = run_cli(["replay", "--model", str(model_file), "--data", str(recording_file), "--json",
+                  "--subject", "9", "--activity", "walking", "--hop", "3", "--smoothing", "mean"])
+    out = json_lines(capsys.readouterr().out)
+    assert rc == 0
+    assert out[-1]["windows"] == (80 - 32) // 3 + 1 == len(out) - 1
+    assert {p["truth"] for p in out[:-1]} == {"walking"}
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--model", "MISSING.harmodel"], "MISSING.harmodel"),
+    (["--speed", "fast"], "speed"),
+    (["--subject", "12345"], "subject 12345"),
+    (["--hop", "0"], "hop"),
+])
+def test_replay_bad_input_is_one_line(model_file, recording_file, capsys, args, needle):
+    base = {"--model": str(model_file), "--data": str(recording_file)}
+    extra = []
+    for i in range(0, len(args), 2):
+        if args[i] in base:
+            base[args[i]] = args[i + 1]
+        else:
+            extra += args[i:i + 2]
+    argv = ["replay", *[x for kv in base.items() for x in kv], *extra]
+    rc = run_cli(argv)
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1 and needle in err
+
+
+def test_replay_of_a_garbage_model_file_fails_cleanly(tmp_path, recording_file, capsys):
+    bad = tmp_path / "bad.harmodel"
+    bad.write_bytes(os.urandom(300))
+    assert run_cli(["replay", "--model", str(bad), "--data", str(recording_file)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "bad.harmodel" in err and len(err.splitlines()) == 1
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_stream_cli_with_duration_over_udp(model_file, capsys):
+    port = free_udp_port()
+    stop = threading.Event()
+
+    def sender():
+        i = 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            while not stop.is_set():
+                lines = [f"{1_700_000_000_000 + 50 * (i + k)},{k % 3},9.8,0.1" for k in range(10)]
+                if i % 100 == 0:
+                    lines.append("not,a,number")
+                s.sendto("\n".join(lines).encode(), ("127.0.0.1", port))
+                i += 10
+                stop.wait(0.003)   # pace the sender thread
+
+    thread = threading.Thread(target=sender, daemon=True)
+    thread.start()
+    try:
+        rc = run_cli(["stream", "--model", str(model_file), "--udp", f"127.0.0.1:{port}", "--json",
+                      "--duration", "1.0", "--hop", "4"])
+    finally:
+        stop.set()
+        thread.join(5)
+    captured = capsys.readouterr()
+    out = json_lines(captured.out)
+    assert rc == 0
+    assert f"127.0.0.1:{port}" in captured.err
+    summary = out[-1]
+    assert summary["type"] == "summary" and summary["stopped_reason"] == "duration"
+    assert summary["samples"] > 32 and summary["bad_packets"] >= 1
+    assert summary["predictions"] == len(out) - 1 > 0
+
+
+def test_stream_cli_bad_address_and_busy_port(model_file, capsys):
+    assert run_cli(["stream", "--model", str(model_file), "--udp", "nowhere"]) == 1
+    assert "nowhere" in capsys.readouterr().err
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        assert run_cli(["stream", "--model", str(model_file), "--udp", f"127.0.0.1:{port}"]) == 1
+    assert "cannot listen" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is POSIX")
+def test_stream_cli_prints_a_summary_on_sigterm(model_file, tmp_path):
+    record = tmp_path / "rec.txt"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "har_studio", "stream", "--model", str(model_file), "--tcp",
+         "127.0.0.1:0", "--json", "--hop", "8", "--record", str(record), "--activity", "walking"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    watchdog = threading.Timer(60, proc.kill)
+    watchdog.start()
+    try:
+        line = proc.stderr.readline()
+        assert "listening for TCP on 127.0.0.1:" in line
+        port = int(line.split("127.0.0.1:")[1].split()[0])
+        n = 100
+        with socket.create_connection(("127.0.0.1", port)) as c:
+            c.sendall("".join(f"{1_700_000_000_000 + 50 * i},{i % 5},9.8,0\n" for i in range(n)).encode())
+            c.sendall(b"garbage\n")
+            first = json.loads(proc.stdout.readline())   # a prediction: the stream is flowing
+        assert first["type"] == "prediction"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    summary = json_lines(out)[-1]
+    assert summary["type"] == "summary" and summary["stopped_reason"] == "stopped"
+    assert summary["samples"] >= 32 and summary["predictions"] >= 1
+    frame = pd.read_csv(record, header=None, lineterminator="\n")
+    assert len(frame) == summary["samples"]

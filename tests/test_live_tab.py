@@ -1,0 +1,256 @@
+"""The Live tab end to end: replay through a small trained model, a UDP stream with garbage,
+a bad model file, recording the stream and loading the recording back."""
+
+from __future__ import annotations
+
+import re
+import socket
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
+
+from har_studio.data import SplitConfig, WindowConfig, make_windows  # noqa: E402
+from har_studio.ui.live_tab import LiveTab  # noqa: E402
+from har_studio.ui.state import AppState  # noqa: E402
+
+ACTIVITIES = ("walking", "jogging", "sitting")
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    from har_studio.data.demo import demo_dataset
+
+    return demo_dataset(subjects=3, seconds_per_activity=10.0, activities=ACTIVITIES, seed=3)
+
+
+@pytest.fixture(scope="module")
+def bundle(dataset):
+    """A tiny ViT trained for a few epochs on the demo data (window 32, step 16)."""
+    from har_studio.training import (
+        TrainConfig,
+        default_model_config,
+        prepare_data,
+        run_to_end,
+        train,
+    )
+
+    prepared = prepare_data(dataset, WindowConfig(size=32, step=16),
+                            SplitConfig(kind="random", seed=0))
+    config = default_model_config(prepared, embedding_dim=16, head_num=2, att_size=8, depth=1,
+                                  head_width=32)
+    result = run_to_end(train(prepared, config, TrainConfig(
+        epochs=3, batch_size=32, patience=0, device="cpu", precision="fp32")))
+    return result.bundle
+
+
+@pytest.fixture
+def tab(qtbot, dataset, bundle):
+    state = AppState()
+    state.set_dataset(dataset, [])
+    state.set_model(bundle)
+    widget = LiveTab(state)
+    qtbot.addWidget(widget)
+    widget.resize(1200, 800)
+    widget.show()
+    yield widget
+    widget.shutdown()
+    assert not widget.is_running
+
+
+def _bars_total(tab) -> float:
+    return float(sum(tab.probability_bars.values()))
+
+
+def test_replay_max_speed_fills_every_view(tab, qtbot, dataset, bundle):
+    assert tab.current_model() is bundle
+    assert all(name in tab.model_info.text() for name in bundle.labels)
+    tab.set_source("replay", speed="max", subject=None, activity=None)
+    tab.set_options(smoothing="mean", smooth_k=3, threshold=0.5)
+    assert tab.hop_spin.value() == bundle.window.step
+    seen = []
+    tab.predictionMade.connect(seen.append)
+    with qtbot.waitSignal(tab.sessionFinished, timeout=30000) as finished:
+        qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    summary = finished.args[0]
+
+    expected = len(make_windows(dataset.frame, bundle.window, channels=bundle.channels,
+                                labels=bundle.labels))
+    assert expected > 0
+    assert len(tab.timeline) == expected == summary.windows
+    assert seen and seen[-1].label in (*bundle.labels, "uncertain")
+    assert tab.current_label.text() in (*bundle.labels, "uncertain")
+    assert _bars_total(tab) == pytest.approx(1.0, abs=1e-3)
+    assert set(tab.truth_timeline) <= set(bundle.labels)
+    assert tab.running_accuracy == pytest.approx(summary.accuracy)
+    assert "Running accuracy" in tab.accuracy_label.text()
+    assert "accuracy" in tab.summary_label.text() and "p99" in tab.summary_label.text()
+    assert summary.latency_ms_p50 is not None and summary.latency_ms_p99 >= summary.latency_ms_p50
+    assert tab.redraw_count > 0
+    attention = tab.attention_strip.last
+    assert attention is not None and attention.shape[0] == len(bundle.channels)
+    assert len(tab.signal_plot.curves) == len(bundle.channels)
+    x, _ = tab.signal_plot.curves[0].getData()
+    assert x is not None and len(x) > 0 and x.min() >= -tab.signal_plot.span_s - 1e-6
+    assert not tab.is_running and tab.start_button.isEnabled()
+    assert not tab.stop_button.isEnabled()
+
+
+def test_replay_matches_offline_predictions(tab, qtbot, dataset, bundle):
+    """No smoothing and no threshold: the live labels are exactly the offline argmax."""
+    tab.set_source("replay", speed="max", subject=2, activity="jogging")
+    tab.set_options(smoothing="none", threshold=0.0, hop=bundle.window.step)
+    with qtbot.waitSignal(tab.sessionFinished, timeout=30000):
+        assert tab.start()
+    frame = dataset.frame
+    frame = frame[(frame["subject"] == 2) & (frame["activity"] == "jogging")]
+    windows = make_windows(frame, bundle.window, channels=bundle.channels, labels=bundle.labels)
+    offline = [bundle.labels[i] for i in bundle.predict_proba(windows.X).argmax(axis=1)]
+    assert tab.timeline == offline
+    assert set(tab.truth_timeline) == {"jogging"}
+
+
+def test_stop_a_looping_max_speed_replay(tab, qtbot, bundle):
+    """The fastest producer there is: Stop must still end it promptly (no update backlog)."""
+    tab.set_source("replay", speed="max", loop=True, subject=None, activity=None)
+    tab.set_options(hop=bundle.window.step)
+    assert tab.start()
+    qtbot.waitUntil(lambda: len(tab.timeline) > 500, timeout=15000)
+    with qtbot.waitSignal(tab.sessionFinished, timeout=5000) as finished:
+        tab.stop()
+    assert finished.args[0].stopped_reason == "stopped"
+    assert finished.args[0].windows >= len(tab.timeline) > 500
+
+
+def test_high_threshold_greys_out_the_label(tab, qtbot, bundle):
+    tab.set_source("replay", speed="max", subject=1, activity="sitting")
+    tab.set_options(smoothing="majority", smooth_k=2, threshold=1.0)
+    with qtbot.waitSignal(tab.sessionFinished, timeout=30000) as finished:
+        assert tab.start()
+    assert tab.timeline and set(tab.timeline) == {"uncertain"}
+    assert tab.current_label.text() == "uncertain"
+    assert "color" in tab.current_label.styleSheet()
+    predicted, truth = tab.timeline_ribbon.codes()
+    assert set(predicted[-len(tab.timeline):]) == {-1}
+    assert set(truth[-len(tab.timeline):]) == {bundle.labels.index("sitting")}
+    # the top class still counts for accuracy, as in the session summary
+    assert tab.running_accuracy == pytest.approx(finished.args[0].accuracy)
+
+
+def _demo_lines(dataset, n: int, t0: float) -> list[str]:
+    frame = dataset.frame
+    walk = frame[(frame["subject"] == 1) & (frame["activity"] == "walking")]
+    values = walk[["x", "y", "z"]].to_numpy()[:n]
+    return [f"{t0 + i * 0.05:.3f},{x:.4f},{y:.4f},{z:.4f}" for i, (x, y, z) in enumerate(values)]
+
+
+def test_udp_stream_with_garbage(tab, qtbot, dataset, bundle):
+    tab.set_source("udp", host="127.0.0.1", port=0, units="ms2")
+    tab.set_options(hop=1, smoothing="none")
+    assert tab.start(), tab.message.text()
+    host, _, port = tab.listening_address.rpartition(":")
+    assert host == "127.0.0.1" and int(port) > 0
+    assert "127.0.0.1" in tab.address_label.text() and f"<b>{port}</b>" in tab.address_label.text()
+    lines = _demo_lines(dataset, 38, t0=1000.0)   # 1.85 s of samples, sender timestamps
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto("\n".join(lines[:20]).encode(), ("127.0.0.1", int(port)))
+        sock.sendto(b"hello phone\nnot,a,number\n1.0,2.0\n", ("127.0.0.1", int(port)))
+        sock.sendto("\n".join(lines[20:]).encode(), ("127.0.0.1", int(port)))
+        qtbot.waitUntil(lambda: len(tab.timeline) > 0 and tab.bad_packets >= 3, timeout=10000)
+    # the stats line is written only by the timer-driven redraw
+    qtbot.waitUntil(lambda: "bad packets 3" in tab.stats_label.text(), timeout=5000)
+    assert tab.redraw_count > 0 and tab.is_running
+    assert re.search(r"latency p50 [\d.]+ ms", tab.stats_label.text())
+    assert tab.current_label.text() in (*bundle.labels, "uncertain")
+    assert _bars_total(tab) == pytest.approx(1.0, abs=1e-3)
+    assert tab.truth_timeline[0] is None and tab.running_accuracy is None
+    with qtbot.waitSignal(tab.sessionFinished, timeout=10000) as finished:
+        qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
+    summary = finished.args[0]
+    assert summary.stopped_reason == "stopped"
+    assert summary.bad_packets == 3 and summary.windows == len(tab.timeline)
+    # the socket was closed: the same port can be bound again
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
+        again.bind(("127.0.0.1", int(port)))
+
+
+def test_port_in_use_is_an_inline_error(tab):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        tab.set_source("udp", host="127.0.0.1", port=port)
+        assert not tab.start()
+    assert not tab.is_running and tab.start_button.isEnabled()
+    assert str(port) in tab.message.text() and tab.message.level() == "error"
+
+
+def test_replay_without_data_or_model_explains(qtbot, bundle):
+    state = AppState()
+    widget = LiveTab(state)
+    qtbot.addWidget(widget)
+    assert not widget.start_button.isEnabled()
+    assert not widget.start()
+    assert "Train tab" in widget.message.text()
+    state.set_model(bundle)        # the tab follows the shared state
+    assert widget.current_model() is bundle and widget.start_button.isEnabled()
+    assert not widget.start()      # replay chosen, nothing loaded
+    assert "Data tab" in widget.message.text()
+
+
+def test_bad_model_file_names_the_file(tab, qtbot, tmp_path, monkeypatch, bundle):
+    bad = tmp_path / "broken.harmodel"
+    bad.write_bytes(b"this is not a model file\n" * 20)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *args, **kwargs: (str(bad), "")))
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(
+        lambda *args, **kwargs: shown.append(args) or QMessageBox.StandardButton.Ok))
+    qtbot.mouseClick(tab.open_model_button, Qt.MouseButton.LeftButton)
+    assert len(shown) == 1 and "broken.harmodel" in shown[0][2]
+    assert "broken.harmodel" in tab.message.text()
+    assert tab.current_model() is bundle          # still the trained model
+
+
+def test_open_good_model_file(tab, tmp_path, bundle):
+    from har_studio.model.io import save_model
+
+    path = save_model(tmp_path / "tiny.harmodel", bundle)
+    assert tab.open_model(path)
+    opened = tab.current_model()
+    assert opened is not bundle and opened.labels == bundle.labels
+    assert "tiny.harmodel" in tab.model_combo.currentText()
+    assert str(path) in tab.model_info.text()
+
+
+def test_recording_saves_a_loadable_wisdm_file(tab, qtbot, tmp_path, bundle):
+    tab.set_source("replay", subject=1, activity="walking", speed=10, loop=True)
+    tab.set_recording(True, activity="Walking", subject=42, folder=tmp_path)
+    assert tab.start(), tab.message.text()
+    qtbot.waitUntil(lambda: tab.recording_samples >= 100, timeout=15000)
+    assert not list(tmp_path.rglob("*.txt"))       # written only when recording stops
+    with qtbot.waitSignal(tab.sessionFinished, timeout=10000):
+        qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
+    assert not tab.record_button.isChecked()
+    (path,) = tab.recorded_paths
+    assert path.exists() and path.parent == tmp_path
+    assert str(path) in tab.record_status.text()
+    from har_studio.data.loaders import load
+
+    loaded = load(path)
+    assert loaded.subjects == [42]
+    assert loaded.activities == ["walking"]
+    assert len(loaded.frame) >= 100
+    assert np.all(np.isfinite(loaded.frame[["x", "y", "z"]].to_numpy()))
+
+
+def test_set_source_rejects_unknown_options(tab):
+    with pytest.raises(ValueError):
+        tab.set_source("carrier-pigeon")
+    with pytest.raises(ValueError):
+        tab.set_source("udp", speed="max")
+    with pytest.raises(ValueError):
+        tab.set_source("replay", speed=3)

@@ -1,0 +1,26 @@
+"""Shared test setup: no display, a throw-away user data folder, small thread counts."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_folder(tmp_path_factory, monkeypatch):
+    """Runs, logs and settings of every test go to a temporary folder, never the user's."""
+    home = tmp_path_factory.mktemp("har_home")
+    monkeypatch.setenv("HAR_STUDIO_HOME", str(home))
+    yield home
+
+
+def pytest_configure(config):
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    except ImportError:  # pragma: no cover
+        pass

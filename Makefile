@@ -9,7 +9,7 @@ EXTRAS ?= dev,export
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv bench clean package package-test
+.PHONY: run test lint venv bench clean package package-deps package-test
 
 venv: $(STAMP)
 
@@ -35,3 +35,26 @@ bench: $(STAMP)
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache
+
+# ---- Packaging: a double-clickable HARStudio built by PyInstaller from build.spec ----
+PKG_STAMP := $(VENV)/.installed-package
+XCB_LIBS := libxcb-icccm4 libxcb-keysyms1
+
+$(PKG_STAMP): $(STAMP)
+	$(PY) -m pip install --disable-pip-version-check -q -e ".[$(EXTRAS),package]"
+	touch $@
+
+# The xcb platform plugin needs these on the build machine so PyInstaller bundles them.
+package-deps:
+	@missing=""; for p in $(XCB_LIBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing$$missing for the Qt xcb plugin"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+package: $(PKG_STAMP) package-deps
+	$(VENV)/bin/pyinstaller --noconfirm --log-level WARN build.spec
+
+package-test: package
+	$(PY) bench/package_check.py dist/HARStudio

@@ -59,7 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true", help="open the built-in demo data")
     parser.add_argument("--smoke-test", action="store_true",
                         help="open the window, print start-up figures as JSON and exit")
-    # ---- packaging issue: add --self-test and --screenshots DIR here (not implemented yet).
+    parser.add_argument("--self-test", action="store_true",
+                        help="open the window, load the demo data, train one short epoch, "
+                             "replay a few windows in the Live tab, print a JSON line and exit")
+    parser.add_argument("--screenshot", metavar="FILE",
+                        help="with --self-test: save what is on screen to FILE at the end")
+    parser.add_argument("--screenshots", metavar="DIR",
+                        help="run the same tour on demo data and save a picture of each tab "
+                             "into DIR (the README's pictures), then exit")
     return parser
 
 
@@ -180,8 +187,38 @@ def run_gui(argv: list[str] | None = None) -> int:
     window.show()
     if args.smoke_test:
         return _smoke_test(app, window, state, args, started)
+    if args.self_test or args.screenshots:
+        return _self_test(app, window, args, started)
     open_startup_data(window, args)
     return int(app.exec())
+
+
+def _self_test(app, window, args, started: float) -> int:
+    """Run the end-to-end tour (ui/selftest.py); one JSON line; exit 0 only if every step ran."""
+    from .ui.selftest import SelfTestError, grab_screen, run_tour
+    from .ui.workers import stop_all_workers
+
+    deadline = time.monotonic() + 10
+    while not window.isVisible() and time.monotonic() < deadline:
+        app.processEvents()
+    result: dict = {"window_shown_s": round(time.time() - started, 3), "version": __version__,
+                    "tabs": window.tab_names(), "tab_errors": sorted(window.tab_errors)}
+    ok = not window.tab_errors
+    try:
+        result.update(run_tour(window, screenshots_dir=args.screenshots))
+        if args.screenshot:
+            result["screenshot"] = grab_screen(window, args.screenshot)
+    except SelfTestError as exc:
+        result["error"] = str(exc)
+        ok = False
+    result["ok"] = ok
+    result["total_s"] = round(time.time() - started, 3)
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    window.close()
+    app.processEvents()
+    stop_all_workers()
+    return 0 if ok else 1
 
 
 def _smoke_test(app, window, state, args, started: float) -> int:

@@ -1,0 +1,327 @@
+"""Training speed and memory of the engine, printed as one JSON object on stdout.
+
+Default mode (synthetic windows, reference model 128 x 3, 6 classes, batch 128):
+
+- ``engine_vs_bare``: windows/s of ``training.engine.train`` against a bare torch loop doing
+  the same work (same model, data, batch size, precision, process). Target ratio >= 0.95.
+- ``model_vs_naive``: windows/s of training our ``TimeSeriesViT`` against a straightforward
+  transcription of the reference written below (modules built in ``forward``, slicing + cat
+  patch merging, separate q/k/v maps), both in the bare loop. Target ratio >= 1.0.
+- ``epoch_12000``: seconds for one engine epoch over 12,000 training windows, run in a child
+  process whose peak resident memory (ru_maxrss) is ``peak_rss_mib_training_process``
+  (target < 1 GiB); ``peak_rss_mib_this_bench`` also counts the naive model's runs.
+
+Throughput pairs run in alternating order over several rounds and are given per wall second
+and per CPU second of this process; on a busy shared machine the CPU-second ratio (with
+``--threads 1``) is the robust figure.
+
+``--quality DATA`` instead trains on real WISDM 2019 phone accelerometer data (activities
+A-E, windows 128 / 64) with a random window split and with a subject split holding out 4
+subjects, and reports test accuracy, epochs and minutes. That takes minutes of CPU.
+
+Usage: ``python bench/bench_train.py [--windows 12000] [--compare-windows 3072]``
+       ``python bench/bench_train.py --quality /work/shared/data/wisdm2019/phone/accel``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+from har_studio.data.splits import Normaliser, Split, SplitConfig  # noqa: E402
+from har_studio.data.windows import WindowConfig, Windows  # noqa: E402
+from har_studio.model.config import ViTConfig  # noqa: E402
+from har_studio.model.vit import TimeSeriesViT  # noqa: E402
+from har_studio.training.config import TrainConfig  # noqa: E402
+from har_studio.training.engine import (  # noqa: E402
+    EpochProgress,
+    TrainNote,
+    resolve_device,
+    resolve_precision,
+    train,
+)
+from har_studio.training.prepare import PreparedData  # noqa: E402
+
+# ---------------------------------------------------------------------------------------------
+# A naive port of the reference, the way a first transcription would look.
+
+
+class NaiveBlock(nn.Module):
+    def __init__(self, dim: int, heads: int, att: int) -> None:
+        super().__init__()
+        self.heads, self.att = heads, att
+        self.query = nn.Linear(dim, heads * att)
+        self.key = nn.Linear(dim, heads * att)
+        self.value = nn.Linear(dim, heads * att)
+        self.output = nn.Linear(heads * att, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.merge = nn.Linear(2 * dim, dim)
+        self.merge_norm = nn.LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, m, p, d = x.shape
+        q = self.query(x).view(b, m, p, self.heads, self.att).permute(0, 1, 3, 2, 4)
+        k = self.key(x).view(b, m, p, self.heads, self.att).permute(0, 1, 3, 2, 4)
+        v = self.value(x).view(b, m, p, self.heads, self.att).permute(0, 1, 3, 2, 4)
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.att)
+        weights = nn.Softmax(dim=-1)(scores)
+        context = torch.matmul(weights, v).permute(0, 1, 3, 2, 4).reshape(b, m, p, -1)
+        x = nn.ReLU()(x + self.norm(self.output(context)))
+        if x.shape[2] % 2:
+            x = nn.ZeroPad2d((0, 0, 0, 1))(x)
+        even = x[:, :, 0::2, :]
+        odd = x[:, :, 1::2, :]
+        x = torch.cat([even, odd], dim=-1)
+        return nn.ReLU()(self.merge_norm(self.merge(x)))
+
+
+class NaiveViT(nn.Module):
+    def __init__(self, c: ViTConfig) -> None:
+        super().__init__()
+        self.c = c
+        self.embed = nn.Conv2d(1, c.embedding_dim, (c.patch_size, 1), (c.patch_size, 1))
+        self.position = nn.Parameter(torch.zeros(1, c.modal, c.patch_num, c.embedding_dim))
+        self.blocks = nn.ModuleList(NaiveBlock(c.embedding_dim, c.head_num, c.att_size)
+                                    for _ in range(c.depth))
+        self.fc1 = nn.Linear(c.flatten_size, c.head_width)
+        self.norm = nn.LayerNorm(c.head_width)
+        self.fc2 = nn.Linear(c.head_width, c.classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.unsqueeze(1)                               # [B, 1, T, C]
+        x = self.embed(x).permute(0, 3, 2, 1) + self.position
+        for block in self.blocks:
+            x = block(x)
+        x = nn.Flatten()(x)
+        return self.fc2(nn.ReLU()(self.norm(self.fc1(x))))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def synthetic(n: int, config: ViTConfig, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, config.classes, n).astype(np.int64)
+    t = np.arange(config.series, dtype=np.float32) / 20.0
+    X = rng.normal(size=(n, config.series, config.modal)).astype(np.float32)
+    X += np.sin(2 * np.pi * (1 + y[:, None, None]) * t[None, :, None]).astype(np.float32)
+    return X, y
+
+
+def prepared_from(X: np.ndarray, y: np.ndarray, classes: int, test: int = 256) -> PreparedData:
+    n = len(X)
+    labels = [f"class{i}" for i in range(classes)]
+    windows = Windows(X, y, np.ones(n, np.int64), np.arange(n, dtype=np.int64), labels,
+                      ["x", "y", "z"], WindowConfig(size=X.shape[1], step=X.shape[1] // 2))
+    idx = np.arange(n)
+    split = Split("random", idx[test:], idx[:0], idx[:test], [1], [1], [1])
+    train_w = windows.subset(split.train)
+    return PreparedData(windows, split, Normaliser.fit(train_w.X), train_w,
+                        windows.subset(split.val), windows.subset(split.test),
+                        SplitConfig(kind="random"))
+
+
+def bare_loop(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int,
+              bf16: bool, grad_clip: float, seed: int = 0) -> tuple[float, float]:
+    """One plain epoch (shuffle, gather, forward, loss, backward, step): windows per wall
+    second and per CPU second of this process."""
+    torch.manual_seed(seed)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
+    n = len(X)
+    t0, c0 = time.perf_counter(), time.process_time()
+    perm = torch.randperm(n)
+    for i in range(0, n, batch_size):
+        idx = perm[i:i + batch_size]
+        xb, yb = X.index_select(0, idx), y.index_select(0, idx)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(xb)
+        loss = F.cross_entropy(logits.float(), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        opt.step()
+    return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
+
+
+def engine_epoch(prepared: PreparedData, config: ViTConfig,
+                 cfg: TrainConfig) -> tuple[EpochProgress, float]:
+    """One engine epoch; also windows per CPU second, from the first batch's start (the
+    "Training on" note, just before the model is built) to the epoch's end (no validation
+    split here, so that is training only)."""
+    epoch, c0, c1 = None, None, None
+    for item in train(prepared, config, cfg):
+        if c0 is None and isinstance(item, TrainNote) and item.text.startswith("Training on"):
+            c0 = time.process_time()
+        if isinstance(item, EpochProgress):
+            c1 = time.process_time()
+            epoch = item
+    return epoch, len(prepared.train) / (c1 - c0)
+
+
+def epoch_only(args) -> dict:
+    """One engine epoch over `args.windows` synthetic windows; run in a child process so its
+    peak memory is the training's alone."""
+    config = ViTConfig()
+    cfg = TrainConfig(epochs=1, batch_size=args.batch_size, precision=args.precision,
+                      device="cpu", patience=0)
+    X, y = synthetic(args.windows + 256, config, seed=3)
+    big = prepared_from(X, y, config.classes)
+    del X, y
+    epoch, _ = engine_epoch(big, config, cfg)
+    return {"windows": len(big.train), "seconds": round(epoch.seconds, 2),
+            "windows_per_s": round(epoch.windows_per_s, 1),
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values))
+
+
+def speed(args) -> dict:
+    config = ViTConfig()  # the reference: 128 x 3, 6 classes
+    device = resolve_device("cpu")
+    precision = resolve_precision(device, args.precision)
+    bf16 = precision == "bf16"
+    cfg = TrainConfig(epochs=1, batch_size=args.batch_size, precision=precision, device="cpu",
+                      patience=0)
+    out: dict = {"threads": torch.get_num_threads(), "precision": precision,
+                 "batch_size": args.batch_size, "torch": torch.__version__,
+                 "load_average_1min": round(os.getloadavg()[0], 2)}
+
+    # warm-up (oneDNN primitives, allocator)
+    Xw, yw = synthetic(args.batch_size * 3, config, seed=1)
+    bare_loop(TimeSeriesViT(config), torch.from_numpy(Xw), torch.from_numpy(yw),
+              args.batch_size, bf16, cfg.grad_clip)
+
+    # Paired rounds in alternating order, so a busy neighbour on a shared CPU hits both sides.
+    n = args.compare_windows
+    X, y = synthetic(n + 256, config, seed=2)
+    prepared = prepared_from(X, y, config.classes)
+    Xn = torch.from_numpy(prepared.normaliser.apply(prepared.train.X))
+    yt = torch.from_numpy(prepared.train.y)
+
+    def bare_ours() -> tuple[float, float]:
+        torch.manual_seed(0)
+        return bare_loop(TimeSeriesViT(config), Xn, yt, args.batch_size, bf16, cfg.grad_clip)
+
+    def engine_run() -> tuple[float, float]:
+        epoch, per_cpu_s = engine_epoch(prepared, config, cfg)
+        return epoch.windows_per_s, per_cpu_s
+
+    def naive_run() -> tuple[float, float]:
+        torch.manual_seed(0)
+        return bare_loop(NaiveViT(config), Xn, yt, args.batch_size, bf16, cfg.grad_clip)
+
+    pairs = {"engine_vs_bare": (engine_run, bare_ours), "model_vs_naive": (bare_ours, naive_run)}
+    for name, (first, second) in pairs.items():
+        a_runs, b_runs = [], []
+        for r in range(args.rounds):
+            if r % 2:
+                b_runs.append(second())
+                a_runs.append(first())
+            else:
+                a_runs.append(first())
+                b_runs.append(second())
+        a_key, b_key = (("engine", "bare") if name == "engine_vs_bare" else ("ours", "naive"))
+        entry: dict = {"windows": n, "rounds": args.rounds}
+        for unit, k in (("wall", 0), ("cpu", 1)):
+            a = [v[k] for v in a_runs]
+            b = [v[k] for v in b_runs]
+            entry[f"{a_key}_windows_per_{unit}_s"] = [round(v, 1) for v in a]
+            entry[f"{b_key}_windows_per_{unit}_s"] = [round(v, 1) for v in b]
+            entry[f"ratio_{unit}_median_of_rounds"] = round(
+                _median([x / y for x, y in zip(a, b, strict=True)]), 3)
+        out[name] = entry
+    out["model_vs_naive"]["parameters"] = {
+        "ours": sum(p.numel() for p in TimeSeriesViT(config).parameters()),
+        "naive": sum(p.numel() for p in NaiveViT(config).parameters())}
+
+    child = subprocess.run(
+        [sys.executable, __file__, "--epoch-only", "--windows", str(args.windows),
+         "--batch-size", str(args.batch_size), "--precision", precision,
+         "--threads", str(torch.get_num_threads())],
+        capture_output=True, text=True, check=True)
+    epoch = json.loads(child.stdout.strip().splitlines()[-1])
+    out[f"epoch_{args.windows}"] = {k: v for k, v in epoch.items() if k != "peak_rss_mib"}
+    out["peak_rss_mib_training_process"] = epoch["peak_rss_mib"]
+    out["peak_rss_mib_this_bench"] = round(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
+
+
+def quality(args) -> dict:
+    from har_studio.data.loaders import load
+    from har_studio.training.engine import run_to_end
+    from har_studio.training.prepare import default_model_config, prepare_data
+
+    dataset = load(args.quality)
+    activities = [a for a in ("walking", "jogging", "stairs", "sitting", "standing")
+                  if a in dataset.activities]
+    window = WindowConfig(size=128, step=64)
+    cfg = TrainConfig(epochs=args.epochs, seed=args.seed, device="cpu", precision=args.precision)
+    out: dict = {"data": str(args.quality), "activities": activities, "threads":
+                 torch.get_num_threads()}
+    for name, split in (("random", SplitConfig(kind="random", seed=args.seed)),
+                        ("subject", SplitConfig(kind="subject", test_fraction=4 / 16,
+                                                seed=args.seed))):
+        prepared = prepare_data(dataset, window, split, activities=activities)
+        t0 = time.perf_counter()
+        result = run_to_end(train(prepared, default_model_config(prepared), cfg))
+        out[name] = {
+            "windows": prepared.split.to_dict(),
+            "accuracy": round(result.metrics["accuracy"], 4),
+            "f1_macro": round(result.metrics["f1_macro"], 4),
+            "per_class": {k: (round(v, 3) if v is not None else None)
+                          for k, v in result.metrics["per_class"].items()},
+            "epochs": len(result.history),
+            "best_epoch": result.best_epoch,
+            "stopped_reason": result.stopped_reason,
+            "minutes": round((time.perf_counter() - t0) / 60, 2),
+            "seconds_per_epoch": round(float(np.mean([h.seconds for h in result.history])), 2),
+        }
+    out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--windows", type=int, default=12000)
+    parser.add_argument("--compare-windows", type=int, default=1536)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--epoch-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    parser.add_argument("--quality", metavar="DATA", help="real-data accuracy mode")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HAR_STUDIO_HOME", str(Path("/tmp") / "har-studio-bench"))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.epoch_only:
+        result = epoch_only(args)
+    else:
+        result = quality(args) if args.quality else speed(args)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

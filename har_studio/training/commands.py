@@ -1,0 +1,260 @@
+"""``har-studio train`` and ``har-studio evaluate``: the app's training engine, headless.
+
+``train`` runs the same generator as the Train tab, writes the same run folder and model
+file, prints one progress line per epoch to stderr and, with ``--json``, one JSON object on
+stdout. The first Ctrl-C stops training gracefully (the best model so far is saved); a
+second one interrupts. Exit status: 0 done, 1 bad input (one-line message), 3 the training
+diverged (the last good model is still written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from ..cli import fail, print_json
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers) -> None:
+    """Add the ``train`` and ``evaluate`` subcommands."""
+    p = subparsers.add_parser(
+        "train", help="train a model headless (same engine as the app)",
+        description="Train a time-series ViT on WISDM recordings and write a run folder "
+                    "(config.json, history.csv, model.harmodel, report.json, report.csv).")
+    p.add_argument("--data", nargs="+", required=True, metavar="PATH",
+                   help="data files and/or folders (searched recursively)")
+    p.add_argument("--activities", metavar="LIST",
+                   help="comma-separated activities (names or WISDM 2019 letters); default all")
+    p.add_argument("--channels", metavar="LIST", help="comma-separated channels, e.g. x,y,z")
+    p.add_argument("--split", choices=("subject", "random"), default="subject",
+                   help="hold out whole subjects (default; honest) or random windows (leaky)")
+    p.add_argument("--test-subjects", metavar="IDS", help="comma-separated test subject ids")
+    p.add_argument("--val-subjects", metavar="IDS", help="comma-separated validation subject ids")
+    p.add_argument("--test-fraction", type=float, default=0.2)
+    p.add_argument("--val-fraction", type=float, default=0.15)
+    p.add_argument("--window", type=int, default=128, help="samples per window (default 128)")
+    p.add_argument("--step", type=int, default=64, help="samples between windows (default 64)")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-2)
+    p.add_argument("--patience", type=int, default=5, help="early-stopping patience; 0 = off")
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights")
+    p.add_argument("--augment", action="store_true",
+                   help="rotation about gravity, scaling and jitter of training windows")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--embedding", type=int, default=256, help="embedding size (default 256)")
+    p.add_argument("--head-width", type=int, default=1024, help="head hidden width (default 1024)")
+    p.add_argument("--blocks", type=int, default=3, help="transformer blocks (default 3)")
+    p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
+    p.add_argument("--att-size", type=int, default=64, help="size per attention head (default 64)")
+    p.add_argument("--patch-size", type=int, default=4, help="samples per patch (default 4)")
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--init-model", metavar="FILE",
+                   help="start from this model's weights (same model settings, activities)")
+    p.add_argument("--out", metavar="DIR",
+                   help="run folder to write (default: a new folder under the app's runs)")
+    p.add_argument("--json", action="store_true", help="print a final JSON object on stdout")
+    p.set_defaults(func=train_command)
+
+    e = subparsers.add_parser(
+        "evaluate", help="evaluate a model file on recordings",
+        description="Evaluate a model on every window of the given data (no split), windowed "
+                    "with the model's own window size, channels and activities.")
+    e.add_argument("--model", required=True, metavar="FILE", help="a .harmodel file")
+    e.add_argument("--data", nargs="+", required=True, metavar="PATH")
+    e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    e.set_defaults(func=evaluate_command)
+
+
+def _int_list(text: str | None, what: str) -> tuple[int, ...]:
+    if not text or not text.strip():
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"{what} must be comma-separated whole numbers, got {text!r}") from None
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _epoch_line(p) -> str:
+    val = ("" if p.val_loss != p.val_loss  # nan: no validation split
+           else f"  val loss {p.val_loss:.4f} acc {p.val_acc:.3f}")
+    return (f"epoch {p.epoch}/{p.epochs}  train loss {p.train_loss:.4f} acc {p.train_acc:.3f}"
+            f"{val}  lr {p.lr:.2e}  {p.seconds:.1f} s  {p.windows_per_s:.0f} win/s"
+            f"{'  *best' if p.is_best else ''}")
+
+
+class _GracefulInterrupt:
+    """First Ctrl-C asks training to stop (the model is kept); the second one interrupts."""
+
+    def __init__(self, control) -> None:
+        self.control = control
+        self.previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.control.stopped:
+            raise KeyboardInterrupt
+        _say("stopping after this batch (Ctrl-C again to abort)")
+        self.control.stop()
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..data.activities import parse_activity_list
+    from ..data.dataset import DataError
+    from ..data.loaders import load
+    from ..data.splits import RANDOM_SPLIT_WARNING, SplitConfig
+    from ..data.windows import WindowConfig
+    from ..model.io import ModelFileError, load_model
+    from . import runs
+    from .config import TrainConfig
+    from .engine import EpochProgress, TrainControl, TrainNote, train
+    from .prepare import default_model_config, prepare_data
+
+    try:
+        train_config = TrainConfig(
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+            weight_decay=args.weight_decay, patience=args.patience,
+            label_smoothing=args.label_smoothing, class_weights=args.class_weights,
+            augment=args.augment, seed=args.seed, device=args.device, precision=args.precision)
+        window = WindowConfig(size=args.window, step=args.step)
+        split = SplitConfig(kind=args.split,
+                            test_subjects=_int_list(args.test_subjects, "--test-subjects"),
+                            val_subjects=_int_list(args.val_subjects, "--val-subjects"),
+                            test_fraction=args.test_fraction, val_fraction=args.val_fraction,
+                            seed=args.seed)
+        out = Path(args.out) if args.out else None
+        if out is not None and (out / runs.CONFIG_FILE).exists():
+            return fail(f"{out} already holds a training run; choose another --out folder")
+        init_bundle = load_model(args.init_model) if args.init_model else None
+        dataset = load(args.data)
+        activities = parse_activity_list(args.activities, known=dataset.activities)
+        channels = ([c.strip() for c in args.channels.split(",") if c.strip()]
+                    if args.channels else None)
+        if args.split == "random":
+            _say(f"warning: {RANDOM_SPLIT_WARNING}")
+        prepared = prepare_data(dataset, window, split, activities=activities, channels=channels)
+        model_config = default_model_config(
+            prepared, embedding_dim=args.embedding, head_width=args.head_width,
+            depth=args.blocks, head_num=args.heads, att_size=args.att_size,
+            patch_size=args.patch_size, dropout=args.dropout)
+        if init_bundle is not None:
+            model_config = init_bundle.model_config
+        s = prepared.split
+        _say(f"{len(prepared.windows)} windows of {', '.join(prepared.labels)}: "
+             f"train {len(s.train)}, validation {len(s.val)}, test {len(s.test)}"
+             + (f" (test subjects {', '.join(map(str, s.test_subjects))})"
+                if s.kind == "subject" else ""))
+        run_dir = out if out is not None else runs.new_run_dir(f"{args.split}")
+        control = TrainControl()
+        gen = train(prepared, model_config, train_config, control, run_dir,
+                    init_bundle=init_bundle)
+        with _GracefulInterrupt(control):
+            while True:
+                try:
+                    item = next(gen)
+                except StopIteration as stop:
+                    result = stop.value
+                    break
+                if isinstance(item, EpochProgress):
+                    _say(_epoch_line(item))
+                elif isinstance(item, TrainNote):
+                    if item.text == RANDOM_SPLIT_WARNING:
+                        continue  # already said
+                    prefix = "" if item.level == "info" else f"{item.level}: "
+                    _say(prefix + item.text)
+    except (DataError, ModelFileError, ValueError, OSError) as exc:
+        return fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
+
+    _say(f"run folder: {result.run_dir}")
+    if args.json:
+        print_json({
+            "stopped_reason": result.stopped_reason,
+            "device": result.device,
+            "precision": result.precision,
+            "epochs_run": len(result.history),
+            "best_epoch": result.best_epoch,
+            "run_dir": str(result.run_dir) if result.run_dir else None,
+            "model": str(result.model_path) if result.model_path else None,
+            "metrics": runs.clean_json(result.metrics),
+        })
+    return 3 if result.stopped_reason == "diverged" else 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from ..data.dataset import DataError
+    from ..data.loaders import load
+    from ..data.windows import make_windows
+    from ..model.io import ModelFileError, load_model
+    from .metrics import evaluate_bundle
+
+    try:
+        bundle = load_model(args.model)
+        dataset = load(args.data)
+        frame = dataset.frame
+        missing = [c for c in bundle.channels if c not in frame.columns]
+        if missing:
+            return fail(f"the model reads channel(s) {', '.join(bundle.channels)}; the data has "
+                        f"no {', '.join(missing)}")
+        counts = frame["activity"].astype(str).value_counts()
+        unknown = {str(name): int(n) for name, n in counts.items() if name not in bundle.labels}
+        if unknown:
+            _say("note: the model does not know "
+                 + ", ".join(f"{name} ({n} records)" for name, n in sorted(unknown.items()))
+                 + "; those records are left out")
+        windows = make_windows(frame, bundle.window, channels=list(bundle.channels),
+                               labels=list(bundle.labels))
+        if len(windows) == 0:
+            return fail(f"no windows of {bundle.window.size} samples of the model's activities "
+                        f"({', '.join(bundle.labels)}) in the data")
+        metrics = evaluate_bundle(bundle, windows, latency=False)
+    except (DataError, ModelFileError, ValueError, OSError) as exc:
+        return fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
+
+    out = {
+        "accuracy": metrics["accuracy"],
+        "f1_macro": metrics["f1_macro"],
+        "precision_macro": metrics["precision_macro"],
+        "recall_macro": metrics["recall_macro"],
+        "f1_weighted": metrics["f1_weighted"],
+        "per_class": metrics["per_class"],
+        "confusion": metrics["confusion"],
+        "labels": metrics["labels"],
+        "windows": metrics["windows"],
+        "unknown_activities": unknown,
+        "model": str(args.model),
+    }
+    if args.json:
+        print_json(out)
+        return 0
+    print(f"{out['windows']} windows: accuracy {out['accuracy']:.4f}, "
+          f"macro F1 {out['f1_macro']:.4f}")
+    width = max(len(name) for name in out["labels"])
+    for name, row in zip(out["labels"], out["confusion"], strict=True):
+        acc = out["per_class"][name]
+        acc_text = "  n/a " if acc is None else f"{acc:.3f}"
+        print(f"  {name:<{width}}  {acc_text}  {' '.join(f'{v:5d}' for v in row)}")
+    return 0

@@ -1,0 +1,147 @@
+"""Turn a loaded dataset into what the engine trains on: windows, a split and a normaliser.
+
+The normaliser is fitted on the training windows only, so nothing about the validation or
+test people leaks into the model's input scaling.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..data.dataset import Dataset
+from ..data.splits import Normaliser, Split, SplitConfig, split_windows
+from ..data.windows import WindowConfig, Windows, make_windows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedData:
+    """Windows of the selected activities/channels, their split, and the fitted normaliser."""
+
+    windows: Windows                 # every window (all splits)
+    split: Split
+    normaliser: Normaliser           # fitted on `train` only
+    train: Windows
+    val: Windows
+    test: Windows
+    split_config: SplitConfig
+    data_files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.windows.labels)
+
+    @property
+    def channels(self) -> list[str]:
+        return list(self.windows.channels)
+
+    @property
+    def window(self) -> WindowConfig:
+        return self.windows.config
+
+
+def _drop_empty_classes(windows: Windows, warnings: list[str]) -> Windows:
+    """Remove classes that have no window at all (their recordings are all too short)."""
+    counts = windows.class_counts()
+    empty = [name for name, n in counts.items() if n == 0]
+    if not empty:
+        return windows
+    warnings.append(
+        f"no windows for {', '.join(empty)} (recordings shorter than "
+        f"{windows.config.size} samples); left out"
+    )
+    keep = [name for name in windows.labels if name not in empty]
+    remap = np.full(len(windows.labels), -1, dtype=np.int64)
+    for new, name in enumerate(keep):
+        remap[windows.labels.index(name)] = new
+    return Windows(windows.X, remap[windows.y], windows.subjects, windows.starts, keep,
+                   list(windows.channels), windows.config)
+
+
+def prepare_data(
+    dataset_or_frame: Dataset | pd.DataFrame,
+    window: WindowConfig | None = None,
+    split: SplitConfig | None = None,
+    activities: list[str] | None = None,
+    channels: list[str] | None = None,
+) -> PreparedData:
+    """Window, split and normalise. `activities`/`channels` None means all in the data.
+
+    Raises ValueError with a one-line reason when there is nothing to train on (no windows,
+    fewer than two classes, no training windows); softer problems (a class without training
+    windows, an empty validation or test split) become `warnings`.
+    """
+    window = window or WindowConfig()
+    split = split or SplitConfig()
+    if isinstance(dataset_or_frame, Dataset):
+        frame = dataset_or_frame.frame
+        data_files = [str(f) for f in dataset_or_frame.report.files]
+    elif isinstance(dataset_or_frame, pd.DataFrame):
+        frame = dataset_or_frame
+        data_files = []
+    else:
+        raise TypeError(f"expected a Dataset or a DataFrame, got {type(dataset_or_frame).__name__}")
+    warnings: list[str] = []
+
+    if activities is not None:
+        activities = list(dict.fromkeys(str(a) for a in activities))
+        present = set(frame["activity"].astype(str).unique())
+        missing = [a for a in activities if a not in present]
+        if missing:
+            raise ValueError(
+                f"the data has no {', '.join(missing)} (it has {', '.join(sorted(present))})"
+            )
+    windows = make_windows(frame, window, channels=channels, activities=activities)
+    if len(windows) == 0:
+        raise ValueError(
+            f"no windows: no recording is at least {window.size} samples "
+            f"({window.size / window.rate_hz:.1f} s) long without a gap"
+        )
+    windows = _drop_empty_classes(windows, warnings)
+    if len(windows.labels) < 2:
+        raise ValueError(
+            f"need at least two activities with windows to train, got "
+            f"{len(windows.labels)} ({', '.join(windows.labels) or 'none'})"
+        )
+
+    parts = split_windows(windows, split)
+    if parts.warning:
+        warnings.append(parts.warning)
+    if len(parts.train) == 0:
+        raise ValueError(f"the split leaves no training windows ({len(windows)} windows in all)")
+    train = windows.subset(parts.train)
+    val = windows.subset(parts.val)
+    test = windows.subset(parts.test)
+    no_train = [name for name, n in train.class_counts().items() if n == 0]
+    if no_train:
+        warnings.append(
+            f"no training windows for {', '.join(no_train)}: the model cannot learn "
+            f"{'it' if len(no_train) == 1 else 'them'}"
+        )
+    if len(val) == 0:
+        warnings.append("no validation windows: early stopping will watch the training loss")
+    if len(test) == 0:
+        warnings.append("no test windows: final metrics will use the validation windows")
+    normaliser = Normaliser.fit(train.X)
+    for text in warnings:
+        log.info("prepare_data: %s", text)
+    return PreparedData(windows, parts, normaliser, train, val, test, split, data_files, warnings)
+
+
+def default_model_config(prepared: PreparedData, **overrides):
+    """A ViTConfig for this data: series, modal and classes come from the windows; any other
+    field (embedding_dim, head_width, depth, ...) from `overrides` or the reference default."""
+    from ..model.config import ViTConfig
+
+    fixed = {"series": prepared.window.size, "modal": len(prepared.channels),
+             "classes": len(prepared.labels)}
+    for key, value in fixed.items():
+        if key in overrides and overrides[key] != value:
+            raise ValueError(f"{key} must be {value} for this data, got {overrides[key]}")
+    return ViTConfig(**{**overrides, **fixed})

@@ -1,0 +1,217 @@
+"""Run folders: what one training run leaves on disk, and reading them back.
+
+Each run lives in its own folder (by default under ``paths.runs_dir()``, named by start time
+and a short tag) holding:
+
+- ``config.json``  model config, training config, window, split, activities, channels, files
+- ``history.csv``  one row per epoch, rewritten (atomically) after every epoch
+- ``model.harmodel``  the best model (also written when the run is stopped)
+- ``report.json``  final metrics, stopped_reason, device, precision, timings
+- ``report.csv``   the metrics as a flat table (one row per class, then averages)
+
+Everything is written atomically, so a crash leaves an older but readable file. Listing
+tolerates broken or half-written folders (they are skipped or shown without metrics).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..atomic import atomic_write_text
+from ..paths import runs_dir
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.csv"
+MODEL_FILE = "model.harmodel"
+REPORT_FILE = "report.json"
+REPORT_CSV_FILE = "report.csv"
+
+
+@dataclass
+class RunInfo:
+    """One line of the run list."""
+
+    folder: Path
+    name: str
+    created: str                    # ISO 8601 local time the run started
+    activities: list[str] = field(default_factory=list)
+    epochs: int = 0                 # epochs completed (rows in history.csv)
+    stopped_reason: str | None = None   # None while running or after a crash
+    accuracy: float | None = None
+    f1_macro: float | None = None
+    device: str | None = None
+    model_path: Path | None = None
+
+
+@dataclass
+class RunRecord:
+    """Everything a run folder holds, read back."""
+
+    folder: Path
+    config: dict
+    history: list[dict]
+    metrics: dict
+    model_path: Path | None
+    created: str
+    report: dict = field(default_factory=dict)
+
+
+def _slug(tag: str) -> str:
+    text = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(tag)).strip("-.")
+    return text[:40]
+
+
+def new_run_dir(tag: str = "", root: Path | str | None = None) -> Path:
+    """Create and return a fresh run folder ``<root>/<YYYYmmdd-HHMMSS>[-tag]`` (a numeric
+    suffix keeps names unique); root defaults to ``paths.runs_dir()``."""
+    base = Path(root) if root is not None else runs_dir()
+    base.mkdir(parents=True, exist_ok=True)
+    stem = time.strftime("%Y%m%d-%H%M%S")
+    slug = _slug(tag)
+    if slug:
+        stem = f"{stem}-{slug}"
+    for i in range(1, 1000):
+        folder = base / (stem if i == 1 else f"{stem}-{i}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise OSError(f"cannot create a run folder under {base}")
+
+
+def clean_json(obj):
+    """JSON-safe copy: numpy scalars/arrays to Python, non-finite floats to None, paths to str."""
+    if isinstance(obj, dict):
+        return {str(k): clean_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean_json(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
+        return clean_json(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _json_text(obj) -> str:
+    return json.dumps(clean_json(obj), indent=2, allow_nan=False) + "\n"
+
+
+def write_config(folder: Path, config: dict) -> None:
+    atomic_write_text(Path(folder) / CONFIG_FILE, _json_text(config))
+
+
+def write_history(folder: Path, rows: list[dict]) -> None:
+    """Write all epochs so far (the file is small; an atomic rewrite keeps it consistent)."""
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0].keys()), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    atomic_write_text(Path(folder) / HISTORY_FILE, buffer.getvalue())
+
+
+def write_report(folder: Path, report: dict) -> None:
+    """``report.json`` (everything) and ``report.csv`` (the metric table)."""
+    from .metrics import report_rows
+
+    atomic_write_text(Path(folder) / REPORT_FILE, _json_text(report))
+    metrics = report.get("metrics") or {}
+    if metrics.get("labels"):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        for row in report_rows(metrics):
+            writer.writerow([f"{v:.6f}" if isinstance(v, float) else v for v in row])
+        atomic_write_text(Path(folder) / REPORT_CSV_FILE, buffer.getvalue())
+
+
+def _read_json(path: Path) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a JSON object")
+    return data
+
+
+def _number(text: str):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return text
+    if value.is_integer() and re.fullmatch(r"-?\d+", str(text).strip()):
+        return int(value)
+    return value
+
+
+def read_history(folder: Path) -> list[dict]:
+    """Rows of ``history.csv`` with numbers converted (empty list when absent or broken)."""
+    path = Path(folder) / HISTORY_FILE
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    return [{k: _number(v) for k, v in row.items() if k is not None} for row in rows]
+
+
+def load_run(folder: Path | str) -> RunRecord:
+    """Read a run folder. Raises ValueError (one line) when it has no readable config.json;
+    a missing report or model just leaves `metrics` empty / `model_path` None."""
+    folder = Path(folder)
+    try:
+        config = _read_json(folder / CONFIG_FILE)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{folder}: not a readable training run ({exc.__class__.__name__})") from None
+    try:
+        report = _read_json(folder / REPORT_FILE)
+    except (OSError, ValueError, UnicodeDecodeError):
+        report = {}
+    metrics = report.get("metrics") if isinstance(report.get("metrics"), dict) else {}
+    model = folder / MODEL_FILE
+    return RunRecord(folder=folder, config=config, history=read_history(folder), metrics=metrics,
+                     model_path=model if model.is_file() else None,
+                     created=str(config.get("created", "")), report=report)
+
+
+def list_runs(root: Path | str | None = None) -> list[RunInfo]:
+    """All runs under `root` (default ``paths.runs_dir()``), newest first; folders that are
+    not runs or are unreadable are skipped."""
+    base = Path(root) if root is not None else runs_dir()
+    if not base.is_dir():
+        return []
+    runs: list[RunInfo] = []
+    for folder in base.iterdir():
+        if not folder.is_dir():
+            continue
+        try:
+            record = load_run(folder)
+        except ValueError:
+            log.debug("skipping %s: not a run folder", folder)
+            continue
+        report, metrics = record.report, record.metrics
+        accuracy = metrics.get("accuracy")
+        f1 = metrics.get("f1_macro")
+        runs.append(RunInfo(
+            folder=folder, name=folder.name, created=record.created,
+            activities=[str(a) for a in record.config.get("labels", []) or []],
+            epochs=len(record.history),
+            stopped_reason=report.get("stopped_reason"),
+            accuracy=float(accuracy) if isinstance(accuracy, (int, float)) else None,
+            f1_macro=float(f1) if isinstance(f1, (int, float)) else None,
+            device=report.get("device"),
+            model_path=record.model_path,
+        ))
+    runs.sort(key=lambda r: (r.created, r.name), reverse=True)
+    return runs

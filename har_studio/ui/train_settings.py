@@ -1,0 +1,384 @@
+"""The model and training settings form of the Train tab, with a live size estimate.
+
+Fields map one to one onto ``ViTConfig`` (the network) and ``TrainConfig`` (the recipe);
+their defaults are the dataclasses' defaults, i.e. the reference configuration. The data-bound
+fields of the network (window length, channels, classes) are not here: they come from the
+Data tab. The parameter and multiply-add counts are recomputed as the fields change (an
+analytic MAC count and a parameter count of a network built on the ``meta`` device, which
+allocates nothing: a few ms even for a large model).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import threading
+import time
+from dataclasses import fields
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..model.config import ViTConfig
+from ..training.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+# The network fields the user sets here; series/modal/classes come from the data.
+MODEL_FIELDS = ("embedding_dim", "patch_size", "head_num", "att_size", "depth", "head_width",
+                "dropout")
+DATA_FIELDS = ("series", "modal", "classes")
+TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
+
+
+def _defaults(cls) -> dict:
+    return {f.name: f.default for f in fields(cls)}
+
+
+REFERENCE_MODEL: dict = {k: v for k, v in _defaults(ViTConfig).items() if k in MODEL_FIELDS}
+REFERENCE_TRAIN: dict = _defaults(TrainConfig)
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except Exception:  # pragma: no cover - torch is a hard dependency
+        return False
+
+
+class _Relay(QObject):
+    """Carries the end of the background import to the GUI thread (queued signals)."""
+
+    imported = Signal()
+    failed = Signal(str)
+
+
+def _import_torch(relay: _Relay) -> None:
+    """Run in a thread: import torch and the network module (seconds on first use)."""
+    try:
+        import torch  # noqa: F401
+
+        from ..model import summary, vit  # noqa: F401
+    except Exception as exc:  # reported in the form, never raised
+        message = f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(RuntimeError):   # the form may be gone already
+            relay.failed.emit(message)
+        return
+    with contextlib.suppress(RuntimeError):
+        relay.imported.emit()
+
+
+def size_estimate(config: ViTConfig) -> tuple[int, int]:
+    """(parameters, multiply-adds per window) of `config`, without allocating weights."""
+    import torch
+
+    from ..model.vit import TimeSeriesViT
+
+    with torch.device("meta"):
+        model = TimeSeriesViT(config)
+    params = sum(p.numel() for p in model.parameters())
+    try:
+        from ..model.summary import count_macs
+
+        macs = int(count_macs(config))
+    except ImportError:  # pragma: no cover - summary.py is part of the model package
+        macs = -1
+    return int(params), macs
+
+
+def format_count(n: int) -> str:
+    """4367366 -> '4.37 M', 60360000 -> '60.36 M'."""
+    if n < 0:
+        return "?"
+    for scale, suffix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
+        if n >= scale:
+            return f"{n / scale:.2f}{suffix}"
+    return str(n)
+
+
+def _spin(low: int, high: int, step: int = 1, tip: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setToolTip(tip)
+    box.setKeyboardTracking(False)
+    return box
+
+
+def _dspin(low: float, high: float, step: float, decimals: int, tip: str = "") -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setDecimals(decimals)
+    box.setToolTip(tip)
+    box.setKeyboardTracking(False)
+    return box
+
+
+class TrainSettingsForm(QWidget):
+    """Model + training settings. ``settingsChanged`` fires on any edit; ``sizeChanged`` after
+    the parameter/MAC estimate was recomputed (for tests and the Start check)."""
+
+    settingsChanged = Signal()
+    sizeChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._series, self._modal, self._classes = 128, 3, 6
+        self.parameters: int | None = None
+        self.macs: int | None = None
+        self.size_ms = 0.0          # time the last estimate took on the GUI thread
+        self.config_error: str | None = None
+
+        self.model_widgets: dict[str, QWidget] = {
+            "embedding_dim": _spin(4, 4096, 8, "Width of every patch embedding (reference 256)"),
+            "patch_size": _spin(1, 512, 1, "Samples per patch along time; must divide the "
+                                           "window length (reference 4)"),
+            "head_num": _spin(1, 64, 1, "Attention heads per block (reference 4)"),
+            "att_size": _spin(1, 1024, 8, "Size of each attention head (reference 64)"),
+            "depth": _spin(1, 12, 1, "Transformer blocks; each halves the patch count "
+                                     "(reference 3)"),
+            "head_width": _spin(4, 16384, 64, "Hidden width of the classification head "
+                                              "(reference 1024)"),
+            "dropout": _dspin(0.0, 0.9, 0.05, 2, "Dropout in blocks and head (reference 0)"),
+        }
+        self.train_widgets: dict[str, QWidget] = {
+            "epochs": _spin(1, 10000, 1, "Maximum passes over the training windows"),
+            "batch_size": _spin(1, 8192, 16, "Windows per optimisation step"),
+            "lr": _dspin(1e-6, 1.0, 1e-4, 6, "Peak learning rate of AdamW after warm-up "
+                                             "(cosine decay afterwards)"),
+            "weight_decay": _dspin(0.0, 1.0, 1e-3, 5, "AdamW decoupled weight decay"),
+            "warmup_epochs": _dspin(0.0, 100.0, 0.5, 1, "Linear learning-rate warm-up, in epochs"),
+            "patience": _spin(0, 10000, 1, "Stop after this many epochs without a better "
+                                           "validation loss (0: never stop early)"),
+            "label_smoothing": _dspin(0.0, 0.5, 0.05, 2, "Label smoothing of the loss"),
+            "class_weights": QCheckBox("Weight classes by inverse frequency"),
+            "augment": QCheckBox("Augment (jitter, scaling, rotation)"),
+            "grad_clip": _dspin(0.0, 1000.0, 0.5, 2, "Maximum gradient norm (0: no clipping)"),
+            "seed": _spin(0, 2**31 - 1, 1, "Same seed and data give the same run on the CPU"),
+            "device": QComboBox(),
+            "precision": QComboBox(),
+        }
+        device = self.train_widgets["device"]
+        device.addItems(["auto", "cpu", "cuda"])
+        device.setToolTip("auto: the GPU when there is one, else the CPU")
+        precision = self.train_widgets["precision"]
+        precision.addItems(["auto", "fp32", "bf16"])
+        precision.setToolTip("auto: bfloat16 where it is fast (recent CPUs and GPUs), else fp32")
+
+        model_box = QGroupBox("Model")
+        model_form = QFormLayout(model_box)
+        labels = {"embedding_dim": "Embedding", "patch_size": "Patch size", "head_num": "Heads",
+                  "att_size": "Head size", "depth": "Blocks", "head_width": "Head width",
+                  "dropout": "Dropout"}
+        for key, widget in self.model_widgets.items():
+            model_form.addRow(labels[key], widget)
+        self.size_label = QLabel()
+        self.size_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.size_label.setWordWrap(True)
+        model_form.addRow(self.size_label)
+
+        train_box = QGroupBox("Training")
+        train_form = QFormLayout(train_box)
+        labels = {"epochs": "Epochs", "batch_size": "Batch size", "lr": "Learning rate",
+                  "weight_decay": "Weight decay", "warmup_epochs": "Warm-up (epochs)",
+                  "patience": "Patience", "label_smoothing": "Label smoothing",
+                  "grad_clip": "Gradient clip", "seed": "Seed", "device": "Device",
+                  "precision": "Precision"}
+        for key, widget in self.train_widgets.items():
+            if isinstance(widget, QCheckBox):
+                train_form.addRow(widget)
+            else:
+                train_form.addRow(labels[key], widget)
+
+        self.reference_button = QPushButton("Reference (paper)")
+        self.reference_button.setToolTip(
+            "The configuration of the reference write-up: embedding 256, patch 4, 4 heads of 64, "
+            "3 blocks, head 1024; AdamW 1e-3, weight decay 1e-2, batch 128, patience 5")
+        self.reference_button.clicked.connect(self._on_reference_clicked)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.reference_button)
+        buttons.addStretch(1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(model_box)
+        layout.addWidget(train_box)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+
+        self._size_timer = QTimer(self)   # coalesce a burst of edits into one estimate
+        self._size_timer.setSingleShot(True)
+        self._size_timer.setInterval(30)
+        self._size_timer.timeout.connect(self.update_size)
+
+        # torch takes seconds to import: when nobody has yet, import it in the background so
+        # the window appears at once; the size shows when it is ready.
+        self._torch_ready = "torch" in sys.modules
+        self.set_settings(REFERENCE_MODEL, REFERENCE_TRAIN)
+        for widget in (*self.model_widgets.values(), *self.train_widgets.values()):
+            _changed_signal(widget).connect(self._on_field_changed)
+        for widget in self.model_widgets.values():
+            _changed_signal(widget).connect(self._size_timer.start)
+        if self._torch_ready:
+            self._on_torch_ready()
+        else:
+            # A daemon thread, not a QThread: quitting during the import must not abort.
+            self._relay = _Relay(self)
+            self._relay.imported.connect(self._on_torch_ready)
+            self._relay.failed.connect(self._on_torch_failed)
+            threading.Thread(target=_import_torch, args=(self._relay,), daemon=True,
+                             name="import-torch").start()
+
+    # ----- reading and writing the form -----
+    def set_settings(self, model_overrides: dict | None = None,
+                     train_overrides: dict | None = None) -> None:
+        """Set fields by ViTConfig / TrainConfig names; unknown names raise ValueError.
+        The size estimate is recomputed at once."""
+        model_overrides = dict(model_overrides or {})
+        train_overrides = dict(train_overrides or {})
+        unknown = [k for k in model_overrides if k not in self.model_widgets]
+        unknown += [k for k in train_overrides if k not in self.train_widgets]
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        widgets = [(self.model_widgets[k], v) for k, v in model_overrides.items()]
+        widgets += [(self.train_widgets[k], v) for k, v in train_overrides.items()]
+        for widget, value in widgets:
+            widget.blockSignals(True)
+            try:
+                _set_value(widget, value)
+            finally:
+                widget.blockSignals(False)
+        self.update_size()
+        self.settingsChanged.emit()
+
+    def model_overrides(self) -> dict:
+        """The network fields of the form (everything but series/modal/classes)."""
+        return {k: _value(w) for k, w in self.model_widgets.items()}
+
+    def train_values(self) -> dict:
+        return {k: _value(w) for k, w in self.train_widgets.items()}
+
+    def train_config(self) -> TrainConfig:
+        """The form as a TrainConfig (ValueError with a readable message if invalid)."""
+        return TrainConfig.from_dict(self.train_values())
+
+    def model_config(self) -> ViTConfig:
+        """The form plus the data's window/channels/classes as a ViTConfig (ValueError if the
+        combination is invalid, e.g. a patch size that does not divide the window)."""
+        return ViTConfig(series=self._series, modal=self._modal, classes=self._classes,
+                         **self.model_overrides())
+
+    def set_data_shape(self, series: int, modal: int, classes: int) -> None:
+        """The Data tab's window length, channel count and class count (size estimate only;
+        the trainer takes them from the prepared windows)."""
+        shape = (int(series), max(1, int(modal)), max(2, int(classes)))
+        if shape != (self._series, self._modal, self._classes):
+            self._series, self._modal, self._classes = shape
+            self.update_size()
+
+    def set_editable(self, editable: bool) -> None:
+        for widget in (*self.model_widgets.values(), *self.train_widgets.values()):
+            widget.setEnabled(editable)
+        self.reference_button.setEnabled(editable)
+
+    # ----- size estimate -----
+    def update_size(self) -> None:
+        """Validate the model settings and recompute the parameter and multiply-add counts."""
+        self._size_timer.stop()
+        start = time.perf_counter()
+        try:
+            config = self.model_config()
+            self.config_error = None
+            if not self._torch_ready:
+                self.parameters = self.macs = None
+                self.size_label.setText("Computing the model size…")
+                self.size_label.setStyleSheet("color: #666;")
+                self.sizeChanged.emit()
+                return
+            self.parameters, self.macs = size_estimate(config)
+            self.size_label.setText(
+                f"<b>{self.parameters:,}</b> parameters · <b>{format_count(self.macs)}</b> "
+                f"multiply-adds per window<br><span style='color:#666'>for {config.series} "
+                f"samples × {config.modal} channels, {config.classes} classes</span>")
+            self.size_label.setStyleSheet("")
+        except ValueError as exc:
+            self.parameters = self.macs = None
+            self.config_error = str(exc)
+            self.size_label.setText(f"Invalid model: {exc}")
+            self.size_label.setStyleSheet("color: #b00020;")
+        self.size_ms = (time.perf_counter() - start) * 1000.0
+        if self.size_ms > 16:
+            log.debug("model size estimate took %.1f ms", self.size_ms)
+        self.sizeChanged.emit()
+
+    # ----- slots -----
+    def _on_torch_ready(self, *_args) -> None:
+        self._torch_ready = True
+        if not _cuda_available():
+            item = self.train_widgets["device"].model().item(2)
+            item.setEnabled(False)
+            item.setToolTip("no CUDA GPU found")
+        self.update_size()
+
+    def _on_torch_failed(self, message: str) -> None:
+        self.size_label.setText(f"Cannot compute the model size: {message}")
+        self.size_label.setStyleSheet("color: #b00020;")
+
+    def _on_reference_clicked(self) -> None:
+        self.set_settings(REFERENCE_MODEL, REFERENCE_TRAIN)
+
+    def _on_field_changed(self, *_args) -> None:
+        self.settingsChanged.emit()
+
+
+def _changed_signal(widget: QWidget):
+    if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+        return widget.valueChanged
+    if isinstance(widget, QCheckBox):
+        return widget.toggled
+    if isinstance(widget, QComboBox):
+        return widget.currentIndexChanged
+    raise TypeError(type(widget).__name__)
+
+
+def _set_value(widget: QWidget, value) -> None:
+    if isinstance(widget, QSpinBox):
+        widget.setValue(int(value))
+    elif isinstance(widget, QDoubleSpinBox):
+        widget.setValue(float(value))
+    elif isinstance(widget, QCheckBox):
+        widget.setChecked(bool(value))
+    elif isinstance(widget, QComboBox):
+        index = widget.findText(str(value))
+        if index < 0:
+            raise ValueError(f"{value!r} is not one of "
+                             f"{', '.join(widget.itemText(i) for i in range(widget.count()))}")
+        widget.setCurrentIndex(index)
+
+
+def _value(widget: QWidget):
+    if isinstance(widget, QSpinBox):
+        return int(widget.value())
+    if isinstance(widget, QDoubleSpinBox):
+        return float(widget.value())
+    if isinstance(widget, QCheckBox):
+        return bool(widget.isChecked())
+    if isinstance(widget, QComboBox):
+        return widget.currentText()
+    raise TypeError(type(widget).__name__)

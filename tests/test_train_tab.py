@@ -1,0 +1,336 @@
+"""The Train tab driven through its real widgets: start, live curves, results, stop, save, runs."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from har_studio.data.demo import demo_dataset
+from har_studio.data.splits import RANDOM_SPLIT_WARNING, SplitConfig
+from har_studio.data.windows import WindowConfig
+from har_studio.ui.state import AppState
+from har_studio.ui.train_tab import TrainTab
+
+TINY_MODEL = {"embedding_dim": 16, "patch_size": 4, "head_num": 2, "att_size": 8, "depth": 2,
+              "head_width": 32}
+TINY_TRAIN = {"epochs": 2, "batch_size": 64, "patience": 0, "device": "cpu",
+              "precision": "fp32", "seed": 1}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Tiny models gain nothing from a second thread, and on a busy 2-core machine two
+    spinning OpenMP threads can make each step many times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return demo_dataset(subjects=4, seconds_per_activity=20)
+
+
+def _state(dataset, split: SplitConfig | None = None) -> AppState:
+    state = AppState()
+    state.set_dataset(dataset, ["<demo>"])
+    state.set_data_settings(WindowConfig(size=32, step=16), split or SplitConfig(), None, None)
+    return state
+
+
+def _tab(qtbot, state: AppState, **train) -> TrainTab:
+    tab = TrainTab(state)
+    qtbot.addWidget(tab)
+    tab.set_settings(TINY_MODEL, {**TINY_TRAIN, **train})
+    return tab
+
+
+def _row_value(tab: TrainTab, key: str) -> str:
+    table = tab.metrics_table
+    for row in range(table.rowCount()):
+        if table.item(row, 0).data(Qt.ItemDataRole.UserRole) == key:
+            return table.item(row, 1).text()
+    raise AssertionError(f"no metrics row {key!r}")
+
+
+def _train(qtbot, tab: TrainTab):
+    with qtbot.waitSignal(tab.trainingFinished, timeout=60000) as blocker:
+        qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    return blocker.args[0]
+
+
+def test_training_shows_curves_results_and_hands_over_the_model(qtbot, dataset):
+    state = _state(dataset)
+    tab = _tab(qtbot, state)
+    assert tab.start_button.isEnabled()
+    assert not tab.stop_button.isEnabled()
+    with qtbot.waitSignal(state.modelChanged, timeout=60000):
+        result = _train(qtbot, tab)
+
+    assert result.stopped_reason == "completed"
+    epochs = len(result.history)
+    assert epochs == 2
+    for key in ("train_loss", "val_loss", "train_acc", "val_acc"):
+        x, y = tab.curves[key].getData()
+        assert len(x) == epochs, key
+        assert np.all(np.isfinite(y))
+    bx, by = tab.curves["batch_loss"].getData()
+    assert bx is not None and len(bx) >= 1
+    assert np.all(by > 0)
+
+    acc = result.metrics["accuracy"]
+    assert 0.0 <= acc <= 1.0
+    assert float(_row_value(tab, "accuracy")) == pytest.approx(acc, abs=5e-5)
+    assert tab.metric_value("accuracy") == acc
+    assert _row_value(tab, "stopped_reason") == "completed"
+    assert _row_value(tab, "split") == "subject"
+    assert _row_value(tab, "test_subjects") == ", ".join(
+        map(str, result.bundle.recipe["split"]["test_subjects"]))
+    labels = result.bundle.labels
+    assert tab.confusion.class_count == len(labels) == 6
+    assert tab.confusion.counts.sum() == result.metrics["windows"]
+    assert tab.confusion.cell_labels.texts() == [
+        str(v) for v in np.asarray(result.metrics["confusion"]).ravel()]
+    assert tab.per_class.names == labels
+    np.testing.assert_allclose(tab.per_class.values,
+                               [result.metrics["per_class"][n] for n in labels])
+    assert not tab.leak_warning.isVisible() and tab.leak_warning.text() == ""
+
+    assert state.model is result.bundle
+    assert state.model_path == str(result.model_path)
+    assert tab.start_button.isEnabled() and not tab.stop_button.isEnabled()
+    # the run is listed (and selected) in Past runs
+    assert str(result.run_dir) in tab.run_folders()
+    assert tab.runs_list.currentItem().data(Qt.ItemDataRole.UserRole) == str(result.run_dir)
+
+
+def test_save_model_and_export(qtbot, dataset, tmp_path, monkeypatch):
+    from har_studio.model.io import load_model
+    from har_studio.ui import train_tab as module
+
+    tab = _tab(qtbot, _state(dataset), epochs=1)
+    result = _train(qtbot, tab)
+    assert tab.save_button.isEnabled()
+
+    target = tmp_path / "saved"          # the suffix is added
+    monkeypatch.setattr(module.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(target), module.MODEL_FILTER)))
+    qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    saved = tmp_path / "saved.harmodel"
+    bundle = load_model(saved)
+    assert bundle.labels == result.bundle.labels
+    assert bundle.model_config == result.bundle.model_config
+    X = np.random.default_rng(0).normal(size=(5, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(bundle.predict_proba(X), result.bundle.predict_proba(X),
+                               atol=1e-5)
+
+    monkeypatch.setattr(module, "_onnxruntime_available", lambda: False)
+    out = tmp_path / "export"
+    written = tab.export_results(out)
+    names = {p.name for p in written}
+    assert {"report.json", "report.csv", "curves.png", "confusion.png", "per_class.png"} <= names
+    report = json.loads((out / "report.json").read_text())
+    assert report["metrics"]["accuracy"] == pytest.approx(result.metrics["accuracy"])
+    assert (out / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "onnxruntime is not installed" in tab.export_label.text()
+
+
+def test_stop_keeps_the_best_model_and_shows_results(qtbot, dataset):
+    state = _state(dataset)
+    tab = _tab(qtbot, state, epochs=200)
+    with qtbot.waitSignal(tab.epochFinished, timeout=60000):
+        qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    assert not tab.start_button.isEnabled()          # one training at a time
+    assert tab.stop_button.isEnabled()
+    with qtbot.waitSignal(tab.trainingFinished, timeout=60000) as blocker:
+        qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
+    result = blocker.args[0]
+    assert result.stopped_reason == "stopped"
+    assert 1 <= len(result.history) < 200
+    assert _row_value(tab, "stopped_reason") == "stopped"
+    assert 0.0 <= float(_row_value(tab, "accuracy")) <= 1.0
+    assert tab.confusion.class_count == 6
+    assert state.model is result.bundle
+    assert len(tab.curves["train_loss"].getData()[0]) == len(result.history)
+    assert tab.start_button.isEnabled()
+
+
+def test_pause_holds_training_until_resumed(qtbot, dataset):
+    tab = _tab(qtbot, _state(dataset), epochs=200)
+    with qtbot.waitSignal(tab.epochFinished, timeout=60000):
+        qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(tab.pause_button, Qt.MouseButton.LeftButton)
+    assert tab.pause_button.text() == "Resume"
+    assert tab._job.control.paused
+    qtbot.mouseClick(tab.pause_button, Qt.MouseButton.LeftButton)
+    assert tab.pause_button.text() == "Pause"
+    assert not tab._job.control.paused
+    with qtbot.waitSignal(tab.trainingFinished, timeout=60000) as blocker:
+        qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].stopped_reason == "stopped"
+
+
+def test_random_split_shows_the_leak_warning(qtbot, dataset):
+    tab = _tab(qtbot, _state(dataset, SplitConfig(kind="random")), epochs=1)
+    _train(qtbot, tab)
+    assert tab.leak_warning.text() == RANDOM_SPLIT_WARNING
+    assert _row_value(tab, "split") == "random"
+
+
+def test_size_labels_follow_the_model_settings(qtbot, dataset):
+    tab = _tab(qtbot, _state(dataset))
+    params, macs = tab.settings.parameters, tab.settings.macs
+    text = tab.settings.size_label.text()
+    assert f"{params:,}" in text
+    tab.set_settings({"embedding_dim": 32}, None)
+    assert tab.settings.parameters > params
+    assert tab.settings.macs > macs
+    assert tab.settings.size_label.text() != text
+    # edits through the widget update the estimate too (after a short coalescing delay)
+    before = tab.settings.parameters
+    tab.settings.model_widgets["head_width"].setValue(64)
+    qtbot.waitUntil(lambda: tab.settings.parameters != before, timeout=2000)
+    # the estimate agrees with a real model of the same shape
+    from har_studio.model.summary import count_macs, count_parameters
+    from har_studio.model.vit import TimeSeriesViT
+
+    config = tab.settings.model_config()
+    assert (config.series, config.modal, config.classes) == (32, 3, 6)
+    assert tab.settings.parameters == count_parameters(TimeSeriesViT(config))
+    assert tab.settings.macs == count_macs(config)
+    assert tab.settings.size_ms < 200   # generous: the machine is shared
+
+
+def test_invalid_model_settings_block_start(qtbot, dataset):
+    tab = _tab(qtbot, _state(dataset))
+    tab.set_settings({"patch_size": 5}, None)           # 32 is not divisible by 5
+    assert not tab.start_button.isEnabled()
+    assert "patch size" in tab.start_reason.text()
+    tab.set_settings({"patch_size": 4}, None)
+    assert tab.start_button.isEnabled()
+
+
+def test_reference_preset_restores_the_paper_configuration(qtbot, dataset):
+    tab = _tab(qtbot, _state(dataset))
+    qtbot.mouseClick(tab.settings.reference_button, Qt.MouseButton.LeftButton)
+    model = tab.settings.model_overrides()
+    assert (model["embedding_dim"], model["patch_size"], model["head_num"], model["att_size"],
+            model["depth"], model["head_width"]) == (256, 4, 4, 64, 3, 1024)
+    train = tab.settings.train_config()
+    assert (train.epochs, train.batch_size, train.lr, train.patience) == (30, 128, 1e-3, 5)
+
+
+def test_start_is_disabled_without_a_dataset(qtbot):
+    state = AppState()
+    tab = TrainTab(state)
+    qtbot.addWidget(tab)
+    assert not tab.start_button.isEnabled()
+    assert "Load a dataset" in tab.start_reason.text()
+    assert "No dataset" in tab.data_label.text()
+
+
+def test_too_few_windows_is_a_plain_message(qtbot, dataset):
+    state = _state(dataset)
+    state.set_data_settings(WindowConfig(size=1024, step=512), SplitConfig(), None, None)
+    tab = _tab(qtbot, state)
+    tab.set_settings({"patch_size": 4}, None)
+    with qtbot.waitSignal(tab.trainingFailed, timeout=30000) as blocker:
+        qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    text = blocker.args[0]
+    assert text.startswith("no windows")
+    assert "Traceback" not in text
+    assert tab.message.level() == "error" and tab.message.text() == text
+    assert tab.start_button.isEnabled()
+
+
+def test_past_run_reopens_curves_and_results(qtbot, dataset):
+    state = _state(dataset)
+    tab = _tab(qtbot, state)
+    result = _train(qtbot, tab)
+    other = TrainTab(state)            # a fresh tab (as after a restart) lists the run
+    qtbot.addWidget(other)
+    assert other.run_folders() == [str(result.run_dir)]
+    other.runs_list.setCurrentRow(0)
+    x, y = other.curves["val_loss"].getData()
+    assert len(x) == len(result.history)
+    np.testing.assert_allclose(y, [h.val_loss for h in result.history], rtol=1e-6)
+    assert float(_row_value(other, "accuracy")) == pytest.approx(result.metrics["accuracy"],
+                                                                abs=5e-5)
+    assert other.confusion.class_count == 6
+    minutes = float(_row_value(other, "minutes"))
+    assert math.isfinite(minutes) and minutes >= 0
+    qtbot.mouseClick(other.refresh_runs_button, Qt.MouseButton.LeftButton)
+    assert other.run_folders() == [str(result.run_dir)]
+    assert other.runs_list.currentRow() == 0
+    state.set_model(None)
+    qtbot.mouseClick(other.use_model_button, Qt.MouseButton.LeftButton)
+    assert state.model is not None and state.model.labels == result.bundle.labels
+    assert state.model_path == str(result.model_path)
+
+
+def test_resume_training_from_a_model_file(qtbot, dataset, monkeypatch):
+    from har_studio.ui import train_tab as module
+
+    state = _state(dataset)
+    tab = _tab(qtbot, state)
+    first = _train(qtbot, tab)
+    tab.set_settings({"embedding_dim": 24}, None)   # the model file's shape wins
+    monkeypatch.setattr(module.QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: (str(first.model_path), module.MODEL_FILTER)))
+    assert tab.resume_button.isEnabled()
+    with qtbot.waitSignal(tab.trainingFinished, timeout=60000) as blocker:
+        qtbot.mouseClick(tab.resume_button, Qt.MouseButton.LeftButton)
+    resumed = blocker.args[0]
+    assert resumed.bundle.model_config == first.bundle.model_config
+    assert tab.settings.model_overrides()["embedding_dim"] == 16
+    assert "Starting from the weights" in tab.log_view.toPlainText()
+    # it starts where the first run ended, not from scratch
+    assert resumed.history[0].train_loss < first.history[0].train_loss
+    assert resumed.run_dir != first.run_dir
+    assert tab.run_folders()[:2] == [str(resumed.run_dir), str(first.run_dir)]
+
+    # a model that does not fit the Data tab's settings is refused with a plain message
+    state.set_data_settings(WindowConfig(size=64, step=32), SplitConfig(), None, None)
+    qtbot.mouseClick(tab.resume_button, Qt.MouseButton.LeftButton)
+    assert not tab.running
+    assert tab.message.level() == "error"
+    assert "windows of 32 samples" in tab.message.text()
+
+
+def test_export_writes_a_checked_onnx_model(qtbot, dataset, tmp_path):
+    pytest.importorskip("onnxruntime")
+    tab = _tab(qtbot, _state(dataset), epochs=1)
+    _train(qtbot, tab)
+    tab.export_results(tmp_path)
+    assert not tab.export_button.isEnabled()          # one export at a time
+    qtbot.waitUntil(lambda: "ONNX" in tab.export_label.text()
+                    and "Exporting" not in tab.export_label.text(), timeout=60000)
+    assert "onnxruntime matches torch" in tab.export_label.text()
+    assert (tmp_path / "model.onnx").stat().st_size > 1000
+    qtbot.waitUntil(tab.export_button.isEnabled, timeout=5000)
+
+
+def test_a_crash_in_training_is_shown_inline(qtbot, dataset, monkeypatch):
+    from har_studio.ui import train_tab as module
+
+    def broken_train(*args, **kwargs):
+        yield module.TrainNote("about to fail", "info")
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(module, "train", broken_train)
+    state = _state(dataset)
+    tab = _tab(qtbot, state)
+    with qtbot.waitSignal(tab.trainingFailed, timeout=30000) as blocker:
+        qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0] == "Training failed: RuntimeError: simulated failure"
+    assert tab.message.level() == "error"
+    assert "about to fail" in tab.log_view.toPlainText()
+    assert state.model is None
+    assert tab.start_button.isEnabled() and not tab.stop_button.isEnabled()

@@ -168,9 +168,6 @@ def run_gui(argv: list[str] | None = None) -> int:
     if unknown_options:
         parser.error(f"unrecognised arguments: {' '.join(unknown_options)}")
 
-    from .ui.widgets import guard_pyside_refcount_bug
-
-    guard_pyside_refcount_bug()   # before any Qt call: see its docstring
     app = _make_application([sys.argv[0], *qt_args])
     setup_logging()
     install_excepthooks()

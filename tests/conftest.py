@@ -21,6 +21,8 @@ def pytest_configure(config):
     try:
         import torch
 
-        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+        # Tiny test models gain nothing from more threads, and OpenMP threads that spin while
+        # a Qt worker and the GUI thread share 2 cores can slow a step a hundredfold.
+        torch.set_num_threads(1)
     except ImportError:  # pragma: no cover
         pass

@@ -11,13 +11,10 @@
 - ``form(rows)``: a ``QFormLayout`` from ``(label, widget)`` pairs.
 - ``CHANNEL_COLORS`` / ``channel_pen(name)``: the same colour for a channel in every plot.
 - ``configure_pyqtgraph()``: light plot background; call before creating plots.
-- ``guard_pyside_refcount_bug()``: works around a PySide6 6.12.0 crash on Python < 3.12 (run
-  on import of this module and by ``app.py``).
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Sequence
 
 import pyqtgraph as pg
@@ -52,38 +49,6 @@ _LEVEL_STYLE = {
 }
 
 _pg_configured = False
-_refcount_guarded = False
-
-
-def guard_pyside_refcount_bug() -> bool:
-    """Make None/True/False effectively immortal when shiboken6 6.12 runs on Python < 3.12.
-
-    shiboken6 6.12.0 returns None (and passes True/False through signals) without taking a
-    reference, as if running on Python 3.12+ where these objects are immortal. On 3.11 every
-    void Qt call (``setText``, ``processEvents``...) lowers None's reference count by one, and
-    after a few thousand calls the interpreter aborts ("none_dealloc: deallocating None").
-    Raising the counts by 2**40 gives 3.12's behaviour. The real fix is a PySide6 other than
-    6.12.0 (6.11.3 is fine). Returns True when the guard was applied.
-    """
-    global _refcount_guarded
-    if _refcount_guarded or sys.version_info >= (3, 12):
-        return _refcount_guarded
-    try:
-        import ctypes
-
-        import shiboken6
-
-        if tuple(shiboken6.__version_info__[:2]) != (6, 12):
-            return False
-        for obj in (None, True, False):
-            ctypes.c_ssize_t.from_address(id(obj)).value += 1 << 40
-    except Exception:  # never stop the app over a workaround
-        return False
-    _refcount_guarded = True
-    return True
-
-
-guard_pyside_refcount_bug()
 
 
 def app_settings() -> QSettings:

@@ -181,8 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             used = StreamingClassifier(bundle, engine=engine).engine
             entry[used] = {"udp_latency": udp_latency(bundle, args.seconds, engine=engine),
                            "replay": replay_throughput(bundle, engine=engine)}
-    result["ui_redraw"] = ("TODO(lead): CPU share of the Live tab redrawing at 30 Hz while "
-                           "streaming offscreen (the Live tab was not there when this was written)")
+    result["ui_redraw"] = "measured by bench/bench_live_tab.py (it needs Qt; this script does not)"
     print(json.dumps(result, indent=2))
     return 0
 

@@ -2,14 +2,13 @@
 
 Tabs are listed in ``TAB_SPECS`` as (title, module, class). Each tab class takes
 ``(state: AppState, parent=None)`` and talks to the others only through the shared
-``AppState``. A tab whose module does not exist yet is skipped; a tab whose import or
-construction fails is replaced by a page showing the error (never silently hidden).
+``AppState``. A tab whose import or construction fails is replaced by a page showing the
+error (never silently hidden), so the rest of the app stays usable.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 import traceback
 from pathlib import Path
@@ -114,9 +113,6 @@ class MainWindow(QMainWindow):
     def _build_tabs(self) -> None:
         for title, module_name, class_name in TAB_SPECS:
             try:
-                if importlib.util.find_spec(module_name) is None:
-                    log.info("tab %s skipped: %s does not exist", title, module_name)
-                    continue
                 module = importlib.import_module(module_name)
                 widget = getattr(module, class_name)(self.state)
             except Exception as exc:

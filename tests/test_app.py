@@ -122,7 +122,7 @@ def test_geometry_saved_on_close_and_restored(qtbot, monkeypatch):
     assert not second.log_dock.isHidden()   # dock layout (window state) restored too
 
 
-def test_tabs_from_specs_skip_missing_and_show_broken(qtbot, tmp_path, monkeypatch):
+def test_a_broken_or_missing_tab_shows_its_error(qtbot, tmp_path, monkeypatch):
     (tmp_path / "har_test_broken_tab.py").write_text("raise RuntimeError('kaboom at import')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(main_window_module, "TAB_SPECS", [
@@ -132,12 +132,14 @@ def test_tabs_from_specs_skip_missing_and_show_broken(qtbot, tmp_path, monkeypat
     ])
     win = MainWindow(AppState())
     qtbot.addWidget(win)
-    assert win.tab_names() == ["Data", "Broken"]
+    assert win.tab_names() == ["Data", "Ghost", "Broken"]
     assert isinstance(win.tab("Broken"), TabErrorPage)
     assert "kaboom at import" in win.tab("Broken").error_text
     assert "kaboom at import" in win.tab_errors["Broken"]
+    assert isinstance(win.tab("Ghost"), TabErrorPage)
+    assert "no_such_tab_module" in win.tab_errors["Ghost"]
     with pytest.raises(KeyError):
-        win.tab("Ghost")
+        win.tab("Nothing")
     from har_studio.ui.data_tab import DataTab
 
     assert isinstance(win.tab("Data"), DataTab) and win.tab("Data").state is win.state

@@ -35,6 +35,13 @@ SMOOTHING_MODES = ("none", "mean", "majority")
 ENGINES = ("torch", "onnx")
 
 
+def _derived(bundle, X: np.ndarray) -> np.ndarray:
+    """The network's inputs (before normalisation) for raw windows: the bundle's derived
+    features when it has them (models from before features existed read the raw channels)."""
+    derive = getattr(bundle, "derive", None)
+    return derive(X) if derive is not None else X
+
+
 def _onnx_session(bundle):
     """An onnxruntime session of the bundle's network, or None (then torch serves)."""
     import tempfile
@@ -313,7 +320,8 @@ class StreamingClassifier:
         """Probabilities ``[n, classes]`` (and attention ``[n, C, patches]`` when asked)."""
         if not self.attention:
             if self._onnx is not None:
-                logits = self._onnx.run(["logits"], {"windows": self.bundle.normaliser.apply(X)})[0]
+                inputs = self.bundle.normaliser.apply(_derived(self.bundle, X))
+                logits = self._onnx.run(["logits"], {"windows": inputs})[0]
                 logits = logits.astype(np.float64)
                 e = np.exp(logits - logits.max(axis=1, keepdims=True))
                 return e / e.sum(axis=1, keepdims=True), None

@@ -28,6 +28,7 @@ import torch
 
 from ..atomic import atomic_write_bytes
 from ..data.dataset import CHANNEL_UNITS
+from ..data.features import FeatureConfig, derive, output_channels
 from ..data.splits import Normaliser
 from ..data.windows import WindowConfig
 from .config import ViTConfig
@@ -36,7 +37,7 @@ from .vit import TimeSeriesViT
 log = logging.getLogger(__name__)
 
 FORMAT_NAME = "har-studio-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2        # 2 added derived input features ("features"; absent = raw channels)
 MODEL_SUFFIX = ".harmodel"
 PREDICT_BATCH = 512
 _MAX_HEADER_BYTES = 64 * 1024 * 1024
@@ -65,6 +66,17 @@ class ModelBundle:
     labels: list[str]
     normaliser: Normaliser
     recipe: dict = field(default_factory=dict)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+
+    @property
+    def input_channels(self) -> list[str]:
+        """Names of what the network reads: the channels derived from the raw ``channels``
+        by ``features`` (the raw names themselves for the identity features)."""
+        return output_channels(self.channels, self.features)
+
+    def derive(self, X: np.ndarray) -> np.ndarray:
+        """Raw windows ``[n, size, C]`` -> the network's inputs before normalisation."""
+        return derive(X, self.channels, self.features, rate_hz=self.window.rate_hz)[0]
 
     @property
     def units(self) -> dict[str, str]:
@@ -88,7 +100,7 @@ class ModelBundle:
     def _batches(self, X: np.ndarray, with_attention: bool):
         if self.model.training:
             self.model.eval()
-        Xn = self.normaliser.apply(X)
+        Xn = self.normaliser.apply(self.derive(X))
         device = self.device
         with torch.inference_mode():
             for i in range(0, len(Xn), PREDICT_BATCH):
@@ -107,11 +119,13 @@ class ModelBundle:
         return np.concatenate([p for p, _ in self._batches(X, False)]).astype(np.float32)
 
     def predict_proba_with_attention(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities and first-block attention per time patch ``float32 [n, C, patches]``."""
+        """Probabilities and first-block attention per time patch ``float32 [n, C', patches]``
+        (one row per input channel: see ``input_channels``)."""
         X = self._check_windows(X)
         if len(X) == 0:
             return (np.zeros((0, len(self.labels)), np.float32),
-                    np.zeros((0, len(self.channels), self.model_config.patch_num), np.float32))
+                    np.zeros((0, self.model_config.modal, self.model_config.patch_num),
+                             np.float32))
         probs, attention = [], []
         for p, a in self._batches(X, True):
             probs.append(p)
@@ -153,8 +167,11 @@ def _json_default(obj):
 
 def _check_bundle(bundle: ModelBundle) -> None:
     c = bundle.model_config
-    if len(bundle.channels) != c.modal:
-        raise ValueError(f"{len(bundle.channels)} channel names for a model of {c.modal} channels")
+    inputs = bundle.input_channels  # raises ValueError if the features need a missing channel
+    if len(inputs) != c.modal:
+        what = ("channel names" if bundle.features.is_identity
+                else f"input channels ({bundle.features.describe()})")
+        raise ValueError(f"{len(inputs)} {what} for a model of {c.modal} channels")
     if len(bundle.labels) != c.classes:
         raise ValueError(f"{len(bundle.labels)} activity names for a model of {c.classes} classes")
     if len(set(bundle.labels)) != len(bundle.labels):
@@ -186,6 +203,8 @@ def save_model(path: str | os.PathLike, bundle: ModelBundle) -> Path:
         "normaliser": bundle.normaliser.to_dict(),
         "recipe": recipe,
     }
+    if not bundle.features.is_identity:
+        header["features"] = bundle.features.to_dict()
     try:
         text = json.dumps(header, default=_json_default)
     except (TypeError, ValueError) as exc:
@@ -301,14 +320,19 @@ def _parse_recipe(path: Path, text: str) -> dict:
         parsed["normaliser"] = Normaliser.from_dict(_field(path, meta, "normaliser", dict))
     except (KeyError, TypeError, ValueError):
         raise ModelFileError(path, "the normalisation statistics are malformed") from None
+    try:
+        parsed["features"] = FeatureConfig.from_dict(meta.get("features"))
+        inputs = output_channels(parsed["channels"], parsed["features"])
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(path, f"invalid input features: {exc}") from None
     recipe = meta.get("recipe", {})
     if not isinstance(recipe, dict):
         raise ModelFileError(path, "the model recipe's 'recipe' entry is malformed")
     parsed["recipe"] = recipe
     c = parsed["model_config"]
     problems = []
-    if len(parsed["channels"]) != c.modal:
-        problems.append(f"{len(parsed['channels'])} channel names for {c.modal} model channels")
+    if len(inputs) != c.modal:
+        problems.append(f"{len(inputs)} input channels for {c.modal} model channels")
     if len(parsed["labels"]) != c.classes:
         problems.append(f"{len(parsed['labels'])} activity names for {c.classes} classes")
     if parsed["window"].size != c.series:

@@ -24,6 +24,7 @@ class TrainConfig:
     weight_decay: float = 1e-2       # AdamW decoupled weight decay
     warmup_epochs: float = 1.0       # linear warm-up length, in epochs (may be fractional)
     patience: int = 5                # epochs without improvement before stopping; 0 = never
+    keep_best: bool = True           # keep the best-validation epoch's weights; False: the last
     label_smoothing: float = 0.0
     class_weights: bool = False      # weight the loss by inverse class frequency (training set)
     augment: bool = False            # jitter, scaling, rotation about gravity (training batches)
@@ -48,7 +49,7 @@ class TrainConfig:
             object.__setattr__(self, name, float(value))
         if self.label_smoothing >= 1:
             raise ValueError(f"label_smoothing must be below 1, got {self.label_smoothing}")
-        for name in ("class_weights", "augment"):
+        for name in ("class_weights", "augment", "keep_best"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.device not in DEVICES:

@@ -299,7 +299,7 @@ def _is_diverged(value: float, reference: float | None, floor: float = 0.0) -> b
 
 
 def _check_compatible(prepared: PreparedData, model_config) -> None:
-    expected = (prepared.window.size, len(prepared.channels), len(prepared.labels))
+    expected = (prepared.window.size, len(prepared.input_channels), len(prepared.labels))
     got = (model_config.series, model_config.modal, model_config.classes)
     if expected != got:
         raise ValueError(
@@ -321,6 +321,7 @@ def run_config(prepared: PreparedData, model_config, train_config: TrainConfig,
         "labels": prepared.labels,
         "activities": prepared.labels,
         "channels": prepared.channels,
+        "features": prepared.features.to_dict(),
         "data_files": list(prepared.data_files),
         "class_counts": {"train": prepared.train.class_counts(), "val": prepared.val.class_counts(),
                          "test": prepared.test.class_counts()},
@@ -374,6 +375,9 @@ def train(
         if list(init_bundle.channels) != prepared.channels:
             raise ValueError(f"the starting model reads {', '.join(init_bundle.channels)}; the "
                              f"data has {', '.join(prepared.channels)}")
+        if init_bundle.features != prepared.features:
+            raise ValueError(f"the starting model reads {init_bundle.features.describe()}; the "
+                             f"run derives {prepared.features.describe()}")
     device = resolve_device(cfg.device)
     precision = resolve_precision(device, cfg.precision)
     created = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -410,14 +414,15 @@ def train(
     norm = prepared.normaliser
     mean_t = torch.as_tensor(norm.mean, device=device)
     std_t = torch.as_tensor(norm.std, device=device)
-    augmenter = (_Augmenter(prepared.channels, norm.std, cpu_gen, device) if cfg.augment else None)
-    # Raw windows (no normalised copy of the whole set); each batch is normalised on the fly,
-    # after augmentation, which must see raw units.
-    x_train = torch.from_numpy(np.ascontiguousarray(prepared.train.X)).to(device)
+    augmenter = (_Augmenter(prepared.input_channels, norm.std, cpu_gen, device)
+                 if cfg.augment else None)
+    # Unnormalised inputs (no normalised copy of the whole set); each batch is normalised on
+    # the fly, after augmentation, which must see raw units.
+    x_train = torch.from_numpy(np.ascontiguousarray(prepared.inputs("train"))).to(device)
     y_train = torch.from_numpy(prepared.train.y).to(device)
     has_val = len(prepared.val) > 0
     if has_val:
-        x_val = torch.from_numpy(norm.apply(prepared.val.X)).to(device)
+        x_val = torch.from_numpy(norm.apply(prepared.inputs("val"))).to(device)
         y_val = torch.from_numpy(prepared.val.y).to(device)
     else:
         yield note("No validation windows: early stopping watches the training loss", "warning")
@@ -605,12 +610,13 @@ def train(
                 stopped_reason = "early_stopping"
                 watched = "validation" if has_val else "training"
                 yield note(f"Early stopping: the {watched} loss has not improved for "
-                           f"{bad_epochs} epochs; keeping the model from epoch {best_epoch}")
+                           f"{bad_epochs} epochs; keeping the model from epoch "
+                           f"{best_epoch if cfg.keep_best else epoch}")
                 break
             if control.stopped:
                 stopped_reason = "stopped"
                 yield note(f"Stopped after epoch {epoch}; keeping the model from epoch "
-                           f"{best_epoch}")
+                           f"{best_epoch if cfg.keep_best else epoch}")
                 break
     except GeneratorExit:
         if run_dir is not None:
@@ -623,7 +629,12 @@ def train(
         raise
 
     # --- the kept model, its metrics, the files -----------------------------------------------
-    if best_state is not None:
+    if not cfg.keep_best and stopped_reason != "diverged" and history:
+        # The final weights (cross-validation by subject found the best-validation epoch of a
+        # few validation people a poor guide to accuracy on others): no restore.
+        best_epoch = len(history)
+        yield note(f"Keeping the final weights (epoch {best_epoch})")
+    elif best_state is not None:
         model.load_state_dict(best_state)
     elif stopped_reason == "diverged" and initial_state is not None:
         model.load_state_dict(initial_state)
@@ -642,7 +653,7 @@ def train(
     }
     bundle = ModelBundle(model=model, model_config=model_config, window=prepared.window,
                          channels=prepared.channels, labels=prepared.labels,
-                         normaliser=norm, recipe=recipe)
+                         normaliser=norm, recipe=recipe, features=prepared.features)
     if len(prepared.test):
         evaluated_on, eval_windows = "test", prepared.test
     elif has_val:

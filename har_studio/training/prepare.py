@@ -1,7 +1,10 @@
 """Turn a loaded dataset into what the engine trains on: windows, a split and a normaliser.
 
 The normaliser is fitted on the training windows only, so nothing about the validation or
-test people leaks into the model's input scaling.
+test people leaks into the model's input scaling. With input features (``data.features``),
+the windows stay in raw units (so evaluation, replay and live classification go through the
+model bundle, which derives the features itself) and the normaliser is fitted on the derived
+training inputs; ``PreparedData.inputs(part)`` gives the derived arrays the engine trains on.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.dataset import Dataset
+from ..data.features import FeatureConfig, derive, output_channels
 from ..data.splits import Normaliser, Split, SplitConfig, split_windows
 from ..data.windows import WindowConfig, Windows, make_windows
 
@@ -32,6 +36,8 @@ class PreparedData:
     split_config: SplitConfig
     data_files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    _inputs: dict = field(default_factory=dict, repr=False)
 
     @property
     def labels(self) -> list[str]:
@@ -39,7 +45,22 @@ class PreparedData:
 
     @property
     def channels(self) -> list[str]:
+        """The raw channels of the windows (what a model file lists and a stream sends)."""
         return list(self.windows.channels)
+
+    @property
+    def input_channels(self) -> list[str]:
+        """What the network reads: the channels derived by `features` (raw ones if identity)."""
+        return output_channels(self.channels, self.features)
+
+    def inputs(self, part: str) -> np.ndarray:
+        """Derived, unnormalised inputs ``float32 [n, size, C']`` of "train", "val" or "test"
+        (the raw windows themselves for the identity features; cached)."""
+        if part not in self._inputs:
+            windows = {"train": self.train, "val": self.val, "test": self.test}[part]
+            self._inputs[part] = derive(windows.X, self.channels, self.features,
+                                        rate_hz=self.window.rate_hz)[0]
+        return self._inputs[part]
 
     @property
     def window(self) -> WindowConfig:
@@ -70,8 +91,10 @@ def prepare_data(
     split: SplitConfig | None = None,
     activities: list[str] | None = None,
     channels: list[str] | None = None,
+    features: FeatureConfig | None = None,
 ) -> PreparedData:
-    """Window, split and normalise. `activities`/`channels` None means all in the data.
+    """Window, split, derive `features` (default: the raw channels) and normalise.
+    `activities`/`channels` None means all in the data.
 
     Raises ValueError with a one-line reason when there is nothing to train on (no windows,
     fewer than two classes, no training windows); softer problems (a class without training
@@ -103,6 +126,8 @@ def prepare_data(
             f"no windows: no recording is at least {window.size} samples "
             f"({window.size / window.rate_hz:.1f} s) long without a gap"
         )
+    features = features or FeatureConfig()
+    output_channels(windows.channels, features)  # one-line ValueError if a channel is missing
     windows = _drop_empty_classes(windows, warnings)
     if len(windows.labels) < 2:
         raise ValueError(
@@ -128,18 +153,21 @@ def prepare_data(
         warnings.append("no validation windows: early stopping will watch the training loss")
     if len(test) == 0:
         warnings.append("no test windows: final metrics will use the validation windows")
-    normaliser = Normaliser.fit(train.X)
+    inputs = {"train": derive(train.X, windows.channels, features, rate_hz=window.rate_hz)[0]}
+    normaliser = Normaliser.fit(inputs["train"])
     for text in warnings:
         log.info("prepare_data: %s", text)
-    return PreparedData(windows, parts, normaliser, train, val, test, split, data_files, warnings)
+    return PreparedData(windows, parts, normaliser, train, val, test, split, data_files, warnings,
+                        features, inputs)
 
 
 def default_model_config(prepared: PreparedData, **overrides):
-    """A ViTConfig for this data: series, modal and classes come from the windows; any other
+    """A ViTConfig for this data: series, modal (derived input channels) and classes come from
+    the windows; any other
     field (embedding_dim, head_width, depth, ...) from `overrides` or the reference default."""
     from ..model.config import ViTConfig
 
-    fixed = {"series": prepared.window.size, "modal": len(prepared.channels),
+    fixed = {"series": prepared.window.size, "modal": len(prepared.input_channels),
              "classes": len(prepared.labels)}
     for key, value in fixed.items():
         if key in overrides and overrides[key] != value:

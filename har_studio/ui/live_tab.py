@@ -897,7 +897,9 @@ class LiveTab(QWidget):
         self.timeline_ribbon.set_classes(len(labels))
         units = sorted({CHANNEL_UNITS.get(c, "") for c in channels} - {""})
         self.signal_plot.set_channels(channels, " · ".join(units))
-        self.attention_strip.set_channels(channels)
+        # The attention has one row per input of the network (derived features, if any).
+        self.attention_strip.set_channels(list(getattr(bundle, "input_channels", channels))
+                                          if bundle is not None else channels)
         self._ring = SampleRing(len(channels), capacity=8192)
         self._plot_cols = {}
 

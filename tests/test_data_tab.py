@@ -228,3 +228,27 @@ def test_split_config_matches_controls(tab):
     assert split == SplitConfig(kind="subject", test_fraction=0.3,
                                 val_fraction=split.val_fraction, seed=7)
     assert activities is None and channels is None
+
+
+def test_random_split_shows_the_subject_wise_estimate_next_to_it(qtbot, tab):
+    from har_studio.training.crossval import CVResult, remember_cv
+
+    tab.state.set_dataset(demo_dataset(subjects=3, seconds_per_activity=20.0))
+    _wait_counts(qtbot, tab)
+    assert tab.split_guidance() == ""
+    tab.split_kind.setCurrentIndex(tab.split_kind.findData("random"))
+    text = tab.split_guidance()
+    assert "never seen" in text and "Cross-validate by subject" in text
+    assert tab.split_gap_note.isVisibleTo(tab)
+    # once the user has cross-validated with these data settings, their own figure shows
+    window, _split, activities, channels = tab.current_settings()
+    settings = {"window": window.to_dict(), "activities": activities, "channels": channels}
+    remember_cv(CVResult(folds=[{"accuracy": 0.731}], k=3, labels=["a", "b"],
+                         accuracy_mean=0.731, accuracy_std=0.042, accuracy_min=0.7,
+                         accuracy_max=0.76, f1_mean=0.7, f1_std=0.0, f1_min=0.7, f1_max=0.7,
+                         pooled_accuracy=0.73, pooled_f1=0.7, confusion=[], per_subject={},
+                         per_class={}, minutes=1.0, cpu_minutes=1.0, settings=settings))
+    tab.split_kind.setCurrentIndex(tab.split_kind.findData("subject"))
+    assert tab.split_guidance() == "" and not tab.split_gap_note.isVisibleTo(tab)
+    tab.split_kind.setCurrentIndex(tab.split_kind.findData("random"))
+    assert "73.1% ± 4.2%" in tab.split_guidance()

@@ -150,3 +150,44 @@ def test_through_the_real_entry_point(data_folder, tmp_path, capsys):
     assert real_main(["evaluate", "--model", result["model"], "--data", str(data_folder),
                       "--json"]) == 0
     assert _json_line(capsys.readouterr().out)["windows"] > 0
+
+
+def test_train_cv_reports_every_subject_once(data_folder, tmp_path, capsys):
+    out = tmp_path / "cv"
+    code = main(["train", "--data", str(data_folder), "--cv", "2", "--epochs", "1",
+                 "--out", str(out), "--json", *TINY_FLAGS])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    result = _json_line(captured.out)
+    assert result["k"] == 2 and result["folds_completed"] == 2
+    tested = [s for fold in result["folds"] for s in fold["test_subjects"]]
+    assert len(tested) == 4 and sorted(tested) == sorted(map(int, result["per_subject"]))
+    accs = [fold["accuracy"] for fold in result["folds"]]
+    assert result["accuracy"]["mean"] == pytest.approx(sum(accs) / 2)
+    assert "fold 2/2" in captured.err and "2-fold leave-subjects-out" in captured.err
+    assert json.loads((out / "crossval.json").read_text())["k"] == 2
+
+
+def test_train_preset_reference_reads_the_raw_channels(data_folder, tmp_path, capsys):
+    out = tmp_path / "ref"
+    assert main(["train", "--data", str(data_folder), "--epochs", "1", "--preset", "reference",
+                 "--out", str(out), *TINY_FLAGS]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["features"] == {"outputs": ["raw"], "lowpass_s": 1.0, "per_window": "none"}
+    assert config["model"]["modal"] == 3 and config["model"]["embedding_dim"] == 16
+    capsys.readouterr()
+    assert main(["train", "--data", str(data_folder), "--preset", "magic", *TINY_FLAGS]) == 1
+    assert "unknown preset" in capsys.readouterr().err
+
+
+def test_continuing_a_model_keeps_its_input_features(data_folder, tmp_path, capsys):
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main(["train", "--data", str(data_folder), "--epochs", "1", "--preset", "robust",
+                 "--out", str(first), *TINY_FLAGS]) == 0
+    features = json.loads((first / "config.json").read_text())["features"]
+    assert features["outputs"] != ["raw"]
+    # the reference preset reads raw channels, but the continued model keeps its own inputs
+    assert main(["train", "--data", str(data_folder), "--epochs", "1", "--preset", "reference",
+                 "--init-model", str(first / "model.harmodel"), "--out", str(second),
+                 *TINY_FLAGS]) == 0, capsys.readouterr().err
+    assert json.loads((second / "config.json").read_text())["features"] == features

@@ -202,7 +202,10 @@ def test_size_labels_follow_the_model_settings(qtbot, dataset):
     from har_studio.model.vit import TimeSeriesViT
 
     config = tab.settings.model_config()
-    assert (config.series, config.modal, config.classes) == (32, 3, 6)
+    from har_studio.data.features import output_channels
+
+    inputs = len(output_channels(["x", "y", "z"], tab.settings.features()))
+    assert (config.series, config.modal, config.classes) == (32, inputs, 6)
     assert tab.settings.parameters == count_parameters(TimeSeriesViT(config))
     assert tab.settings.macs == count_macs(config)
     assert tab.settings.size_ms < 200   # generous: the machine is shared
@@ -334,3 +337,53 @@ def test_a_crash_in_training_is_shown_inline(qtbot, dataset, monkeypatch):
     assert "about to fail" in tab.log_view.toPlainText()
     assert state.model is None
     assert tab.start_button.isEnabled() and not tab.stop_button.isEnabled()
+
+
+def test_presets_set_the_inputs_model_and_training(qtbot, dataset):
+    from har_studio.data.features import output_channels
+    from har_studio.training.presets import DEFAULT_PRESET, PRESETS
+
+    tab = _tab(qtbot, _state(dataset))
+    combo = tab.settings.preset_combo
+    assert tab.settings.preset_name() == DEFAULT_PRESET
+    tab.set_settings(None, {"seed": 7})
+    for name, preset in PRESETS.items():
+        combo.setCurrentIndex(combo.findData(name))
+        assert tab.settings.features() == preset.features
+        assert tab.settings.features_label.text() == preset.features.describe()
+        model = tab.settings.model_overrides()
+        assert all(model[k] == v for k, v in preset.model.items())
+        assert tab.settings.train_config().seed == 7          # kept across presets
+        config = tab.settings.model_config()   # the demo data's raw channels are x, y, z
+        assert config.modal == len(output_channels(["x", "y", "z"], preset.features))
+    qtbot.mouseClick(tab.settings.reference_button, Qt.MouseButton.LeftButton)
+    assert tab.settings.preset_name() == "reference" and tab.settings.features().is_identity
+
+
+def test_cross_validation_by_subject_fills_the_fold_table(qtbot, dataset):
+    from har_studio.data.features import FeatureConfig
+    from har_studio.training.crossval import find_cv
+
+    tab = _tab(qtbot, _state(dataset), epochs=1)
+    tab.cv_check.setChecked(True)
+    tab.cv_folds.setValue(2)
+    folds = []
+    tab.foldFinished.connect(folds.append)
+    with qtbot.waitSignal(tab.crossValidationFinished, timeout=60000) as blocker:
+        qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    cv = blocker.args[0]
+    assert cv.completed == 2 and [f.fold for f in folds] == [1, 2]
+    assert tab.cv_panel.isVisibleTo(tab) and tab.cv_table.rowCount() == 2
+    tested = []
+    for row, fold in enumerate(cv.folds):
+        assert tab.cv_table.item(row, 2).data(Qt.ItemDataRole.UserRole) == fold["accuracy"]
+        tested += [int(s) for s in tab.cv_table.item(row, 1).text().split(", ")]
+    assert sorted(tested) == sorted(dataset.subjects)     # every subject tested once
+    assert f"{cv.accuracy_mean:.1%} ± {cv.accuracy_std:.1%}" in tab.cv_summary.text()
+    assert tab.progress_bar.value() == 1000 and not tab.running
+    assert FeatureConfig.from_dict(cv.settings["features"]) == tab.settings.features()
+    assert find_cv(cv.settings)["accuracy_mean"] == cv.accuracy_mean   # remembered
+    # unticked, Start trains one model again and the fold table goes away
+    tab.cv_check.setChecked(False)
+    _train(qtbot, tab)
+    assert not tab.cv_panel.isVisibleTo(tab)

@@ -39,25 +39,42 @@ def register(subparsers) -> None:
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--window", type=int, default=128, help="samples per window (default 128)")
     p.add_argument("--step", type=int, default=64, help="samples between windows (default 64)")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=1e-2)
-    p.add_argument("--patience", type=int, default=5, help="early-stopping patience; 0 = off")
-    p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights")
-    p.add_argument("--augment", action="store_true",
-                   help="rotation about gravity, scaling and jitter of training windows")
+    p.add_argument("--preset", default=None, metavar="NAME",
+                   help="recipe of input features, model size and training settings: "
+                        "'reference' (the published ViT on raw x, y, z) or 'robust' (better on "
+                        "new people); default: the app's default preset. Flags below override "
+                        "the preset's values")
+    p.add_argument("--cv", type=int, default=0, metavar="K",
+                   help="cross-validate by subject instead: K folds over the subjects, each "
+                        "tested once by a model that never saw them (mean and spread of "
+                        "accuracy and macro F1; --test-subjects, --split are ignored)")
+    p.add_argument("--cv-val-subjects", type=int, default=None, metavar="N",
+                   help="validation subjects (for early stopping) per fold, drawn from the "
+                        "fold's training subjects (default 2 when the settings use "
+                        "validation, 0 for the robust preset, which keeps the last epoch)")
+    p.add_argument("--epochs", type=int, default=None, help="default 30 (or the preset's)")
+    p.add_argument("--batch-size", type=int, default=None, help="default 128")
+    p.add_argument("--lr", type=float, default=None, help="default 1e-3")
+    p.add_argument("--weight-decay", type=float, default=None, help="default 1e-2")
+    p.add_argument("--patience", type=int, default=None,
+                   help="early-stopping patience; 0 = off (default 5)")
+    p.add_argument("--label-smoothing", type=float, default=None)
+    p.add_argument("--class-weights", action="store_true", default=None,
+                   help="inverse-frequency class weights")
+    p.add_argument("--augment", action="store_true", default=None,
+                   help="rotation, scaling and jitter of training windows")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    p.add_argument("--embedding", type=int, default=256, help="embedding size (default 256)")
-    p.add_argument("--head-width", type=int, default=1024, help="head hidden width (default 1024)")
-    p.add_argument("--blocks", type=int, default=3, help="transformer blocks (default 3)")
-    p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
-    p.add_argument("--att-size", type=int, default=64, help="size per attention head (default 64)")
-    p.add_argument("--patch-size", type=int, default=4, help="samples per patch (default 4)")
-    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--embedding", type=int, default=None, help="embedding size (default 256)")
+    p.add_argument("--head-width", type=int, default=None,
+                   help="head hidden width (default 1024)")
+    p.add_argument("--blocks", type=int, default=None, help="transformer blocks (default 3)")
+    p.add_argument("--heads", type=int, default=None, help="attention heads (default 4)")
+    p.add_argument("--att-size", type=int, default=None,
+                   help="size per attention head (default 64)")
+    p.add_argument("--patch-size", type=int, default=None, help="samples per patch (default 4)")
+    p.add_argument("--dropout", type=float, default=None)
     p.add_argument("--init-model", metavar="FILE",
                    help="start from this model's weights (same model settings, activities)")
     p.add_argument("--out", metavar="DIR",
@@ -120,6 +137,67 @@ class _GracefulInterrupt:
             signal.signal(signal.SIGINT, self.previous)
 
 
+# flag -> TrainConfig / ViTConfig field; a flag left out keeps the preset's value
+TRAIN_FLAGS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
+               "weight_decay": "weight_decay", "patience": "patience",
+               "label_smoothing": "label_smoothing", "class_weights": "class_weights",
+               "augment": "augment"}
+MODEL_FLAGS = {"embedding": "embedding_dim", "head_width": "head_width", "blocks": "depth",
+               "heads": "head_num", "att_size": "att_size", "patch_size": "patch_size",
+               "dropout": "dropout"}
+
+
+def _given(args: argparse.Namespace, flags: dict[str, str]) -> dict:
+    """The fields of the flags the user gave (not None)."""
+    return {field: getattr(args, flag) for flag, field in flags.items()
+            if getattr(args, flag, None) is not None}
+
+
+def _cross_validate(args, dataset, window, activities, channels, preset, model_overrides,
+                    train_config) -> int:
+    """``train --cv K``: leave-subjects-out cross-validation; prints a line per fold and a
+    summary (stderr), the figures as JSON with --json, crossval.json in the run folder."""
+    from . import runs
+    from .crossval import FoldFinished, FoldProgress, cross_validate, remember_cv
+    from .engine import EpochProgress, TrainControl, TrainNote
+
+    if args.cv < 2:
+        return fail(f"--cv needs at least 2 folds, got {args.cv}")
+    from pathlib import Path
+
+    run_dir = Path(args.out) if args.out else runs.new_run_dir(f"cv{args.cv}")
+    control = TrainControl()
+    gen = cross_validate(dataset, k=args.cv, window=window, activities=activities,
+                         channels=channels, features=preset.features,
+                         model_overrides=model_overrides, train_config=train_config,
+                         seed=args.seed, val_subjects=args.cv_val_subjects, control=control,
+                         run_dir=run_dir)
+    with _GracefulInterrupt(control):
+        while True:
+            try:
+                item = next(gen)
+            except StopIteration as stop:
+                cv = stop.value
+                break
+            if isinstance(item, FoldFinished):
+                _say(f"fold {item.fold}/{item.folds} (test subjects "
+                     f"{', '.join(map(str, item.test_subjects))}): accuracy {item.accuracy:.3f}, "
+                     f"macro F1 {item.f1_macro:.3f}, {item.seconds:.0f} s")
+            elif isinstance(item, FoldProgress):
+                inner = item.item
+                if isinstance(inner, EpochProgress):
+                    _say(f"fold {item.fold}/{item.folds} {_epoch_line(inner)}")
+                elif isinstance(inner, TrainNote):
+                    prefix = "" if inner.level == "info" else f"{inner.level}: "
+                    _say(prefix + inner.text)
+    remember_cv(cv, label=preset.name)
+    _say(f"report: {run_dir}")
+    if args.json:
+        print_json(runs.clean_json({**cv.to_dict(), "preset": preset.name,
+                                    "run_dir": str(run_dir)}))
+    return 0
+
+
 def train_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -130,16 +208,15 @@ def train_command(args: argparse.Namespace) -> int:
     from ..data.windows import WindowConfig
     from ..model.io import ModelFileError, load_model
     from . import runs
-    from .config import TrainConfig
     from .engine import EpochProgress, TrainControl, TrainNote, train
     from .prepare import default_model_config, prepare_data
+    from .presets import DEFAULT_PRESET, get_preset
 
     try:
-        train_config = TrainConfig(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-            weight_decay=args.weight_decay, patience=args.patience,
-            label_smoothing=args.label_smoothing, class_weights=args.class_weights,
-            augment=args.augment, seed=args.seed, device=args.device, precision=args.precision)
+        preset = get_preset(args.preset or DEFAULT_PRESET)
+        train_config = preset.train_config(**_given(args, TRAIN_FLAGS), seed=args.seed,
+                                           device=args.device, precision=args.precision)
+        model_overrides = preset.model_overrides(**_given(args, MODEL_FLAGS))
         window = WindowConfig(size=args.window, step=args.step)
         split = SplitConfig(kind=args.split,
                             test_subjects=_int_list(args.test_subjects, "--test-subjects"),
@@ -154,13 +231,17 @@ def train_command(args: argparse.Namespace) -> int:
         activities = parse_activity_list(args.activities, known=dataset.activities)
         channels = ([c.strip() for c in args.channels.split(",") if c.strip()]
                     if args.channels else None)
+        _say(f"preset {preset.name}: inputs {preset.features.describe()}")
+        if args.cv:
+            return _cross_validate(args, dataset, window, activities, channels, preset,
+                                   model_overrides, train_config)
         if args.split == "random":
             _say(f"warning: {RANDOM_SPLIT_WARNING}")
-        prepared = prepare_data(dataset, window, split, activities=activities, channels=channels)
-        model_config = default_model_config(
-            prepared, embedding_dim=args.embedding, head_width=args.head_width,
-            depth=args.blocks, head_num=args.heads, att_size=args.att_size,
-            patch_size=args.patch_size, dropout=args.dropout)
+        # a model continued from a file keeps reading what it was trained on
+        features = init_bundle.features if init_bundle is not None else preset.features
+        prepared = prepare_data(dataset, window, split, activities=activities, channels=channels,
+                                features=features)
+        model_config = default_model_config(prepared, **model_overrides)
         if init_bundle is not None:
             model_config = init_bundle.model_config
         s = prepared.split

@@ -240,6 +240,12 @@ class DataTab(QWidget):
             pick_layout.addLayout(col)
         self.pick_box.hide()
         self.split_message = InlineMessage(self, closable=False)
+        # Next to a random split: the measured gap to accuracy on new people, so nobody reports
+        # a leaky figure by accident (and the user's own subject-wise figure when known).
+        self.split_gap_note = QLabel()
+        self.split_gap_note.setWordWrap(True)
+        self.split_gap_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.split_gap_note.hide()
         split_box = QGroupBox("Train / validation / test split")
         split_layout = QVBoxLayout(split_box)
         self._split_form = form([("Split", self.split_kind), ("Subjects", self.subject_mode),
@@ -248,6 +254,7 @@ class DataTab(QWidget):
         split_layout.addLayout(self._split_form)
         split_layout.addWidget(self.pick_box)
         split_layout.addWidget(self.split_message)
+        split_layout.addWidget(self.split_gap_note)
 
         # --- activities / channels
         self.activity_list = CheckList()
@@ -751,6 +758,8 @@ class DataTab(QWidget):
 
     def _on_debounce_timeout(self) -> None:
         self._apply_settings()
+        if self.split_kind.currentData() == "random":
+            self.split_gap_note.setText(self._subject_wise_note())
 
     def _update_seconds_label(self) -> None:
         rate = self._rate_hz()
@@ -769,8 +778,35 @@ class DataTab(QWidget):
         self.val_percent.setToolTip(f"Share {tip} held out for validation")
         if by_subject:
             self.split_message.clear()
+            self.split_gap_note.clear()
+            self.split_gap_note.hide()
         else:
             self.split_message.show_message(RANDOM_SPLIT_WARNING, "warning")
+            self.split_gap_note.setText(self._subject_wise_note())
+            self.split_gap_note.show()
+
+    def _subject_wise_note(self) -> str:
+        """The measured random-vs-subject gap, plus the user's last subject-wise figure."""
+        from ..training.crossval import data_settings, random_split_guidance
+
+        try:
+            window, _split, activities, channels = self.current_settings()
+        except ValueError:
+            return random_split_guidance(None)
+        given = data_settings(window, activities, channels)
+        ds = self.state.dataset
+        if ds is None:
+            return random_split_guidance(given)
+        # "all" as the concrete names a cross-validation records, else as given
+        resolved = data_settings(window,
+                                 activity_order(ds.activities) if activities is None
+                                 else activities,
+                                 list(ds.channels) if channels is None else channels)
+        return random_split_guidance(resolved, given)
+
+    def split_guidance(self) -> str:
+        """The subject-wise estimate shown next to a random split ("" for a subject split)."""
+        return self.split_gap_note.text() if self.split_gap_note.isVisibleTo(self) else ""
 
     def split_warning(self) -> str:
         """The warning shown under the split settings ("" when none)."""

@@ -32,8 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..data.features import FeatureConfig, output_channels
 from ..model.config import ViTConfig
 from ..training.config import TrainConfig
+from ..training.presets import DEFAULT_PRESET, PRESETS, Preset
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ def _defaults(cls) -> dict:
 
 REFERENCE_MODEL: dict = {k: v for k, v in _defaults(ViTConfig).items() if k in MODEL_FIELDS}
 REFERENCE_TRAIN: dict = _defaults(TrainConfig)
+# Kept when a preset is chosen: where and how reproducibly to train is the user's business.
+KEEP_ON_PRESET = ("seed", "device", "precision")
 
 
 def _cuda_available() -> bool:
@@ -144,6 +148,21 @@ class TrainSettingsForm(QWidget):
         self.macs: int | None = None
         self.size_ms = 0.0          # time the last estimate took on the GUI thread
         self.config_error: str | None = None
+        self._channels: list[str] | None = None
+        self._features = FeatureConfig()
+        self._hidden_train: dict = {}   # a preset's TrainConfig fields that have no widget
+
+        # Presets: input features + model + training that go together (training/presets.py).
+        self.preset_combo = QComboBox()
+        for preset in PRESETS.values():
+            self.preset_combo.addItem(preset.title, preset.name)
+            self.preset_combo.setItemData(self.preset_combo.count() - 1, preset.description,
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.preset_combo.setToolTip("A recipe of input features, model size and training "
+                                     "settings; the fields below can still be changed")
+        self.features_label = QLabel()
+        self.features_label.setWordWrap(True)
+        self.features_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.model_widgets: dict[str, QWidget] = {
             "embedding_dim": _spin(4, 4096, 8, "Width of every patch embedding (reference 256)"),
@@ -168,6 +187,7 @@ class TrainSettingsForm(QWidget):
                                            "validation loss (0: never stop early)"),
             "label_smoothing": _dspin(0.0, 0.5, 0.05, 2, "Label smoothing of the loss"),
             "class_weights": QCheckBox("Weight classes by inverse frequency"),
+            "keep_best": QCheckBox("Keep the best validation epoch (else the last)"),
             "augment": QCheckBox("Augment (jitter, scaling, rotation)"),
             "grad_clip": _dspin(0.0, 1000.0, 0.5, 2, "Maximum gradient norm (0: no clipping)"),
             "seed": _spin(0, 2**31 - 1, 1, "Same seed and data give the same run on the CPU"),
@@ -180,6 +200,11 @@ class TrainSettingsForm(QWidget):
         precision = self.train_widgets["precision"]
         precision.addItems(["auto", "fp32", "bf16"])
         precision.setToolTip("auto: bfloat16 where it is fast (recent CPUs and GPUs), else fp32")
+
+        preset_box = QGroupBox("Preset")
+        preset_form = QFormLayout(preset_box)
+        preset_form.addRow("Recipe", self.preset_combo)
+        preset_form.addRow("Inputs", self.features_label)
 
         model_box = QGroupBox("Model")
         model_form = QFormLayout(model_box)
@@ -217,6 +242,7 @@ class TrainSettingsForm(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(preset_box)
         layout.addWidget(model_box)
         layout.addWidget(train_box)
         layout.addLayout(buttons)
@@ -230,7 +256,10 @@ class TrainSettingsForm(QWidget):
         # torch takes seconds to import: when nobody has yet, import it in the background so
         # the window appears at once; the size shows when it is ready.
         self._torch_ready = "torch" in sys.modules
-        self.set_settings(REFERENCE_MODEL, REFERENCE_TRAIN)
+        self.set_settings(REFERENCE_MODEL, {k: v for k, v in REFERENCE_TRAIN.items()
+                                            if k in self.train_widgets})
+        self.set_preset(DEFAULT_PRESET)
+        self.preset_combo.currentIndexChanged.connect(self._on_preset_chosen)
         for widget in (*self.model_widgets.values(), *self.train_widgets.values()):
             _changed_signal(widget).connect(self._on_field_changed)
         for widget in self.model_widgets.values():
@@ -267,12 +296,40 @@ class TrainSettingsForm(QWidget):
         self.update_size()
         self.settingsChanged.emit()
 
+    def set_preset(self, name: str) -> None:
+        """Apply preset `name`: its features, and its model and training fields over the
+        reference defaults (seed, device and precision stay as they are)."""
+        preset: Preset = PRESETS[name]
+        index = self.preset_combo.findData(name)
+        self.preset_combo.blockSignals(True)
+        self.preset_combo.setCurrentIndex(index)
+        self.preset_combo.blockSignals(False)
+        self._features = preset.features
+        self.features_label.setText(preset.features.describe())
+        self.features_label.setToolTip(preset.description)
+        keep = {k: _value(self.train_widgets[k]) for k in KEEP_ON_PRESET}
+        train = {**REFERENCE_TRAIN, **preset.training, **keep}
+        self._hidden_train = {k: v for k, v in train.items() if k not in self.train_widgets}
+        self.set_settings({**REFERENCE_MODEL, **preset.model},
+                          {k: v for k, v in train.items() if k in self.train_widgets})
+
+    def preset_name(self) -> str:
+        """The chosen preset's name."""
+        return str(self.preset_combo.currentData())
+
+    def features(self) -> FeatureConfig:
+        """The input features of the chosen preset (what the model will read)."""
+        return self._features
+
+    def _on_preset_chosen(self, _index: int) -> None:
+        self.set_preset(self.preset_name())
+
     def model_overrides(self) -> dict:
         """The network fields of the form (everything but series/modal/classes)."""
         return {k: _value(w) for k, w in self.model_widgets.items()}
 
     def train_values(self) -> dict:
-        return {k: _value(w) for k, w in self.train_widgets.items()}
+        return {**self._hidden_train, **{k: _value(w) for k, w in self.train_widgets.items()}}
 
     def train_config(self) -> TrainConfig:
         """The form as a TrainConfig (ValueError with a readable message if invalid)."""
@@ -281,21 +338,29 @@ class TrainSettingsForm(QWidget):
     def model_config(self) -> ViTConfig:
         """The form plus the data's window/channels/classes as a ViTConfig (ValueError if the
         combination is invalid, e.g. a patch size that does not divide the window)."""
-        return ViTConfig(series=self._series, modal=self._modal, classes=self._classes,
+        modal = self._modal
+        if self._channels is not None:
+            modal = len(output_channels(self._channels, self._features))
+        return ViTConfig(series=self._series, modal=modal, classes=self._classes,
                          **self.model_overrides())
 
-    def set_data_shape(self, series: int, modal: int, classes: int) -> None:
+    def set_data_shape(self, series: int, modal: int, classes: int,
+                       channels: list[str] | None = None) -> None:
         """The Data tab's window length, channel count and class count (size estimate only;
-        the trainer takes them from the prepared windows)."""
+        the trainer takes them from the prepared windows). With the raw `channels` named,
+        the model's channel count is that of the preset's derived inputs."""
         shape = (int(series), max(1, int(modal)), max(2, int(classes)))
-        if shape != (self._series, self._modal, self._classes):
+        channels = list(channels) if channels else None
+        if shape != (self._series, self._modal, self._classes) or channels != self._channels:
             self._series, self._modal, self._classes = shape
+            self._channels = channels
             self.update_size()
 
     def set_editable(self, editable: bool) -> None:
         for widget in (*self.model_widgets.values(), *self.train_widgets.values()):
             widget.setEnabled(editable)
         self.reference_button.setEnabled(editable)
+        self.preset_combo.setEnabled(editable)
 
     # ----- size estimate -----
     def update_size(self) -> None:
@@ -341,7 +406,7 @@ class TrainSettingsForm(QWidget):
         self.size_label.setStyleSheet("color: #b00020;")
 
     def _on_reference_clicked(self) -> None:
-        self.set_settings(REFERENCE_MODEL, REFERENCE_TRAIN)
+        self.set_preset("reference")
 
     def _on_field_changed(self, *_args) -> None:
         self.settingsChanged.emit()

@@ -22,6 +22,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QFileDialog,
     QGroupBox,
     QHBoxLayout,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSpinBox,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -42,8 +44,18 @@ from PySide6.QtWidgets import (
 )
 
 from ..data.activities import activity_order
+from ..data.features import FeatureConfig
 from ..data.splits import RANDOM_SPLIT_WARNING
 from ..training import runs as runs_mod
+from ..training.crossval import (
+    CVResult,
+    FoldFinished,
+    FoldProgress,
+    cross_validate,
+    find_cv,
+    random_split_guidance,
+    remember_cv,
+)
 from ..training.engine import (
     BatchProgress,
     EpochProgress,
@@ -107,13 +119,17 @@ class _Job:
     control: TrainControl
     init_bundle: object = None
     info: dict = field(default_factory=dict)   # filled by the worker: split, labels, run_dir
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    cv_folds: int = 0                          # > 1: cross-validate by subject instead
+    preset: str = ""
 
 
 def _training_job(job: _Job):
     """Generator run in the worker thread: window and split the data, then train."""
     yield TrainNote("Preparing windows…", "info")
     prepared = prepare_data(job.dataset, window=job.window, split=job.split,
-                            activities=job.activities, channels=job.channels)
+                            activities=job.activities, channels=job.channels,
+                            features=job.features)
     job.info["split"] = prepared.split.to_dict()
     job.info["labels"] = list(prepared.labels)
     split = prepared.split
@@ -135,6 +151,22 @@ def _training_job(job: _Job):
     result = yield from train(prepared, model_config, job.train_config, control=job.control,
                               run_dir=run_dir, **kwargs)
     return result
+
+
+def _cv_job(job: _Job):
+    """Generator run in the worker thread: k-fold leave-subjects-out cross-validation."""
+    yield TrainNote(f"Cross-validating by subject in {job.cv_folds} folds…", "info")
+    device = resolve_device(job.train_config.device)
+    yield _Resolved(str(device), resolve_precision(device, job.train_config.precision))
+    run_dir = runs_mod.new_run_dir(f"cv{job.cv_folds}")
+    job.info["run_dir"] = run_dir
+    cv = yield from cross_validate(
+        job.dataset, k=job.cv_folds, window=job.window, activities=job.activities,
+        channels=job.channels, features=job.features, model_overrides=job.model_overrides,
+        train_config=job.train_config, seed=job.train_config.seed, control=job.control,
+        run_dir=run_dir)
+    remember_cv(cv, label=job.preset)
+    return cv
 
 
 def _item(text: str, key=None, value=None) -> QTableWidgetItem:
@@ -166,6 +198,8 @@ class TrainTab(QWidget):
     epochFinished = Signal(object)      # EpochProgress
     trainingFinished = Signal(object)   # TrainResult, emitted after its results are shown
     trainingFailed = Signal(str)        # the one-line message shown in the tab
+    foldFinished = Signal(object)       # FoldFinished, after its table row was added
+    crossValidationFinished = Signal(object)   # CVResult, after the fold table was filled
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -243,6 +277,20 @@ class TrainTab(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop after the current batch; the best model so far is "
                                     "kept, evaluated and saved")
+        self.cv_check = QCheckBox("Cross-validate by subject")
+        self.cv_check.setToolTip(
+            "Instead of one model: train k models, each tested on a group of subjects it never "
+            "saw (every subject tested once). The mean and spread over folds estimate the "
+            "accuracy on new people. Validation subjects for early stopping come from each "
+            "fold's training subjects.")
+        self.cv_folds = QSpinBox()
+        self.cv_folds.setRange(2, 50)
+        self.cv_folds.setValue(4)
+        self.cv_folds.setSuffix(" folds")
+        self.cv_folds.setToolTip("k: the subjects are dealt into k groups")
+        cv_row = QHBoxLayout()
+        cv_row.addWidget(self.cv_check, 1)
+        cv_row.addWidget(self.cv_folds)
         self.start_reason = QLabel()
         self.start_reason.setWordWrap(True)
         self.start_reason.setStyleSheet("color: #8a6100;")
@@ -255,6 +303,7 @@ class TrainTab(QWidget):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 4, 0)
         left_layout.addWidget(self.side_tabs, 1)
+        left_layout.addLayout(cv_row)
         left_layout.addLayout(controls)
         left_layout.addWidget(self.start_reason)
 
@@ -279,6 +328,20 @@ class TrainTab(QWidget):
 
         self.results_title = QLabel("<b>Results</b>")
         self.leak_warning = InlineMessage(self, closable=False)
+        # Next to a random-split result: the subject-wise figure for comparable settings, or a
+        # button to measure it, so a leaky number is never the only one on screen.
+        self.cv_guidance = QLabel()
+        self.cv_guidance.setWordWrap(True)
+        self.cv_guidance.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.cv_offer_button = QPushButton("Cross-validate by subject")
+        self.cv_offer_button.setToolTip("Measure accuracy on people the model has never seen: "
+                                        "k models, each tested on subjects it did not train on")
+        self.cv_guidance_box = QWidget()
+        guidance_layout = QHBoxLayout(self.cv_guidance_box)
+        guidance_layout.setContentsMargins(0, 0, 0, 0)
+        guidance_layout.addWidget(self.cv_guidance, 1)
+        guidance_layout.addWidget(self.cv_offer_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.cv_guidance_box.hide()
         self.save_button = QPushButton("Save model…")
         self.save_button.setToolTip("Write the model to a .harmodel file (it is also kept in "
                                     "the run folder)")
@@ -315,6 +378,25 @@ class TrainTab(QWidget):
         results_layout.setContentsMargins(0, 0, 0, 0)
         results_layout.addLayout(result_buttons)
         results_layout.addWidget(self.leak_warning)
+        results_layout.addWidget(self.cv_guidance_box)
+        # Cross-validation: one row per fold, then mean ± std (hidden for a single model).
+        self.cv_summary = QLabel()
+        self.cv_summary.setWordWrap(True)
+        self.cv_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.cv_table = QTableWidget(0, 5)
+        self.cv_table.setHorizontalHeaderLabels(["Fold", "Test subjects", "Accuracy",
+                                                 "Macro F1", "Windows"])
+        self.cv_table.verticalHeader().setVisible(False)
+        self.cv_table.horizontalHeader().setStretchLastSection(True)
+        self.cv_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.cv_panel = QWidget()
+        cv_layout = QVBoxLayout(self.cv_panel)
+        cv_layout.setContentsMargins(0, 0, 0, 0)
+        cv_layout.addWidget(self.cv_summary)
+        cv_layout.addWidget(self.cv_table, 1)
+        self.cv_panel.hide()
+        self.cv_result: CVResult | None = None
+        results_layout.addWidget(self.cv_panel, 1)
         results_layout.addWidget(result_split, 1)
         results_layout.addWidget(self.export_label)
 
@@ -354,6 +436,7 @@ class TrainTab(QWidget):
         self.stop_button.clicked.connect(self._on_stop_clicked)
         self.save_button.clicked.connect(self._on_save_clicked)
         self.export_button.clicked.connect(self._on_export_clicked)
+        self.cv_offer_button.clicked.connect(self._on_cv_offer_clicked)
         self.refresh_runs_button.clicked.connect(self._on_refresh_runs_clicked)
         self.use_model_button.clicked.connect(self._on_use_model_clicked)
         self.resume_button.clicked.connect(self._on_resume_clicked)
@@ -383,7 +466,9 @@ class TrainTab(QWidget):
 
     def start_training(self, init_bundle=None) -> bool:
         """Start a training job with the form's settings; False (with the reason shown) when
-        it cannot start. `init_bundle` continues from a loaded model's weights."""
+        it cannot start. `init_bundle` continues from a loaded model's weights. With
+        "Cross-validate by subject" ticked (and no `init_bundle`), runs k-fold leave-subjects-out
+        cross-validation instead and shows the fold table."""
         reason = self.start_blocked_reason()
         if reason:
             self._show_error(reason)
@@ -406,8 +491,17 @@ class TrainTab(QWidget):
                    activities=list(state.activities) if state.activities else None,
                    channels=list(state.channels) if state.channels else None,
                    model_overrides=model_overrides, train_config=train_config,
-                   control=TrainControl(), init_bundle=init_bundle)
+                   control=TrainControl(), init_bundle=init_bundle,
+                   features=(init_bundle.features if init_bundle is not None
+                             else self.settings.features()),
+                   preset=self.settings.preset_name(),
+                   cv_folds=(self.cv_folds.value() if self.cv_check.isChecked()
+                             and init_bundle is None else 0))
         self._job = job
+        self._cv_fold = 0
+        self.cv_table.setRowCount(0)
+        self.cv_summary.setText("")
+        self.cv_panel.setVisible(job.cv_folds > 1)
         self._reset_live_view(train_config.epochs)
         self._show_results_placeholder("Training…")
         self.message.clear()
@@ -419,7 +513,11 @@ class TrainTab(QWidget):
                          + (" (resumed from a model file)" if init_bundle is not None else ""))
         self.device_label.setText(f"{train_config.device} · {train_config.precision}")
         self.status_label.setText("Preparing windows…")
-        worker = GeneratorWorker(lambda: _training_job(job))
+        if job.cv_folds > 1:
+            self._append_log(f"Cross-validation by subject, {job.cv_folds} folds "
+                             f"(preset {job.preset}: {job.features.describe()})")
+        worker = GeneratorWorker(lambda: (_cv_job(job) if job.cv_folds > 1
+                                          else _training_job(job)))
         worker.yielded.connect(self._on_worker_yielded)
         worker.returned.connect(self._on_worker_returned)
         worker.errored.connect(self._on_worker_errored)
@@ -515,7 +613,7 @@ class TrainTab(QWidget):
                 f"<b>{len(classes)}</b> classes: {', '.join(classes)}<br>"
                 f"Split {split_text}<br>"
                 f"{len(ds.subjects)} subjects, {len(ds.frame):,} samples")
-            self.settings.set_data_shape(window.size, len(channels), len(classes))
+            self.settings.set_data_shape(window.size, len(channels), len(classes), channels)
         self._update_controls()
 
     def _update_controls(self) -> None:
@@ -528,6 +626,8 @@ class TrainTab(QWidget):
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running and not self._job.control.stopped)
         self.settings.set_editable(not running)
+        self.cv_check.setEnabled(not running)
+        self.cv_folds.setEnabled(not running)
         self.runs_list.setEnabled(not running)
         has_run = self.runs_list.currentItem() is not None
         self.use_model_button.setEnabled(not running and has_run)
@@ -574,22 +674,63 @@ class TrainTab(QWidget):
     def _on_worker_yielded(self, item) -> None:
         if self.sender() is not self._worker:
             return
+        if isinstance(item, FoldProgress):
+            self._on_fold_progress(item)
+            return
+        if isinstance(item, FoldFinished):
+            self._on_fold_finished(item)
+            return
+        self._show_progress_item(item)
+
+    def _on_fold_progress(self, p: FoldProgress) -> None:
+        """A fold's engine progress: the curves show the current fold (reset at each new
+        fold), the bar the whole cross-validation."""
+        if p.fold != self._cv_fold:
+            self._cv_fold = p.fold
+            self._history = []
+            self._drawn_epochs = -1
+            self._batch_x, self._batch_y = [], []
+            self.plots.clear()
+            self.plots.set_planned_epochs(self._job.train_config.epochs if self._job else 1)
+        item = p.item
+        self._show_progress_item(item, cv=p)
+
+    def _on_fold_finished(self, f: FoldFinished) -> None:
+        row = self.cv_table.rowCount()
+        self.cv_table.insertRow(row)
+        cells = [_item(str(f.fold), value=f.fold),
+                 _item(", ".join(map(str, f.test_subjects))),
+                 _item(f"{f.accuracy:.3f}", value=f.accuracy),
+                 _item(f"{f.f1_macro:.3f}", value=f.f1_macro),
+                 _item(f"{f.windows:,}", value=f.windows)]
+        for col, cell in enumerate(cells):
+            self.cv_table.setItem(row, col, cell)
+        self._set_progress(f.fraction, None)
+        self._append_log(f"Fold {f.fold}/{f.folds} (subjects "
+                         f"{', '.join(map(str, f.test_subjects))}): accuracy {f.accuracy:.3f}, "
+                         f"macro F1 {f.f1_macro:.3f}")
+        self.cv_summary.setText(f"<b>Cross-validation by subject</b> · {f.fold} of {f.folds} "
+                                f"folds done")
+        self.foldFinished.emit(f)
+
+    def _show_progress_item(self, item, cv: FoldProgress | None = None) -> None:
+        fold = f"Fold {cv.fold}/{cv.folds} · " if cv is not None else ""
         if isinstance(item, BatchProgress):
             self._batch_x.append(item.epoch - 1 + item.batch / max(item.batches, 1))
             self._batch_y.append(item.smoothed_loss)
             self._dirty = True
-            self._set_progress(item.fraction, item.eta_s)
+            self._set_progress(*self._fold_fraction(item, cv))
             if not self.pause_button.isChecked() and not self._job.control.stopped:
                 self.status_label.setText(
-                    f"Epoch {item.epoch}/{item.epochs} · batch {item.batch}/{item.batches} · "
-                    f"loss {item.smoothed_loss:.4f}")
+                    f"{fold}Epoch {item.epoch}/{item.epochs} · batch {item.batch}/{item.batches}"
+                    f" · loss {item.smoothed_loss:.4f}")
         elif isinstance(item, EpochProgress):
             row = asdict(item)
             self._history.append(row)
             self._dirty = True
-            self._set_progress(item.fraction, item.eta_s)
+            self._set_progress(*self._fold_fraction(item, cv))
             self._append_log(
-                f"Epoch {item.epoch}/{item.epochs}: loss {item.train_loss:.4f}, "
+                f"{fold}Epoch {item.epoch}/{item.epochs}: loss {item.train_loss:.4f}, "
                 f"accuracy {item.train_acc:.3f} · validation {_fmt(item.val_loss)} / "
                 f"{_fmt(item.val_acc, 3)} · lr {item.lr:.2e} · {item.windows_per_s:,.0f} "
                 f"windows/s{' · best' if item.is_best else ''}")
@@ -603,11 +744,21 @@ class TrainTab(QWidget):
         else:
             log.debug("ignoring progress item %r", item)
 
+    @staticmethod
+    def _fold_fraction(item, cv: FoldProgress | None) -> tuple[float, float | None]:
+        """Progress bar fraction and ETA: of the run, or of the whole cross-validation."""
+        if cv is None:
+            return item.fraction, item.eta_s
+        return cv.fraction, None
+
     def _on_worker_returned(self, result) -> None:
         if self.sender() is not self._worker:
             return
         job = self._job
         self._finish_job()
+        if isinstance(result, CVResult):
+            self._show_cv_result(result)
+            return
         if result is None:
             self.status_label.setText("Stopped before training began")
             self._append_log("Stopped before training began")
@@ -644,6 +795,83 @@ class TrainTab(QWidget):
         self.refresh_runs(select=result.run_dir)
         self._update_controls()
         self.trainingFinished.emit(result)
+
+    def _report_settings(self, report: dict) -> dict | None:
+        """Window, activities, channels, features and model of the shown run (from its
+        config, else the model's recipe), for finding a comparable cross-validation."""
+        config = report.get("config") or {}
+        if not config and self._shown_bundle is not None:
+            config = getattr(self._shown_bundle, "recipe", {}) or {}
+        if not config.get("window"):
+            return None
+        model = config.get("model") or {}
+        overrides = {k: v for k, v in model.items() if k not in ("series", "modal", "classes")}
+        return {"window": config.get("window"), "activities": config.get("labels"),
+                "channels": config.get("channels"), "features": config.get("features"),
+                "model_overrides": overrides}
+
+    def _show_cv_guidance(self, report: dict) -> None:
+        """Under a random-split result: the last subject-wise figure for comparable settings
+        (same data settings, features and model), else the measured gap and an offer."""
+        settings = self._report_settings(report)
+        entry = find_cv(settings) if settings is not None else None
+        if entry and isinstance(entry.get("accuracy_mean"), (int, float)):
+            std = entry.get("accuracy_std") or 0.0
+            text = (f"On people the model has never seen, comparable settings scored "
+                    f"<b>{entry['accuracy_mean']:.1%} ± {std:.1%}</b> (cross-validation by "
+                    f"subject, {entry.get('folds_completed', '?')} folds, "
+                    f"{str(entry.get('created', ''))[:16].replace('T', ' ')}). Report that "
+                    f"figure for new people, not the one above.")
+            self.cv_offer_button.hide()
+        else:
+            text = (random_split_guidance(None)
+                    .replace(" For your data: Train tab, 'Cross-validate by subject'.", "")
+                    + " Measure it for these settings:")
+            self.cv_offer_button.show()
+        self.cv_guidance.setText(text)
+        self.cv_guidance_box.show()
+
+    def guidance_text(self) -> str:
+        """The subject-wise figure or offer shown under a random-split result ("" if none)."""
+        return self.cv_guidance.text() if self.cv_guidance_box.isVisibleTo(self) else ""
+
+    def _on_cv_offer_clicked(self) -> None:
+        self.cv_check.setChecked(True)
+        if not self.running:
+            self.start_training()
+
+    def _show_cv_result(self, cv: CVResult) -> None:
+        """Fill the fold table's summary, log the figures, signal the end."""
+        self.cv_result = cv
+        minutes = (time.monotonic() - self._started_at) / 60.0
+        self._set_progress(1.0 if not cv.stopped else cv.completed / cv.k, 0.0)
+        self._flush_plots()
+        if cv.completed:
+            text = (f"<b>Cross-validation by subject</b> ({cv.completed} of {cv.k} folds): "
+                    f"accuracy <b>{cv.accuracy_mean:.1%} ± {cv.accuracy_std:.1%}</b> "
+                    f"(min {cv.accuracy_min:.1%}, max {cv.accuracy_max:.1%}) · macro F1 "
+                    f"{cv.f1_mean:.3f} ± {cv.f1_std:.3f} · pooled accuracy "
+                    f"{cv.pooled_accuracy:.1%}")
+            worst = sorted((v["accuracy"], s) for s, v in cv.per_subject.items()
+                           if v.get("accuracy") is not None)
+            if worst:
+                text += ("<br>Per subject: " + ", ".join(f"{s}: {a:.0%}" for a, s in worst))
+            self._append_log(cv.summary())
+            # The pooled confusion matrix and per-class accuracy of all folds' test windows.
+            if cv.confusion:
+                self.confusion.set_matrix(cv.confusion, list(cv.labels))
+            self.per_class.set_values([(name, cv.per_class.get(name) if
+                                        cv.per_class.get(name) is not None else float("nan"))
+                                       for name in cv.labels])
+            self.status_label.setText(f"Cross-validation finished in "
+                                      f"{format_duration(minutes * 60)}")
+        else:
+            text = "<b>Cross-validation by subject</b>: stopped before a fold finished"
+            self.status_label.setText("Cross-validation stopped")
+        self.cv_summary.setText(text)
+        self.results_title.setText("<b>Results</b> · cross-validation (no single model)")
+        self._update_controls()
+        self.crossValidationFinished.emit(cv)
 
     def _on_worker_errored(self, exc, tb: str) -> None:
         if self.sender() is not self._worker:
@@ -745,6 +973,7 @@ class TrainTab(QWidget):
         self.per_class.clear()
         self.confusion.clear()
         self.leak_warning.clear()
+        self.cv_guidance_box.hide()
         self.export_label.setText("")
         self._shown_bundle = None
         self._shown_model_path = None
@@ -803,8 +1032,10 @@ class TrainTab(QWidget):
             self.confusion.clear()
         if kind == "random":
             self.leak_warning.show_message(RANDOM_SPLIT_WARNING, "warning")
+            self._show_cv_guidance(report)
         else:
             self.leak_warning.clear()
+            self.cv_guidance_box.hide()
         where = report.get("run_dir")
         self.results_title.setText(
             "<b>Results</b>" + (f" · <span style='color:#666'>{Path(where).name}</span>"

@@ -1,0 +1,103 @@
+"""Accuracy on people the model has never seen: reference vs robust preset (prints JSON).
+
+Leave-subjects-out cross-validation (the same k folds for every preset) on the WISDM 2019
+phone recordings, activities A-E (walking, jogging, stairs, sitting, standing), windows
+128 / 64, plus the random window split figure (leaky, for comparison with the write-up).
+CPU minutes are ``time.process_time()`` of this process; wall minutes are the clock.
+
+    .venv/bin/python bench/bench_quality.py --data /work/shared/data/wisdm2019/phone/accel
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+ACTIVITIES = ["walking", "jogging", "stairs", "sitting", "standing"]
+
+
+def _random_split(dataset, preset, window, channels, seed: int) -> dict:
+    from har_studio.data.splits import SplitConfig
+    from har_studio.training.engine import run_to_end, train
+    from har_studio.training.prepare import default_model_config, prepare_data
+
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    split = SplitConfig(kind="random", test_fraction=0.15, val_fraction=0.15, seed=seed)
+    prepared = prepare_data(dataset, window, split, activities=ACTIVITIES, channels=channels,
+                            features=preset.features)
+    config = default_model_config(prepared, **preset.model_overrides())
+    result = run_to_end(train(prepared, config, preset.train_config(seed=seed)))
+    return {"accuracy": result.metrics["accuracy"], "f1_macro": result.metrics["f1_macro"],
+            "test_windows": result.metrics["windows"], "epochs_run": len(result.history),
+            "wall_minutes": (time.perf_counter() - wall0) / 60,
+            "cpu_minutes": (time.process_time() - cpu0) / 60}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", nargs="+", default=["/work/shared/data/wisdm2019/phone/accel"])
+    p.add_argument("--channels", default="x,y,z")
+    p.add_argument("--k", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--presets", default="reference,robust")
+    p.add_argument("--random-split", default="robust",
+                   help="presets whose random-split figure to measure too ('' for none)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    args = p.parse_args(argv)
+
+    import torch
+
+    from har_studio.data.loaders import load
+    from har_studio.data.windows import WindowConfig
+    from har_studio.training.crossval import cross_validate
+    from har_studio.training.presets import get_preset
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dataset = load(args.data)
+    window = WindowConfig(size=128, step=64)
+    channels = [c for c in args.channels.split(",") if c]
+    out: dict = {"data": args.data, "subjects": dataset.subjects, "activities": ACTIVITIES,
+                 "channels": channels, "window": window.to_dict(), "k": args.k,
+                 "seed": args.seed, "torch_threads": torch.get_num_threads(), "presets": {}}
+    for name in [n for n in args.presets.split(",") if n]:
+        preset = get_preset(name)
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        gen = cross_validate(dataset, k=args.k, window=window, activities=ACTIVITIES,
+                             channels=channels, features=preset.features,
+                             model_overrides=preset.model_overrides(),
+                             train_config=preset.train_config(), seed=args.seed)
+        while True:
+            try:
+                item = next(gen)
+            except StopIteration as stop:
+                cv = stop.value
+                break
+            if type(item).__name__ == "FoldFinished":
+                print(f"{name}: fold {item.fold}/{item.folds} accuracy {item.accuracy:.3f}",
+                      file=sys.stderr, flush=True)
+        d = cv.to_dict()
+        entry = {
+            "preset": preset.to_dict(),
+            "cv_accuracy": d["accuracy"], "cv_f1_macro": d["f1_macro"],
+            "pooled_accuracy": d["pooled_accuracy"],
+            "fold_accuracy": [round(f["accuracy"], 4) for f in d["folds"]],
+            "fold_epochs": [f["epochs_run"] for f in d["folds"]],
+            "folds": [f["test_subjects"] for f in d["folds"]],
+            "per_subject": {s: round(v["accuracy"], 3) for s, v in d["per_subject"].items()},
+            "per_class": d["per_class"], "confusion": d["confusion"], "labels": d["labels"],
+            "cv_wall_minutes": (time.perf_counter() - wall0) / 60,
+            "cv_cpu_minutes": (time.process_time() - cpu0) / 60,
+        }
+        if name in args.random_split.split(","):
+            entry["random_split"] = _random_split(dataset, preset, window, channels, args.seed)
+        out["presets"][name] = entry
+        print(f"{name}: {cv.summary()}", file=sys.stderr, flush=True)
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -14,8 +14,18 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
+from pathlib import Path
 
 ACTIVITIES = ["walking", "jogging", "stairs", "sitting", "standing"]
+# The development recordings lie in ../shared beside the repository.
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "wisdm2019" / "phone" / "accel"
+
+
+def _print_fold(preset_name: str, item) -> None:
+    if type(item).__name__ == "FoldFinished":
+        print(f"{preset_name}: fold {item.fold}/{item.folds} accuracy {item.accuracy:.3f}",
+              file=sys.stderr, flush=True)
 
 
 def _random_split(dataset, preset, window, channels, seed: int) -> dict:
@@ -37,7 +47,7 @@ def _random_split(dataset, preset, window, channels, seed: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", nargs="+", default=["/work/shared/data/wisdm2019/phone/accel"])
+    p.add_argument("--data", nargs="+", default=[str(DEFAULT_DATA)])
     p.add_argument("--channels", default="x,y,z")
     p.add_argument("--k", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
@@ -52,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from har_studio.data.loaders import load
     from har_studio.data.windows import WindowConfig
     from har_studio.training.crossval import cross_validate
+    from har_studio.training.engine import run_to_end
     from har_studio.training.presets import get_preset
 
     if args.threads:
@@ -69,15 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                              channels=channels, features=preset.features,
                              model_overrides=preset.model_overrides(),
                              train_config=preset.train_config(), seed=args.seed)
-        while True:
-            try:
-                item = next(gen)
-            except StopIteration as stop:
-                cv = stop.value
-                break
-            if type(item).__name__ == "FoldFinished":
-                print(f"{name}: fold {item.fold}/{item.folds} accuracy {item.accuracy:.3f}",
-                      file=sys.stderr, flush=True)
+        cv = run_to_end(gen, partial(_print_fold, name))
         d = cv.to_dict()
         entry = {
             "preset": preset.to_dict(),

@@ -114,6 +114,16 @@ def _epoch_line(p) -> str:
             f"{'  *best' if p.is_best else ''}")
 
 
+def _report_progress(item, prefix: str = "") -> None:
+    """One stderr line per epoch and per note of the engine (batch progress is not printed)."""
+    from .engine import EpochProgress, TrainNote
+
+    if isinstance(item, EpochProgress):
+        _say(prefix + _epoch_line(item))
+    elif isinstance(item, TrainNote):
+        _say(("" if item.level == "info" else f"{item.level}: ") + item.text)
+
+
 class _GracefulInterrupt:
     """First Ctrl-C asks training to stop (the model is kept); the second one interrupts."""
 
@@ -159,7 +169,7 @@ def _cross_validate(args, dataset, window, activities, channels, preset, model_o
     summary (stderr), the figures as JSON with --json, crossval.json in the run folder."""
     from . import runs
     from .crossval import FoldFinished, FoldProgress, cross_validate, remember_cv
-    from .engine import EpochProgress, TrainControl, TrainNote
+    from .engine import TrainControl, run_to_end
 
     if args.cv < 2:
         return fail(f"--cv needs at least 2 folds, got {args.cv}")
@@ -172,24 +182,16 @@ def _cross_validate(args, dataset, window, activities, channels, preset, model_o
                          model_overrides=model_overrides, train_config=train_config,
                          seed=args.seed, val_subjects=args.cv_val_subjects, control=control,
                          run_dir=run_dir)
+    def report(item) -> None:
+        if isinstance(item, FoldFinished):
+            _say(f"fold {item.fold}/{item.folds} (test subjects "
+                 f"{', '.join(map(str, item.test_subjects))}): accuracy {item.accuracy:.3f}, "
+                 f"macro F1 {item.f1_macro:.3f}, {item.seconds:.0f} s")
+        elif isinstance(item, FoldProgress):
+            _report_progress(item.item, prefix=f"fold {item.fold}/{item.folds} ")
+
     with _GracefulInterrupt(control):
-        while True:
-            try:
-                item = next(gen)
-            except StopIteration as stop:
-                cv = stop.value
-                break
-            if isinstance(item, FoldFinished):
-                _say(f"fold {item.fold}/{item.folds} (test subjects "
-                     f"{', '.join(map(str, item.test_subjects))}): accuracy {item.accuracy:.3f}, "
-                     f"macro F1 {item.f1_macro:.3f}, {item.seconds:.0f} s")
-            elif isinstance(item, FoldProgress):
-                inner = item.item
-                if isinstance(inner, EpochProgress):
-                    _say(f"fold {item.fold}/{item.folds} {_epoch_line(inner)}")
-                elif isinstance(inner, TrainNote):
-                    prefix = "" if inner.level == "info" else f"{inner.level}: "
-                    _say(prefix + inner.text)
+        cv = run_to_end(gen, report)
     remember_cv(cv, label=preset.name)
     _say(f"report: {run_dir}")
     if args.json:
@@ -208,7 +210,7 @@ def train_command(args: argparse.Namespace) -> int:
     from ..data.windows import WindowConfig
     from ..model.io import ModelFileError, load_model
     from . import runs
-    from .engine import EpochProgress, TrainControl, TrainNote, train
+    from .engine import TrainControl, TrainNote, run_to_end, train
     from .prepare import default_model_config, prepare_data
     from .presets import DEFAULT_PRESET, get_preset
 
@@ -253,20 +255,12 @@ def train_command(args: argparse.Namespace) -> int:
         control = TrainControl()
         gen = train(prepared, model_config, train_config, control, run_dir,
                     init_bundle=init_bundle)
+        def report(item) -> None:
+            if not (isinstance(item, TrainNote) and item.text == RANDOM_SPLIT_WARNING):
+                _report_progress(item)  # (the leak warning was said already)
+
         with _GracefulInterrupt(control):
-            while True:
-                try:
-                    item = next(gen)
-                except StopIteration as stop:
-                    result = stop.value
-                    break
-                if isinstance(item, EpochProgress):
-                    _say(_epoch_line(item))
-                elif isinstance(item, TrainNote):
-                    if item.text == RANDOM_SPLIT_WARNING:
-                        continue  # already said
-                    prefix = "" if item.level == "info" else f"{item.level}: "
-                    _say(prefix + item.text)
+            result = run_to_end(gen, report)
     except (DataError, ModelFileError, ValueError, OSError) as exc:
         return fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
 

@@ -31,7 +31,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -703,10 +703,13 @@ def train(
                        notes=notes)
 
 
-def run_to_end(gen: Generator) -> TrainResult:
-    """Drive a ``train`` generator to its end, discarding progress; return its result."""
+def run_to_end(gen: Generator, on_item: Callable[[object], None] | None = None):
+    """Drive a progress generator (``train``, ``cross_validate``) to its end and return its
+    result; each yielded item goes to `on_item` (e.g. to print it), or is discarded."""
     while True:
         try:
-            next(gen)
+            item = next(gen)
         except StopIteration as stop:
             return stop.value
+        if on_item is not None:
+            on_item(item)

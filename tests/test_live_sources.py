@@ -179,14 +179,15 @@ def test_tcp_source_survives_split_lines_garbage_and_reconnects(started):
         c.sendall(b"1,2,3\n4,5")
         c.sendall(b",6\nnot,a,number\n")
         assert wait_for(lambda: src.stats().samples == 2 and src.stats().connected)
-        c.sendall(b"7,8,9")                 # no terminator: taken when the client hangs up
-    assert wait_for(lambda: src.stats().samples == 3 and not src.stats().connected)
+        c.sendall(b"7,8,9")                 # no terminator: cut off when the client hangs up
+    assert wait_for(lambda: src.stats().bad_packets == 2 and not src.stats().connected)
+    assert src.stats().samples == 2 and "cut off" in src.stats().last_error
     with socket.create_connection(addr) as c:
         c.sendall(b"10,11,12\n" + b"\x00" * 5000 + b"\n")
-        assert wait_for(lambda: src.stats().samples == 4 and src.stats().bad_packets == 2)
+        assert wait_for(lambda: src.stats().samples == 3 and src.stats().bad_packets == 3)
     batch = src.read()
-    np.testing.assert_allclose(batch.values[:, 0], [1, 4, 7, 10])
-    assert batch.breaks[0] and batch.breaks[3] and not batch.breaks[1:3].any()
+    np.testing.assert_allclose(batch.values[:, 0], [1, 4, 10])
+    assert batch.breaks[0] and batch.breaks[2] and not batch.breaks[1]
 
 
 def test_http_source_takes_sensor_logger_batches(started):

@@ -14,7 +14,8 @@ Two wire formats are understood:
   ``time`` is in nanoseconds. Other sensor names are counted and ignored.
 
 Every malformed line or entry is counted as a bad packet with a one-line reason; the parsers
-return whatever was usable.
+return whatever was usable. JSON nested too deep, numbers with absurdly many digits and values
+no phone sensor can report (``sensor_limit``) are bad too, never an exception.
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ ACCEL_NAMES = ("totalacceleration", "accelerometer")
 GRAVITY_NAME = "gravity"
 GYRO_NAME = "gyroscope"
 KNOWN_JSON_SENSORS = (*ACCEL_NAMES, GRAVITY_NAME, GYRO_NAME)
+
+# What a phone sensor can report at most: beyond, a value is corrupt (or hostile), not motion.
+MAX_ACCEL_MS2 = 1000.0      # about 100 g; phone accelerometers saturate at 8 to 32 g
+MAX_GYRO_RADS = 100.0       # phone gyroscopes saturate at about 35 rad/s (2000 deg/s)
+GYRO_CHANNELS = frozenset(("gx", "gy", "gz"))
+MAX_NUMBER_CHARS = 40       # digits (and sign, point, exponent) of one JSON number
+
+
+def sensor_limit(name: str) -> float:
+    """Largest magnitude a channel (``x``.. ``gz``) or Sensor Logger sensor can report."""
+    return MAX_GYRO_RADS if name in GYRO_CHANNELS or name == GYRO_NAME else MAX_ACCEL_MS2
 
 
 @dataclass
@@ -146,7 +158,9 @@ def parse_lines(data: bytes, channels: int = 3, *, ts_unit: str = "auto",
         ts_list.append(math.nan if math.isnan(ts) else timestamp_seconds(ts, ts_unit))
         rows.append(vals)
     if rows:
-        parsed = ParsedSamples(np.asarray(ts_list, np.float64), np.asarray(rows, np.float32))
+        with np.errstate(over="ignore"):   # beyond float32 -> inf, refused by the source
+            values = np.asarray(rows, np.float64).astype(np.float32)
+        parsed = ParsedSamples(np.asarray(ts_list, np.float64), values)
     else:
         parsed = ParsedSamples.empty(channels)
     parsed.bad, parsed.last_error = bad, last_error
@@ -158,9 +172,11 @@ def parse_json_batch(body: bytes) -> JsonBatch:
     bad packet; a malformed entry inside a good body is one bad packet each."""
     out = JsonBatch()
     try:
-        doc = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        out.bad, out.last_error = 1, f"not JSON: {str(exc)[:60]}"
+        # Nested too deep -> RecursionError (raised by the decoder within a millisecond).
+        doc = json.loads(body.decode("utf-8"), parse_int=_parse_number, parse_float=_parse_number)
+    except (UnicodeDecodeError, ValueError, RecursionError, OverflowError, MemoryError) as exc:
+        reason = "nested too deep" if isinstance(exc, RecursionError) else str(exc)[:60]
+        out.bad, out.last_error = 1, f"not JSON: {reason or type(exc).__name__}"
         return out
     payload = doc.get("payload") if isinstance(doc, dict) else doc
     if not isinstance(payload, list):
@@ -181,13 +197,17 @@ def parse_json_batch(body: bytes) -> JsonBatch:
             values = entry["values"]
             vals = [float(values[k]) for k in ("x", "y", "z")]
             ts = float(entry["time"]) * 1e-9
-        except (TypeError, KeyError, ValueError) as exc:
+        except (TypeError, KeyError, ValueError, OverflowError) as exc:
             out.bad += 1
             out.last_error = f"malformed {name} entry ({type(exc).__name__})"
             continue
         if not all(math.isfinite(v) for v in vals) or not math.isfinite(ts):
             out.bad += 1
             out.last_error = f"non-finite value in {name} entry"
+            continue
+        if max(abs(v) for v in vals) > sensor_limit(name):
+            out.bad += 1
+            out.last_error = f"{name} value out of range ({max(abs(v) for v in vals):.3g})"
             continue
         ts_list, rows = collected.setdefault(name, ([], []))
         ts_list.append(ts)
@@ -197,3 +217,11 @@ def parse_json_batch(body: bytes) -> JsonBatch:
         order = np.argsort(ts_arr, kind="stable")  # entries of one batch may come in any order
         out.sensors[name] = ParsedSamples(ts_arr[order], np.asarray(rows, np.float32)[order])
     return out
+
+
+def _parse_number(text: str) -> float:
+    """JSON numbers as floats; hundreds of digits are refused (no phone sends them)."""
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"a number of {len(text)} characters")
+    return float(text)
+

@@ -10,22 +10,30 @@ cannot be bound, so the caller can tell the user.
 
 Network servers bind 127.0.0.1 unless told ``host="0.0.0.0"`` (listen on the local network);
 ``local_addresses()`` lists what to type into the phone. Port 0 picks a free port;
-``stats().address`` reports the bound ``host:port``.
+``stats().address`` reports the bound ``host:port``; ``stats().warning`` says when every
+network interface is listened on.
+
+A hostile or broken client cannot starve a phone: TCP and HTTP clients share an asyncio event
+loop (no thread per client), idle ones are closed after a timeout and the quietest is evicted
+when too many are connected; a line cut off by a disconnect, a value no phone sensor can
+report and a request that is not what a phone app sends are each counted, never a traceback.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
+import os
 import selectors
 import socket
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
@@ -36,6 +44,7 @@ from .protocols import (
     ParsedSamples,
     parse_json_batch,
     parse_lines,
+    sensor_limit,
 )
 
 log = logging.getLogger(__name__)
@@ -93,6 +102,9 @@ class SourceStats:
     bad packet; dropped: samples dropped because the reader fell behind; other_sensors: JSON
     entries of sensors that are not used; packets: datagrams/chunks/requests received;
     position_s / duration_s: replay position and length; finished: a replay reached its end.
+    kernel_dropped: datagrams the operating system dropped before they were read (Linux UDP);
+    evicted: connections closed for being idle or to make room for another client;
+    warning: a caution the user should see (listening on every network interface).
     """
 
     samples: int = 0
@@ -107,6 +119,9 @@ class SourceStats:
     position_s: float = 0.0
     duration_s: float | None = None
     finished: bool = False
+    kernel_dropped: int = 0
+    evicted: int = 0
+    warning: str | None = None
 
 
 class Source:
@@ -451,6 +466,14 @@ def local_addresses() -> list[str]:
     return lan or ["127.0.0.1"]
 
 
+def listen_warning(host: str) -> str | None:
+    """A one-line caution when `host` exposes the source to every network interface."""
+    if host in ("0.0.0.0", "", "::"):
+        return ("listening on every network interface: anyone on this network can send "
+                "samples; use 127.0.0.1 unless a phone must connect, and only on a trusted network")
+    return None
+
+
 class NetworkSource(Source):
     """Common machinery of the UDP, TCP and HTTP servers (see the module docstring).
 
@@ -460,6 +483,11 @@ class NetworkSource(Source):
     ts_unit: unit of sender timestamps in text lines (``"auto"`` guesses from the magnitude).
     max_pending: most samples held for the reader; beyond, the oldest are dropped and counted.
     clock: monotonic clock stamping arrivals (must be the classifier's clock for latency).
+    idle_timeout_s / max_clients (TCP, HTTP): a client silent that long is closed; beyond that
+    many clients, the quietest is evicted (defaults ``IDLE_TIMEOUT_S``, ``MAX_CLIENTS``).
+
+    Samples with a value no phone sensor reports (over 1000 m/s^2 or 100 rad/s, after unit
+    conversion) are dropped as bad packets.
 
     Stream time: sender timestamps are mapped onto the local clock from the first sample on
     (bursts keep their sender spacing); a sample whose timestamp goes backwards a little (or
@@ -477,9 +505,16 @@ class NetworkSource(Source):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
                  channels: tuple[str, ...] | list[str] = DEFAULT_CHANNELS, units: str = "ms2",
                  ts_unit: str = "auto", max_pending: int = 20000, rate_window_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, idle_timeout_s: float | None = None,
+                 max_clients: int | None = None) -> None:
         if units not in ("ms2", "g"):
             raise ValueError(f"units must be 'ms2' or 'g', got {units!r}")
+        self.idle_timeout_s = float(idle_timeout_s or getattr(self, "IDLE_TIMEOUT_S", 15.0))
+        self.max_clients = max(1, int(max_clients or getattr(self, "MAX_CLIENTS", 256)))
+        self.warning = listen_warning(host)
+        self._limits = np.array([sensor_limit(c) for c in channels], np.float32)
+        self._kernel_dropped = 0
+        self._evicted = 0
         self.host, self.port = host, int(port)
         self.channels = tuple(channels)
         self.units = units
@@ -525,8 +560,17 @@ class NetworkSource(Source):
             n = len(parsed)
             if n == 0:
                 return
-            values = parsed.values[:, :len(self.channels)] * self._scale
+            with np.errstate(over="ignore", invalid="ignore"):   # 3e38 g overflows: caught below
+                values = parsed.values[:, :len(self.channels)] * self._scale
+                sane = (np.abs(values) <= self._limits).all(axis=1)   # NaN compares False
             ts = parsed.ts
+            if not sane.all():
+                self._bad += int((~sane).sum())
+                self._last_error = "value out of range for a phone sensor"
+                values, ts = values[sane], ts[sane]
+                n = len(ts)
+                if n == 0:
+                    return
             period = self._period()
             no_ts = np.isnan(ts)
             k = int(no_ts.sum())
@@ -602,7 +646,8 @@ class NetworkSource(Source):
                                rate_hz=float(self._rate_locked()), connected=self._is_connected(),
                                address=self.address, last_error=self._last_error,
                                dropped=self._dropped, other_sensors=self._other,
-                               packets=self._packets)
+                               packets=self._packets, kernel_dropped=self._kernel_dropped,
+                               evicted=self._evicted, warning=self.warning)
 
     def _is_connected(self) -> bool:
         return self._clock() - self._last_arrival <= self.CONNECTED_WITHIN_S
@@ -616,6 +661,8 @@ class NetworkSource(Source):
                                         daemon=True)
         self._thread.start()
         log.info("%s source listening on %s", self.kind, self.address)
+        if self.warning:
+            log.warning("%s", self.warning)
 
     def stop(self) -> None:
         if self._thread is None:
@@ -677,10 +724,19 @@ class _SelectorSource(NetworkSource):
             self._wake_w.close()
 
 
+# Linux reports datagrams the kernel dropped (receive buffer full) with every received one.
+SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40 if sys.platform.startswith("linux") else None)
+
+
 class UdpSource(_SelectorSource):
-    """Lines of comma-separated values in UDP datagrams (HyperIMU and similar apps)."""
+    """Lines of comma-separated values in UDP datagrams (HyperIMU and similar apps).
+
+    Where the OS says so (Linux ``SO_RXQ_OVFL``), datagrams the kernel dropped because they came
+    faster than they were read are counted in ``stats().kernel_dropped``.
+    """
 
     kind = "udp"
+    RCVBUF = 1 << 20
 
     def _open(self) -> None:
         super()._open()
@@ -693,11 +749,27 @@ class UdpSource(_SelectorSource):
             raise self._bind_error(exc) from None
         sock.setblocking(False)
         with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RCVBUF)
+        self._ovfl = False
+        if SO_RXQ_OVFL is not None and hasattr(sock, "recvmsg"):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+                self._ovfl = True
         self._sock = sock
         host, port = sock.getsockname()[:2]
         self.address = f"{host}:{port}"
         self._selector.register(sock, selectors.EVENT_READ, "data")
+
+    def _receive(self) -> bytes:
+        if not self._ovfl:
+            return self._sock.recv(65536)
+        data, ancillary, _, _ = self._sock.recvmsg(65536, socket.CMSG_SPACE(4))
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(payload) >= 4:
+                dropped = int.from_bytes(payload[:4], sys.byteorder)  # since the socket opened
+                with self._lock:
+                    self._kernel_dropped = max(self._kernel_dropped, dropped)
+        return data
 
     def _serve(self) -> None:
         width = len(self.channels)
@@ -707,7 +779,7 @@ class UdpSource(_SelectorSource):
                     return
                 while True:
                     try:
-                        data = self._sock.recv(65536)
+                        data = self._receive()
                     except (BlockingIOError, InterruptedError):
                         break
                     except OSError as exc:  # e.g. ICMP port unreachable echoes; keep serving
@@ -718,157 +790,272 @@ class UdpSource(_SelectorSource):
                     self._ingest(parsed, arrival)
 
 
-class TcpSource(_SelectorSource):
-    """Lines of comma-separated values over TCP; clients may connect, drop and reconnect."""
+class _StreamServerSource(NetworkSource):
+    """A TCP server on an asyncio event loop in the source's thread: one coroutine per client,
+    no thread per client. A client silent for ``idle_timeout_s`` is closed; when
+    ``max_clients`` are connected, a new client evicts the one that has been quiet longest
+    (both counted in ``stats().evicted``). Idle or half-sent connections therefore never lock
+    a phone out, however many there are."""
 
-    kind = "tcp"
-    MAX_CLIENTS = 8
+    IDLE_TIMEOUT_S = 15.0
+    MAX_CLIENTS = 256
+    READ_LIMIT = 64 << 10
 
     def _open(self) -> None:
-        super()._open()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if os.name != "nt":   # on Windows this would let another program share the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))
-            sock.listen(4)
+            sock.listen(128)
         except OSError as exc:
             sock.close()
-            self._close()
             raise self._bind_error(exc) from None
         sock.setblocking(False)
-        self._server = sock
+        self._listen_sock = sock
         host, port = sock.getsockname()[:2]
         self.address = f"{host}:{port}"
-        self._selector.register(sock, selectors.EVENT_READ, "accept")
-        self._tails: dict[socket.socket, bytes] = {}
-
-    def _is_connected(self) -> bool:
-        return bool(getattr(self, "_tails", None))
+        self._loop = asyncio.new_event_loop()
+        self._stop_async: asyncio.Event | None = None
+        self._clients: dict[asyncio.StreamWriter, float] = {}   # -> last activity (monotonic)
+        self._talking: set[asyncio.StreamWriter] = set()         # clients that sent data
 
     def _serve(self) -> None:
-        width = len(self.channels)
-        while not self._stopping.is_set():
-            for key, _ in self._selector.select(timeout=0.5):
-                if key.data == "wake":
-                    return
-                if key.data == "accept":
-                    try:
-                        conn, peer = self._server.accept()
-                    except OSError:
-                        continue
-                    if len(self._tails) >= self.MAX_CLIENTS:
-                        conn.close()
-                        self._note_bad(1, "too many clients")
-                        continue
-                    conn.setblocking(False)
-                    with self._lock:
-                        self._tails[conn] = b""
-                    self._selector.register(conn, selectors.EVENT_READ, "client")
-                    self._mark_break()
-                    log.info("tcp client connected from %s:%s", *peer[:2])
-                    continue
-                conn = key.fileobj
-                try:
-                    data = conn.recv(65536)
-                except (BlockingIOError, InterruptedError):
-                    continue
-                except OSError:
-                    data = b""
-                arrival = self._clock()
-                if not data:
-                    tail = self._tails.get(conn, b"")
-                    self._drop_client(conn)
-                    if tail.strip():
-                        parsed, _ = parse_lines(tail, width, ts_unit=self.ts_unit, final=True)
-                        self._ingest(parsed, arrival)
-                    continue
-                parsed, tail = parse_lines(self._tails.get(conn, b"") + data, width,
-                                           ts_unit=self.ts_unit, final=False)
-                with self._lock:
-                    self._tails[conn] = tail
-                self._ingest(parsed, arrival)
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._main())
+        finally:
+            with contextlib.suppress(Exception):
+                self._loop.run_until_complete(self._loop.shutdown_asyncgens())
 
-    def _drop_client(self, conn: socket.socket) -> None:
+    async def _main(self) -> None:
+        self._stop_async = asyncio.Event()
+        if self._stopping.is_set():
+            return
+        server = await asyncio.start_server(self._client, sock=self._listen_sock,
+                                            limit=self.READ_LIMIT)
+        try:
+            await self._stop_async.wait()
+        finally:
+            server.close()
+            for writer in list(self._clients):
+                writer.transport.abort()
+            me = asyncio.current_task()
+            tasks = [t for t in asyncio.all_tasks() if t is not me]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _request_stop(self) -> None:
+        if self._stop_async is not None:
+            self._stop_async.set()
+
+    def _interrupt(self) -> None:
+        with contextlib.suppress(RuntimeError):   # the loop already ended
+            self._loop.call_soon_threadsafe(self._request_stop)
+
+    def _close(self) -> None:
         with contextlib.suppress(Exception):
-            self._selector.unregister(conn)
+            self._loop.close()
         with contextlib.suppress(OSError):
-            conn.close()
-        with self._lock:
-            self._tails.pop(conn, None)
-        log.info("tcp client disconnected")
+            self._listen_sock.close()
+
+    def _is_connected(self) -> bool:
+        return bool(getattr(self, "_talking", None))
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        now = time.monotonic()
+        if len(self._clients) >= self.max_clients:
+            quietest = min(self._clients, key=self._clients.__getitem__)
+            quietest.transport.abort()
+            self._clients.pop(quietest, None)
+            self._talking.discard(quietest)
+            with self._lock:
+                self._evicted += 1
+        self._clients[writer] = now
+        try:
+            await self._converse(reader, writer)
+        except (TimeoutError, asyncio.TimeoutError):
+            with self._lock:
+                self._evicted += 1
+            log.debug("%s client idle for %.0f s: closed", self.kind, self.idle_timeout_s)
+        except (OSError, EOFError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:   # a bug must not end the server
+            log.exception("%s client failed", self.kind)
+        finally:
+            self._clients.pop(writer, None)
+            self._talking.discard(writer)
+            writer.transport.abort()
+
+    def _touch(self, writer: asyncio.StreamWriter) -> None:
+        if writer in self._clients:
+            self._clients[writer] = time.monotonic()
+
+    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
 
 
-class HttpSource(NetworkSource):
+class TcpSource(_StreamServerSource):
+    """Lines of comma-separated values over TCP; clients may connect, drop and reconnect.
+
+    A line not finished when its client disconnects (or is closed) is discarded and counted as
+    a bad packet: ``1700050010000,0.25,9.`` cut off mid-number is not a sample.
+    """
+
+    kind = "tcp"
+
+    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        width = len(self.channels)
+        tail = b""
+        first = True
+        try:
+            while True:
+                data = await asyncio.wait_for(reader.read(65536), self.idle_timeout_s)
+                if not data:
+                    return
+                arrival = self._clock()
+                self._touch(writer)
+                if first:
+                    first = False
+                    self._talking.add(writer)
+                    self._mark_break()
+                    log.info("tcp client sending from %s", _peer(writer))
+                parsed, tail = parse_lines(tail + data, width, ts_unit=self.ts_unit, final=False)
+                self._ingest(parsed, arrival)
+        finally:
+            if tail.strip():
+                self._note_bad(1, "line cut off by a disconnect (discarded)")
+            if not first:
+                log.info("tcp client disconnected")
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "?"
+
+
+_HTTP_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+                 408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large",
+                 431: "Request Header Fields Too Large", 503: "Service Unavailable"}
+
+
+class HttpSource(_StreamServerSource):
     """JSON batches POSTed by the Sensor Logger app (any path). Answers 200 at once.
 
     Accelerometer: ``totalacceleration`` (with gravity, as WISDM) when the phone sends it, else
     ``accelerometer`` (plus ``gravity`` when sent). Gyroscope values (for 6-channel models) are
     interpolated at the accelerometer times. Entries of other sensors are counted in
     ``stats().other_sensors``; bodies that are not such JSON count as bad packets (answered 400).
+
+    A small HTTP/1.1 server (keep-alive, ``Content-Length`` bodies, ``Expect: 100-continue``)
+    on the source's event loop: a request must arrive whole within ``idle_timeout_s``, headers
+    are capped at 64 KiB, a body at ``MAX_BODY``, and bodies being received at once at
+    ``MAX_BODIES`` bytes (the slowest upload is cut off to make room). Nothing a client sends
+    produces a traceback.
     """
 
     kind = "http"
     MAX_BODY = 8 << 20
+    MAX_BODIES = 64 << 20
 
     def _open(self) -> None:
-        source = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server name
-                source._handle_post(self)
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._reply(200, b"HAR Studio is listening: POST Sensor Logger JSON here\n")
-
-            def _reply(self, code: int, body: bytes) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, fmt, *args) -> None:
-                log.debug("http: " + fmt, *args)
-
-        try:
-            self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        except OSError as exc:
-            raise self._bind_error(exc) from None
-        self._server.daemon_threads = True
-        self._server.timeout = 0.5
-        host, port = self._server.server_address[:2]
-        self.address = f"{host}:{port}"
+        super()._open()
         self._use_total = False
         self._last_gyro: tuple[float, np.ndarray] | None = None
+        self._uploads: dict[asyncio.StreamWriter, tuple[float, int]] = {}  # -> (start, bytes)
 
-    def _serve(self) -> None:
-        self._server.serve_forever(poll_interval=0.05)
+    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        keep_alive = True
+        while keep_alive:
+            try:
+                keep_alive = await asyncio.wait_for(self._request(reader, writer),
+                                                    self.idle_timeout_s)
+            except (TimeoutError, asyncio.TimeoutError):
+                if reader._buffer:   # noqa: SLF001 - a request was half-sent
+                    self._note_bad(1, "request not finished in time")
+                raise
+            finally:
+                self._uploads.pop(writer, None)
+            self._touch(writer)
 
-    def _interrupt(self) -> None:
-        self._server.shutdown()
-
-    def _close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._server.server_close()
-
-    def _handle_post(self, handler) -> None:
+    async def _request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """Serve one request; False when the connection should close."""
         try:
-            length = int(handler.headers.get("Content-Length", "-1"))
-        except ValueError:
-            length = -1
-        if length < 0 or length > self.MAX_BODY:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial.strip():
+                self._note_bad(1, "connection dropped mid-request")
+            return False
+        except asyncio.LimitOverrunError:
+            self._note_bad(1, "request headers too long")
+            await self._reply(writer, 431, b"headers too long\n", close=True)
+            return False
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            self._note_bad(1, "not an HTTP request")
+            await self._reply(writer, 400, b"not HTTP\n", close=True)
+            return False
+        method, version = parts[0].upper(), parts[2]
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip().lower()] = value.strip()
+        connection = headers.get("connection", "").lower()
+        keep = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
+        if method in ("GET", "HEAD"):
+            await self._reply(writer, 200, b"HAR Studio is listening: POST Sensor Logger JSON here\n",
+                              close=not keep, head=method == "HEAD")
+            return keep
+        if method != "POST":
+            await self._reply(writer, 405, b"POST JSON here\n", close=True)
+            return False
+        text = headers.get("content-length", "")
+        length = int(text) if text.isdigit() and len(text) < 12 else -1
+        if length < 0 or "transfer-encoding" in headers or length > self.MAX_BODY:
             self._note_bad(1, "POST without a usable Content-Length")
-            handler._reply(411 if length < 0 else 413, b"need Content-Length\n")
-            handler.close_connection = True
-            return
+            await self._reply(writer, 413 if length > self.MAX_BODY else 411,
+                              b"need a Content-Length of at most 8 MiB\n", close=True)
+            return False
+        self._make_room(length)
+        self._uploads[writer] = (time.monotonic(), length)
+        if headers.get("expect", "").lower() == "100-continue":
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         try:
-            body = handler.rfile.read(length)
-        except OSError:
+            body = await reader.readexactly(length)
+        except asyncio.IncompleteReadError:
             self._note_bad(1, "connection dropped mid-request")
-            return
-        arrival = self._clock()
+            return False
+        finally:
+            self._uploads.pop(writer, None)
+        ok = self._take_body(body, self._clock())
+        await self._reply(writer, 200 if ok else 400, b"ok\n" if ok else b"bad JSON\n",
+                          close=not keep)
+        return keep
+
+    def _make_room(self, length: int) -> None:
+        """Cut off the oldest uploads until `length` more body bytes fit in ``MAX_BODIES``."""
+        while self._uploads and sum(n for _, n in self._uploads.values()) + length > self.MAX_BODIES:
+            oldest = min(self._uploads, key=lambda w: self._uploads[w][0])
+            self._uploads.pop(oldest)
+            oldest.transport.abort()
+            with self._lock:
+                self._evicted += 1
+
+    async def _reply(self, writer: asyncio.StreamWriter, code: int, body: bytes, *,
+                     close: bool = False, head: bool = False) -> None:
+        header = (f"HTTP/1.1 {code} {_HTTP_REASONS.get(code, 'Error')}\r\n"
+                  f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+                  + ("Connection: close\r\n" if close else "") + "\r\n")
+        writer.write(header.encode("latin-1") + (b"" if head else body))
+        await writer.drain()
+
+    def _take_body(self, body: bytes, arrival: float) -> bool:
+        """Queue the samples of one POST body; False when it is not Sensor Logger JSON."""
         batch = parse_json_batch(body)
         ok = not (batch.bad and not batch.sensors and not batch.other)
         parsed = self._merge(batch)
@@ -877,8 +1064,7 @@ class HttpSource(NetworkSource):
         if parsed.bad == 0 and batch.bad:
             parsed.bad, parsed.last_error = batch.bad, batch.last_error
         self._ingest(parsed, arrival)   # well under a millisecond: then answer
-        with contextlib.suppress(OSError):
-            handler._reply(200 if ok else 400, b"ok\n" if ok else b"bad JSON\n")
+        return ok
 
     def _merge(self, batch) -> ParsedSamples:
         """Accelerometer samples (with gyroscope columns when needed) of one JSON batch."""

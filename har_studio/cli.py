@@ -37,8 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def print_json(obj) -> None:
-    """One JSON object on one line of stdout (flushed: other programs read it live)."""
-    sys.stdout.write(json.dumps(obj, default=_json_default) + "\n")
+    """One JSON object on one line of stdout (flushed: other programs read it live).
+    Always valid JSON: NaN and infinities are written as null."""
+    try:
+        text = json.dumps(obj, default=_json_default, allow_nan=False)
+    except ValueError:   # a non-finite float somewhere: round-trip it to null
+        text = json.dumps(json.loads(json.dumps(obj, default=_json_default),
+                                     parse_constant=lambda _: None), allow_nan=False)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 

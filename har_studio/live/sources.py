@@ -798,7 +798,7 @@ class _StreamServerSource(NetworkSource):
     a phone out, however many there are."""
 
     IDLE_TIMEOUT_S = 15.0
-    MAX_CLIENTS = 256
+    MAX_CLIENTS = 512
     READ_LIMIT = 64 << 10
 
     def _open(self) -> None:

@@ -12,6 +12,7 @@ import logging
 import socket
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -56,6 +57,7 @@ def lines(n: int, t0_ms: int = 1_700_000_000_000) -> bytes:
 # ------------------------------------------------------------------------------ TCP
 
 def test_idle_tcp_clients_do_not_lock_a_phone_out(started, sockets, caplog):
+    threads = threading.active_count()
     src = started(TcpSource(port=0, max_clients=8))
     addr = address(src)
     idle = [sockets(addr) for _ in range(20)]      # more than max_clients: the quietest go
@@ -74,6 +76,9 @@ def test_idle_tcp_clients_do_not_lock_a_phone_out(started, sockets, caplog):
         except OSError:
             closed += 1
     assert closed == 8
+    began = time.monotonic()
+    src.stop()                                      # with clients still connected
+    assert time.monotonic() - began < 2.0 and threading.active_count() == threads
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
@@ -142,7 +147,7 @@ def test_half_open_http_requests_neither_starve_a_phone_nor_hold_threads(started
                   if i % 2 else b"POST /data HTTP/1.1\r\nHost: x\r\nContent-Le")
         half.append(s)
     assert post(addr, sensor_logger_body(20)) == 200
-    assert wait_for(lambda: src.stats().samples == 20)
+    assert wait_for(lambda: src.stats().samples == 20 and src.stats().connected)
     assert threading.active_count() == threads      # no thread per client
     # When their time is up they are closed, each counted once, without a traceback.
     for s in half:

@@ -840,11 +840,16 @@ class _StreamServerSource(NetworkSource):
             server.close()
             for writer in list(self._clients):
                 writer.transport.abort()
+            # Aborted connections end their tasks; cancelling them instead would make asyncio's
+            # stream callback log an error per client.
             me = asyncio.current_task()
             tasks = [t for t in asyncio.all_tasks() if t is not me]
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if tasks:
+                _, late = await asyncio.wait(tasks, timeout=1.0)
+                for t in late:
+                    t.cancel()
+                if late:
+                    await asyncio.wait(late, timeout=1.0)
 
     def _request_stop(self) -> None:
         if self._stop_async is not None:
@@ -859,9 +864,6 @@ class _StreamServerSource(NetworkSource):
             self._loop.close()
         with contextlib.suppress(OSError):
             self._listen_sock.close()
-
-    def _is_connected(self) -> bool:
-        return bool(getattr(self, "_talking", None))
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         now = time.monotonic()
@@ -906,6 +908,10 @@ class TcpSource(_StreamServerSource):
     """
 
     kind = "tcp"
+
+    def _is_connected(self) -> bool:
+        """A client that has sent data is still connected (idle ones are not a phone)."""
+        return bool(getattr(self, "_talking", None))
 
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         width = len(self.channels)
@@ -974,7 +980,7 @@ class HttpSource(_StreamServerSource):
                 keep_alive = await asyncio.wait_for(self._request(reader, writer),
                                                     self.idle_timeout_s)
             except (TimeoutError, asyncio.TimeoutError):
-                if reader._buffer:   # noqa: SLF001 - a request was half-sent
+                if getattr(reader, "_buffer", None):   # a request was half-sent
                     self._note_bad(1, "request not finished in time")
                 raise
             finally:

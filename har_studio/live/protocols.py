@@ -225,3 +225,119 @@ def _parse_number(text: str) -> float:
         raise ValueError(f"a number of {len(text)} characters")
     return float(text)
 
+
+
+# --------------------------------------------------------------------- phone apps (pulled)
+# SensorServer (Android) sends one JSON text message per sensor event over a WebSocket:
+#   {"values": [x, y, z], "timestamp": <ns since boot>, "accuracy": 3}
+# and adds "type": "android.sensor.gyroscope" when several sensors share the connection.
+SENSORSERVER_ACCEL = "android.sensor.accelerometer"
+SENSORSERVER_GYRO = "android.sensor.gyroscope"
+
+
+@dataclass
+class SensorEvent:
+    """One SensorServer message: sensor type (None when the connection has one sensor),
+    timestamp in seconds and three values."""
+
+    sensor: str | None
+    ts: float
+    values: tuple[float, float, float]
+
+
+def _loads_bounded(text: str | bytes):
+    """json.loads that refuses long numbers; raises ValueError (also for deep nesting)."""
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        return json.loads(text, parse_int=_parse_number, parse_float=_parse_number)
+    except (UnicodeDecodeError, RecursionError, OverflowError, MemoryError) as exc:
+        raise ValueError("nested too deep" if isinstance(exc, RecursionError)
+                         else type(exc).__name__) from None
+
+
+def parse_sensorserver_message(text: str | bytes) -> SensorEvent:
+    """Parse one SensorServer message; raises ValueError with a one-line reason."""
+    try:
+        doc = _loads_bounded(text)
+    except ValueError as exc:
+        raise ValueError(f"not JSON: {str(exc)[:60]}") from None
+    if not isinstance(doc, dict):
+        raise ValueError("message is not a JSON object")
+    values = doc.get("values")
+    ts = doc.get("timestamp")
+    if not isinstance(values, list) or len(values) < 3 or not isinstance(ts, float):
+        raise ValueError("message without 'values' (3 numbers) and 'timestamp'")
+    try:
+        vals = tuple(float(v) for v in values[:3])
+    except (TypeError, ValueError):
+        raise ValueError("non-numeric sensor value") from None
+    if not all(math.isfinite(v) for v in vals) or not math.isfinite(ts):
+        raise ValueError("non-finite value")
+    sensor = doc.get("type")
+    sensor = str(sensor).lower() if sensor is not None else None
+    limit = sensor_limit(GYRO_NAME if sensor == SENSORSERVER_GYRO else "x")
+    if max(abs(v) for v in vals) > limit:
+        raise ValueError(f"value out of range for a phone sensor ({max(abs(v) for v in vals):.3g})")
+    return SensorEvent(sensor, ts * 1e-9, vals)   # Android event time is in nanoseconds
+
+
+# phyphox: the phone is an HTTP server; /get?acc_time=T&accX=T|acc_time... answers
+#   {"buffer": {"accX": {"size": 0, "updateMode": "partial", "buffer": [9.81E0, ...]}, ...},
+#    "status": {"session": "a1b2c3", "measuring": true, "timedRun": false, "countDown": 0}}
+# Buffer values are numbers or null; times are seconds since the experiment started.
+PHYPHOX_ACCEL_BUFFERS = ("acc_time", "accX", "accY", "accZ")
+
+
+@dataclass
+class PhyphoxReply:
+    """One phyphox /get answer: time and value columns, the session id and whether the
+    phone is measuring, with the rows that were unusable."""
+
+    samples: ParsedSamples
+    session: str | None
+    measuring: bool
+    last_time: float | None = None   # the latest time in the answer, usable row or not
+
+
+def parse_phyphox_get(body: bytes, buffers: tuple[str, ...] = PHYPHOX_ACCEL_BUFFERS) -> PhyphoxReply:
+    """Parse a phyphox /get body for ``buffers`` (time first, then x, y, z); raises ValueError
+    when it is not such JSON. Rows with a null, non-finite or impossible value are bad."""
+    try:
+        doc = _loads_bounded(body)
+    except ValueError as exc:
+        raise ValueError(f"not JSON: {str(exc)[:60]}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("buffer"), dict):
+        raise ValueError("phyphox answer without 'buffer'")
+    status = doc.get("status") if isinstance(doc.get("status"), dict) else {}
+    columns = []
+    for name in buffers:
+        entry = doc["buffer"].get(name)
+        data = entry.get("buffer") if isinstance(entry, dict) else None
+        if not isinstance(data, list):
+            raise ValueError(f"phyphox answer without buffer {name!r} (is the experiment "
+                             f"'Acceleration with g' running?)")
+        columns.append(data)
+    n = min(len(c) for c in columns)
+    bad = max(len(c) for c in columns) - n
+    ts_list: list[float] = []
+    rows: list[list[float]] = []
+    last_error = "phyphox buffers of different lengths" if bad else None
+    for i in range(n):
+        row = [c[i] for c in columns]
+        if not all(isinstance(v, float) and math.isfinite(v) for v in row):
+            bad += 1
+            last_error = "null or non-finite value in a phyphox buffer"
+            continue
+        if max(abs(v) for v in row[1:]) > MAX_ACCEL_MS2:
+            bad += 1
+            last_error = "value out of range for a phone sensor"
+            continue
+        ts_list.append(row[0])
+        rows.append(row[1:])
+    samples = ParsedSamples(np.asarray(ts_list, np.float64),
+                            np.asarray(rows, np.float32).reshape(-1, len(buffers) - 1), bad, last_error)
+    session = status.get("session")
+    times = [t for t in columns[0] if isinstance(t, float) and math.isfinite(t)]
+    return PhyphoxReply(samples, str(session) if session is not None else None,
+                        bool(status.get("measuring", True)), max(times) if times else None)

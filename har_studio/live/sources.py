@@ -1111,9 +1111,16 @@ SOURCE_KINDS: dict[str, type[NetworkSource]] = {"udp": UdpSource, "tcp": TcpSour
 
 
 def make_network_source(kind: str, host: str = "127.0.0.1", port: int = 0, **kw) -> NetworkSource:
-    """``UdpSource``, ``TcpSource`` or ``HttpSource`` by name (``"udp"``, ``"tcp"``, ``"http"``)."""
+    """``UdpSource``, ``TcpSource`` or ``HttpSource`` by name (``"udp"``, ``"tcp"``, ``"http"``);
+    ``"sensorserver"`` and ``"phyphox"`` connect to the phone at host:port instead."""
+    if kind.lower() in ("sensorserver", "phyphox"):
+        from .apps import PhyphoxSource, SensorServerSource
+
+        cls = SensorServerSource if kind.lower() == "sensorserver" else PhyphoxSource
+        return cls(host, port or 8080, **kw)
     try:
         cls = SOURCE_KINDS[kind.lower()]
     except KeyError:
-        raise ValueError(f"unknown source kind {kind!r} (use udp, tcp or http)") from None
+        raise ValueError(f"unknown source kind {kind!r} "
+                         f"(use udp, tcp, http, sensorserver or phyphox)") from None
     return cls(host, port, **kw)

@@ -13,6 +13,8 @@ reports one line; the parent measures its peak memory (``wait4``) and wall time:
 * ``udp_out_of_range`` / ``http_out_of_range``: 3e38 and 1e308 counted as bad.
 * ``http_deep_json`` / ``http_400_digits`` / ``http_no_length`` / ``http_huge_length`` /
   ``http_huge_headers``: answered 400/411/413/431, no traceback.
+* ``sensorserver_huge_frame`` / ``phyphox_huge_reply``: a hostile "phone" announcing a 1 TB
+  WebSocket message or answering 20 MB: refused, memory bounded.
 * ``json_output_nan``: the CLI's JSON output writes NaN as null.
 
 ``run_cases()`` returns the list (``bench/bench_hostile.py`` appends it to its own table);
@@ -22,6 +24,8 @@ reports one line; the parent measures its peak memory (``wait4``) and wall time:
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import resource
@@ -253,6 +257,73 @@ def case_http_huge_length():
 
 def case_http_huge_headers():
     return _http_case(b"{}", 431, "100 KB of headers", headers=b"X: " + b"a" * 100_000 + b"\r\n")
+
+
+def _fake_phone(reply: bytes):
+    """A listening socket that answers every connection with `reply` after reading the request
+    head (a hostile phone for the client sources)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    head = b""
+                    while b"\r\n\r\n" not in head:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        head += chunk
+                    key = next((ln.split(b":", 1)[1].strip() for ln in head.split(b"\r\n")
+                                if ln.lower().startswith(b"sec-websocket-key")), b"")
+                    accept = base64.b64encode(hashlib.sha1(
+                        key + b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65").digest())
+                    conn.sendall(reply.replace(b"ACCEPT", accept))
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+def case_sensorserver_huge_frame():
+    from har_studio.live.apps import SensorServerSource
+
+    hello = b"HTTP/1.1 101 Switching\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: ACCEPT\r\n\r\n"
+    frame = bytes([0x81, 127]) + (1 << 40).to_bytes(8, "big")   # announces a 1 TB message
+    phone = _fake_phone(hello + frame + b"x" * 65536)
+    src = SensorServerSource("127.0.0.1", phone.getsockname()[1], retry_s=0.05)
+    src.start()
+    try:
+        _wait_for(lambda: src.stats().last_error is not None, 5)
+        st = src.stats()
+        ok = st.samples == 0 and st.last_error is not None and "over" in st.last_error
+        return ok, f"a WebSocket frame announcing 1 TB: refused ({st.last_error}), {st.samples} samples"
+    finally:
+        src.stop()
+        phone.close()
+
+
+def case_phyphox_huge_reply():
+    from har_studio.live.apps import PhyphoxSource
+
+    body = b'{"buffer":{"acc_time":{"buffer":[' + b"1E0," * (5 << 20) + b"1E0]}}}"
+    phone = _fake_phone(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + body)
+    src = PhyphoxSource("127.0.0.1", phone.getsockname()[1], retry_s=0.05)
+    src.start()
+    try:
+        _wait_for(lambda: src.stats().last_error is not None, 5)
+        st = src.stats()
+        ok = st.samples == 0 and st.last_error is not None and "MiB" in st.last_error
+        return ok, f"a 20 MB phyphox answer: refused ({st.last_error}), {st.samples} samples"
+    finally:
+        src.stop()
+        phone.close()
 
 
 def case_json_output_nan():

@@ -807,7 +807,7 @@ class _StreamServerSource(NetworkSource):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))
-            sock.listen(128)
+            sock.listen(max(128, min(self.max_clients, 4096)))   # a full backlog drops SYNs
         except OSError as exc:
             sock.close()
             raise self._bind_error(exc) from None

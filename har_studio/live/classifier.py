@@ -33,6 +33,7 @@ SMOOTHING_MODES = ("none", "mean", "majority")
 
 
 ENGINES = ("torch", "onnx")
+SMALL_BATCH = 8   # at most this many windows in a push: live threads (threads.py)
 
 
 def _derived(bundle, X: np.ndarray) -> np.ndarray:
@@ -79,7 +80,11 @@ class Prediction:
     (smoothed) class in ``labels`` regardless of the threshold; ``probabilities``: one per
     class in the model's label order (smoothed); ``truth``: the activity of the window's first
     sample when the source knows it (replay), else None; ``latency_ms``: from the arrival of the
-    window's last sample (or the ``push`` call) to this prediction; ``inference_ms``: model time
+    window's last sample (or the ``push`` call) to this prediction, less ``queue_ms``;
+    ``queue_ms``: the part of that time the window waited behind other windows classified in
+    the same push (a replay faster than real time, a backlog): 0 for a window classified on its
+    own, so ``latency_ms`` is what one window costs from arrival to prediction (the same figure
+    as ``bench/bench_live.py``); ``inference_ms``: model time
     per window of the batch it was classified in; ``attention``: ``[C, patches]`` when asked
     for; ``window_start_t``: stream time of the window's first sample; ``index``: ordinal of the
     window since the classifier was made.
@@ -96,6 +101,7 @@ class Prediction:
     inference_ms: float = 0.0
     window_start_t: float = 0.0
     index: int = 0
+    queue_ms: float = 0.0
 
     def to_dict(self, labels: list[str]) -> dict:
         """The JSON line the CLI prints."""
@@ -105,6 +111,7 @@ class Prediction:
             "confidence": round(self.confidence, 5),
             "probabilities": {name: round(float(p), 5) for name, p in zip(labels, self.probabilities, strict=False)},
             "latency_ms": round(self.latency_ms, 3),
+            "queue_ms": round(self.queue_ms, 3),
         }
         if self.truth is not None:
             out["truth"] = self.truth
@@ -127,11 +134,15 @@ class StreamingClassifier:
     (onnxruntime, about twice as fast on a CPU, within 1e-4 of torch; falls back to torch when
     onnxruntime or the export is unavailable; ``self.engine`` says which runs). The attention
     strip always comes from torch.
+    threads: torch CPU threads for inference; None follows the thread policy (``threads.py``):
+    one thread for a few windows (live streaming), the training count for bigger batches
+    (replay faster than real time). Applied in the thread that calls ``push``.
     """
 
     def __init__(self, bundle, hop: int | None = None, smoothing: str = "mean", smooth_k: int = 3,
                  threshold: float = 0.5, attention: bool = False, *, max_batch: int = 512,
-                 clock: Callable[[], float] = time.monotonic, engine: str = "torch") -> None:
+                 clock: Callable[[], float] = time.monotonic, engine: str = "torch",
+                 threads: int | None = None) -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         self.bundle = bundle
@@ -145,6 +156,11 @@ class StreamingClassifier:
         self._channels = [str(c) for c in bundle.channels]
         self.max_batch = max(1, int(max_batch))
         self._clock = clock
+        from ..threads import live_threads, training_threads
+
+        self.threads = threads
+        self._live_threads = live_threads()
+        self._batch_threads = training_threads()
         self.hop = int(window.step)
         self.smoothing = "mean"
         self.smooth_k = 3
@@ -314,7 +330,7 @@ class StreamingClassifier:
         if not due_meta:
             return []
         X = np.ascontiguousarray(np.concatenate(due_x).transpose(0, 2, 1), dtype=np.float32)
-        return self._classify(X, due_meta)
+        return self._classify(X, due_meta, pushed_at)
 
     def _infer(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Probabilities ``[n, classes]`` (and attention ``[n, C, patches]`` when asked)."""
@@ -329,8 +345,16 @@ class StreamingClassifier:
         probs, attention = self.bundle.predict_proba_with_attention(X)
         return np.asarray(probs, np.float64), np.asarray(attention)
 
-    def _classify(self, X: np.ndarray, meta: list[tuple]) -> list[Prediction]:
+    def _use_threads(self, n: int) -> None:
+        if self.engine != "torch":
+            return
+        from ..threads import use_threads
+
+        use_threads(self.threads or (self._live_threads if n <= SMALL_BATCH else self._batch_threads))
+
+    def _classify(self, X: np.ndarray, meta: list[tuple], pushed_at: float) -> list[Prediction]:
         probs_parts, att_parts = [], []
+        self._use_threads(len(X))
         began = time.perf_counter()
         for i in range(0, len(X), self.max_batch):
             p, a = self._infer(X[i:i + self.max_batch])
@@ -340,6 +364,10 @@ class StreamingClassifier:
         probs = np.concatenate(probs_parts)
         attention = np.concatenate(att_parts) if att_parts[0] is not None else None
         done = self._clock()
+        # Latency: the newest sample's wait for this push plus one window's share of the push;
+        # the rest of a window's time from arrival to prediction is queueing behind the others.
+        newest = max(m[3] for m in meta)
+        own_ms = (max(0.0, pushed_at - newest) + (done - pushed_at) / len(meta)) * 1000.0
         out: list[Prediction] = []
         for i, (t_end, t_start, code, arrived, run_id) in enumerate(meta):
             if self._history and self._history[-1][0] != run_id:
@@ -348,10 +376,11 @@ class StreamingClassifier:
             label_idx, conf, shown = self._smooth(probs[i])
             label = self._labels[label_idx] if conf >= self.threshold else UNCERTAIN
             self._windows += 1
+            total_ms = max(0.0, (done - arrived) * 1000.0)
             out.append(Prediction(
                 t=t_end, label=label, confidence=float(conf), probabilities=shown.tolist(),
                 truth=self._truth_name[code] if code >= 0 else None,
-                latency_ms=max(0.0, (done - arrived) * 1000.0),
+                latency_ms=min(own_ms, total_ms), queue_ms=max(0.0, total_ms - own_ms),
                 attention=attention[i] if attention is not None else None,
                 class_index=int(label_idx), inference_ms=per_window_ms,
                 window_start_t=t_start, index=self._windows - 1))

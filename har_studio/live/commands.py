@@ -135,6 +135,8 @@ def _drive(source, classifier, args, control) -> int:
         acc = f", accuracy {summary.accuracy:.4f}" if summary.accuracy is not None else ""
         lat = (f", latency p50 {summary.latency_ms_p50:.2f} ms p99 {summary.latency_ms_p99:.2f} ms"
                if summary.latency_ms_p50 is not None else "")
+        if summary.queue_ms_p99:   # windows that waited behind others (replay faster than real time)
+            lat += f", queueing p50 {summary.queue_ms_p50:.2f} ms p99 {summary.queue_ms_p99:.2f} ms"
         print(f"{summary.windows} windows from {summary.samples} samples, "
               f"{summary.bad_packets} bad packets{acc}{lat}", flush=True)
     return 0

@@ -32,7 +32,7 @@ UNCERTAIN = "uncertain"
 SMOOTHING_MODES = ("none", "mean", "majority")
 
 
-ENGINES = ("torch", "onnx")
+ENGINES = ("torch", "onnx", "auto")
 SMALL_BATCH = 8   # at most this many windows in a push: live threads (threads.py)
 
 
@@ -43,8 +43,9 @@ def _derived(bundle, X: np.ndarray) -> np.ndarray:
     return derive(X) if derive is not None else X
 
 
-def _onnx_session(bundle):
-    """An onnxruntime session of the bundle's network, or None (then torch serves)."""
+def _onnx_session(bundle, threads: int | None = None):
+    """An onnxruntime session of the bundle's network (`threads` intra-op threads, default
+    torch's count; idle threads sleep instead of spinning), or None (then torch serves)."""
     import tempfile
     from pathlib import Path
 
@@ -58,13 +59,13 @@ def _onnx_session(bundle):
             export_onnx(bundle, path, check=True)
             data = path.read_bytes()
         options = ort.SessionOptions()
-        try:
+        if threads is None:
             import torch
 
-            options.intra_op_num_threads = max(1, torch.get_num_threads())
-        except ImportError:  # pragma: no cover
-            pass
+            threads = torch.get_num_threads()
+        options.intra_op_num_threads = max(1, int(threads))
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # any failure: torch is the fallback, never an error
         log.warning("onnxruntime unavailable for live inference, using torch: %s", exc)
@@ -130,10 +131,12 @@ class StreamingClassifier:
     attention: also compute the attention strip (``Prediction.attention``).
     max_batch: most windows classified in one model call (all due windows are batched).
     clock: monotonic clock (seconds) used for latency; the same clock that stamps arrivals.
-    engine: ``"torch"`` (exact: the same numbers as ``bundle.predict_proba``) or ``"onnx"``
-    (onnxruntime, about twice as fast on a CPU, within 1e-4 of torch; falls back to torch when
-    onnxruntime or the export is unavailable; ``self.engine`` says which runs). The attention
-    strip always comes from torch.
+    engine: ``"torch"`` (exact: the same numbers as ``bundle.predict_proba``), ``"onnx"``
+    (onnxruntime, within 1e-4 of torch; falls back to torch when onnxruntime or the export is
+    unavailable; ``self.engine`` says which runs) or ``"auto"`` (onnxruntime, one thread, for a
+    push of at most ``SMALL_BATCH`` windows: live streaming, where it is about twice as fast as
+    torch at batch 1; torch for bigger batches, where the two are on par). The attention strip
+    always comes from torch.
     threads: torch CPU threads for inference; None follows the thread policy (``threads.py``):
     one thread for a few windows (live streaming), the training count for bigger batches
     (replay faster than real time). Applied in the thread that calls ``push``.
@@ -146,8 +149,16 @@ class StreamingClassifier:
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         self.bundle = bundle
-        self._onnx = _onnx_session(bundle) if engine == "onnx" else None
-        self.engine = "onnx" if self._onnx is not None else "torch"
+        from ..threads import live_threads, training_threads
+
+        self.threads = threads
+        self._live_threads = live_threads()
+        self._batch_threads = training_threads()
+        self._onnx = None
+        if engine != "torch":
+            onnx_threads = threads or (self._live_threads if engine == "auto" else None)
+            self._onnx = _onnx_session(bundle, onnx_threads)
+        self.engine = engine if self._onnx is not None else "torch"
         window = bundle.window
         self.size = int(window.size)
         self.rate_hz = float(window.rate_hz)
@@ -156,11 +167,6 @@ class StreamingClassifier:
         self._channels = [str(c) for c in bundle.channels]
         self.max_batch = max(1, int(max_batch))
         self._clock = clock
-        from ..threads import live_threads, training_threads
-
-        self.threads = threads
-        self._live_threads = live_threads()
-        self._batch_threads = training_threads()
         self.hop = int(window.step)
         self.smoothing = "mean"
         self.smooth_k = 3
@@ -335,7 +341,7 @@ class StreamingClassifier:
     def _infer(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Probabilities ``[n, classes]`` (and attention ``[n, C, patches]`` when asked)."""
         if not self.attention:
-            if self._onnx is not None:
+            if self._onnx is not None and (self.engine == "onnx" or len(X) <= SMALL_BATCH):
                 inputs = self.bundle.normaliser.apply(_derived(self.bundle, X))
                 logits = self._onnx.run(["logits"], {"windows": inputs})[0]
                 logits = logits.astype(np.float64)
@@ -346,7 +352,8 @@ class StreamingClassifier:
         return np.asarray(probs, np.float64), np.asarray(attention)
 
     def _use_threads(self, n: int) -> None:
-        if self.engine != "torch":
+        if self.engine == "onnx" or (self.engine == "auto" and n <= SMALL_BATCH
+                                     and not self.attention):
             return
         from ..threads import use_threads
 

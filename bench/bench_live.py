@@ -260,9 +260,9 @@ def startup(repeats: int = 5) -> dict:
     return out
 
 
-def training(seconds: float) -> dict:
+def training(windows: int) -> dict:
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_train.py"), "--busy-share",
-                           "--seconds", str(seconds)], capture_output=True, text=True)
+                           "--compare-windows", str(windows)], capture_output=True, text=True)
     if proc.returncode:
         return {"error": proc.stderr.strip().splitlines()[-1:]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -271,7 +271,8 @@ def training(seconds: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="UDP streaming per case (s)")
-    parser.add_argument("--train-seconds", type=float, default=8.0, help="training per case (s)")
+    parser.add_argument("--train-windows", type=int, default=1536,
+                        help="training windows per epoch (3 epochs per case)")
     parser.add_argument("--skip", default="", help="comma list: limit, latency, replay, training, "
                                                    "startup")
     args = parser.parse_args(argv)
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     if "replay" not in skip:
         result["replay"] = replay_throughput(bundle, batch_threads)
     if "training" not in skip:
-        result["training"] = training(args.train_seconds)
+        result["training"] = training(args.train_windows)
     if "startup" not in skip:
         result["startup"] = startup()
     print(json.dumps(result, indent=2))

@@ -317,11 +317,9 @@ def busy_share(args) -> dict:
                 proc.kill()
                 proc.wait()
 
-    def child(env_policy: str | None, threads: int) -> dict:
-        env = dict(os.environ)
-        env.pop("OMP_WAIT_POLICY", None)
-        if env_policy:
-            env["OMP_WAIT_POLICY"] = env_policy
+    def child(env_policy: str, threads: int) -> dict:
+        # "" leaves OpenMP at its default wait policy (har_studio only sets an unset variable)
+        env = {**os.environ, "OMP_WAIT_POLICY": env_policy}
         cmd = [sys.executable, __file__, "--train-rate", "--compare-windows",
                str(args.compare_windows), "--rate-epochs", str(args.rate_epochs),
                "--batch-size", str(args.batch_size), "--precision", args.precision]
@@ -330,7 +328,7 @@ def busy_share(args) -> dict:
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
-    cases = {"policy": ("PASSIVE", 0), "torch_default": ("", 0)}
+    cases = {"policy": ("PASSIVE", 0), "torch_default": ("", torch.get_num_threads())}
     if args.threads:
         cases = {"policy": ("PASSIVE", args.threads)}
     out: dict = {"load_average_1min": round(os.getloadavg()[0], 2),

@@ -7,7 +7,8 @@ descheduled thread, so the defaults here leave room, chosen by measurement
 
 - live inference (one window at a time): 1 thread; a batch of one gains nothing from two.
 - training: every usable core (torch's default count, unless the process lowered it), minus
-  one while the app's window is open (the GUI thread needs a core to stay responsive);
+  one while the app's window is open (the GUI thread needs a core to stay responsive), minus
+  the cores other processes keep busy when the training starts (``other_runnable``);
   ``TrainConfig.threads`` overrides it; the recipe records what was used.
 - OpenMP waits passively (``OMP_WAIT_POLICY=PASSIVE``): idle worker threads sleep instead of
   spinning on a core another thread or process needs. OpenMP reads it once, when torch is
@@ -43,6 +44,24 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def other_runnable(samples: int = 5, interval_s: float = 0.01) -> int:
+    """How many threads of other work are runnable right now (Linux: the median of a few
+    readings of ``/proc/loadavg``'s running count, less this thread); 0 where unknown."""
+    import time
+
+    counts = []
+    for i in range(samples):
+        try:
+            with open("/proc/loadavg") as f:
+                counts.append(int(f.read().split()[3].split("/")[0]))
+        except (OSError, ValueError, IndexError):
+            return 0
+        if i + 1 < samples:
+            time.sleep(interval_s)
+    counts.sort()
+    return max(0, counts[len(counts) // 2] - 1)
+
+
 def gui_running() -> bool:
     """True when the app's window is up in this process (Qt widgets are loaded). Never imports
     Qt: the core stays Qt-free."""
@@ -50,10 +69,12 @@ def gui_running() -> bool:
 
 
 def training_threads(requested: int = 0, *, gui: bool | None = None,
-                     current: int | None = None) -> int:
+                     current: int | None = None, busy: int | None = None) -> int:
     """Threads for training: `requested` when positive; else torch's current count (every
-    core unless the process lowered it), at most the usable cores minus one while the GUI is
-    up (at least 1)."""
+    core unless the process lowered it), at most the usable cores less one while the GUI is
+    up and less the cores other processes keep busy now (`busy`, default measured by
+    ``other_runnable``), at least 1. A parallel region waits for its slowest thread, so a
+    thread that has to share its core with another process slows the whole training."""
     if requested and requested > 0:
         return int(requested)
     if current is None:
@@ -63,6 +84,8 @@ def training_threads(requested: int = 0, *, gui: bool | None = None,
     cores = usable_cores()
     if gui if gui is not None else gui_running():
         cores -= 1
+    if int(current) > 1 and cores > 1:
+        cores -= other_runnable() if busy is None else busy
     return max(1, min(int(current), cores))
 
 

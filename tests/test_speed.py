@@ -77,8 +77,11 @@ def test_a_subcommand_without_help_text_is_still_listed_and_runs(monkeypatch, ca
 def test_thread_policy():
     assert threads.training_threads(3, gui=True, current=8) == 3      # explicit wins
     cores = threads.usable_cores()
-    assert threads.training_threads(0, gui=False, current=64) == cores
-    assert threads.training_threads(0, gui=True, current=64) == max(1, cores - 1)
+    assert threads.training_threads(0, gui=False, current=64, busy=0) == cores
+    assert threads.training_threads(0, gui=True, current=64, busy=0) == max(1, cores - 1)
+    assert threads.training_threads(0, gui=False, current=64, busy=1) == max(1, cores - 1)
+    assert threads.training_threads(0, gui=False, current=64, busy=99) == 1
+    assert threads.other_runnable() >= 0
     assert threads.training_threads(0, gui=False, current=1) == 1     # never above torch's
     assert threads.live_threads() == 1
     described = threads.describe(2)

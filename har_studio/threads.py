@@ -78,9 +78,7 @@ def training_threads(requested: int = 0, *, gui: bool | None = None,
     if requested and requested > 0:
         return int(requested)
     if current is None:
-        import torch
-
-        current = torch.get_num_threads()
+        current = baseline_threads()
     cores = usable_cores()
     if gui if gui is not None else gui_running():
         cores -= 1
@@ -94,11 +92,26 @@ def live_threads() -> int:
     return LIVE_THREADS
 
 
+_baseline: int | None = None
+
+
+def baseline_threads() -> int:
+    """torch's thread count before this module first changed it (its default, or what the
+    process set): a live session lowering its own thread's count must not shrink a training
+    started later, as new threads inherit torch's last setting."""
+    import torch
+
+    return _baseline if _baseline is not None else torch.get_num_threads()
+
+
 def use_threads(n: int) -> int:
     """Set torch's CPU threads for work run by the calling thread; returns the previous count."""
+    global _baseline
     import torch
 
     previous = torch.get_num_threads()
+    if _baseline is None:
+        _baseline = previous
     if n != previous:
         torch.set_num_threads(max(1, int(n)))
     return previous

@@ -82,6 +82,25 @@ def test_thread_policy():
     assert threads.training_threads(0, gui=False, current=64, busy=1) == max(1, cores - 1)
     assert threads.training_threads(0, gui=False, current=64, busy=99) == 1
     assert threads.other_runnable() >= 0
+
+
+def test_live_threads_do_not_shrink_a_later_training(monkeypatch):
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(threads, "_baseline", 4)   # torch's default on a 4-core machine
+    base = threads.baseline_threads()
+    try:
+        threads.use_threads(1)          # a live session's thread
+        worker: list[int] = []
+        t = threading.Thread(target=lambda: worker.append(threads.training_threads(busy=0,
+                                                                                   gui=False)))
+        t.start()
+        t.join()
+        assert torch.get_num_threads() == 1
+        assert worker == [min(base, threads.usable_cores())]
+    finally:
+        torch.set_num_threads(before)
     assert threads.training_threads(0, gui=False, current=1) == 1     # never above torch's
     assert threads.live_threads() == 1
     described = threads.describe(2)

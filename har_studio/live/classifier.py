@@ -303,7 +303,7 @@ class StreamingClassifier:
         if bounds[0] != 0:
             bounds = np.insert(bounds, 0, 0)
 
-        due_x, due_meta = [], []   # windows to classify, and (t, start_t, truth, arrival, run)
+        due_x, due_meta = [], []   # windows to classify, and arrays (t, start_t, truth, arrival, run)
         size, hop = self.size, self.hop
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             if hi <= lo:
@@ -325,10 +325,9 @@ class StreamingClassifier:
                 stop = held + ends + 1       # exclusive end of each window within all_*
                 view = np.lib.stride_tricks.sliding_window_view(all_v, size, axis=0)  # [m, C, size]
                 due_x.append(view[stop - size])
-                for e, s in zip(ends, stop, strict=True):
-                    arr = arrival[lo + e] if arrival is not None else pushed_at
-                    due_meta.append((float(all_t[s - 1]), float(all_t[s - size]),
-                                     int(all_c[s - size]), float(arr), self._run_id))
+                arr = arrival[lo + ends] if arrival is not None else np.full(ends.size, pushed_at)
+                due_meta.append((all_t[stop - 1], all_t[stop - size], all_c[stop - size], arr,
+                                 np.full(ends.size, self._run_id)))
             self._ring.append(values[lo:hi])
             self._t_ring.append(t[lo:hi])
             self._truth_ring.append(codes[lo:hi])
@@ -360,6 +359,8 @@ class StreamingClassifier:
         use_threads(self.threads or (self._live_threads if n <= SMALL_BATCH else self._batch_threads))
 
     def _classify(self, X: np.ndarray, meta: list[tuple], pushed_at: float) -> list[Prediction]:
+        """Classify windows `X` (all due windows of a push, in batches of ``max_batch``); `meta`:
+        per segment, arrays of end time, start time, truth code, arrival and run id."""
         probs_parts, att_parts = [], []
         self._use_threads(len(X))
         began = time.perf_counter()
@@ -373,25 +374,41 @@ class StreamingClassifier:
         done = self._clock()
         # Latency: the newest sample's wait for this push plus one window's share of the push;
         # the rest of a window's time from arrival to prediction is queueing behind the others.
-        newest = max(m[3] for m in meta)
-        own_ms = (max(0.0, pushed_at - newest) + (done - pushed_at) / len(meta)) * 1000.0
-        out: list[Prediction] = []
-        for i, (t_end, t_start, code, arrived, run_id) in enumerate(meta):
-            if self._history and self._history[-1][0] != run_id:
-                self._history.clear()
-            self._history.append((run_id, probs[i]))
-            label_idx, conf, shown = self._smooth(probs[i])
-            label = self._labels[label_idx] if conf >= self.threshold else UNCERTAIN
-            self._windows += 1
-            total_ms = max(0.0, (done - arrived) * 1000.0)
-            out.append(Prediction(
-                t=t_end, label=label, confidence=float(conf), probabilities=shown.tolist(),
-                truth=self._truth_name[code] if code >= 0 else None,
-                latency_ms=min(own_ms, total_ms), queue_ms=max(0.0, total_ms - own_ms),
-                attention=attention[i] if attention is not None else None,
-                class_index=int(label_idx), inference_ms=per_window_ms,
-                window_start_t=t_start, index=self._windows - 1))
-        return out
+        t_end, t_start, codes, arrived, runs = (np.concatenate(col) for col in zip(*meta, strict=True))
+        n = len(X)
+        own_ms = (max(0.0, pushed_at - float(arrived.max())) + (done - pushed_at) / n) * 1000.0
+        total_ms = np.maximum(0.0, (done - arrived) * 1000.0)
+        latency = np.minimum(own_ms, total_ms).tolist()
+        queue = np.maximum(0.0, total_ms - own_ms).tolist()
+        if self.smoothing == "none":   # the whole batch at once
+            top = np.argmax(probs, axis=1)
+            conf = probs[np.arange(n), top]
+            smoothed = [(int(i), float(c), p) for i, c, p in zip(top, conf, probs, strict=True)]
+            for run_id, p in zip(runs[-self.smooth_k:].tolist(), probs[-self.smooth_k:], strict=True):
+                if self._history and self._history[-1][0] != run_id:
+                    self._history.clear()
+                self._history.append((run_id, p))
+        else:
+            smoothed = []
+            for run_id, p in zip(runs.tolist(), probs, strict=True):
+                if self._history and self._history[-1][0] != run_id:
+                    self._history.clear()
+                self._history.append((run_id, p))
+                smoothed.append(self._smooth(p))
+        first = self._windows
+        self._windows += n
+        names, labels, threshold = self._truth_name, self._labels, self.threshold
+        return [Prediction(
+                    t=te, label=labels[idx] if conf >= threshold else UNCERTAIN,
+                    confidence=conf, probabilities=shown.tolist(),
+                    truth=names[code] if code >= 0 else None,
+                    latency_ms=lat, queue_ms=q,
+                    attention=attention[i] if attention is not None else None,
+                    class_index=idx, inference_ms=per_window_ms, window_start_t=ts,
+                    index=first + i)
+                for i, (te, ts, code, lat, q, (idx, conf, shown)) in enumerate(zip(
+                    t_end.tolist(), t_start.tolist(), codes.tolist(), latency, queue, smoothed,
+                    strict=True))]
 
     def _smooth(self, current: np.ndarray) -> tuple[int, float, np.ndarray]:
         """(class index, confidence, probabilities shown) after smoothing."""

@@ -19,7 +19,12 @@ and per CPU second of this process; on a busy shared machine the CPU-second rati
 A-E, windows 128 / 64) with a random window split and with a subject split holding out 4
 subjects, and reports test accuracy, epochs and minutes. That takes minutes of CPU.
 
+``--busy-share``: training windows/s (robust preset's network size, synthetic windows) idle
+and beside one CPU-bound process this bench starts, with the app's thread policy
+(``har_studio/threads.py``) and with torch's defaults; goal: busy >= 0.45x idle.
+
 Usage: ``python bench/bench_train.py [--windows 12000] [--compare-windows 3072]``
+       ``nice -n 5 python bench/bench_train.py --busy-share [--compare-windows 1536]``
        ``python bench/bench_train.py --quality /work/shared/data/wisdm2019/phone/accel``
 """
 
@@ -122,11 +127,13 @@ def synthetic(n: int, config: ViTConfig, seed: int = 0) -> tuple[np.ndarray, np.
     return X, y
 
 
-def prepared_from(X: np.ndarray, y: np.ndarray, classes: int, test: int = 256) -> PreparedData:
+def prepared_from(X: np.ndarray, y: np.ndarray, classes: int, test: int = 256,
+                  channels: list[str] | None = None) -> PreparedData:
     n = len(X)
     labels = [f"class{i}" for i in range(classes)]
     windows = Windows(X, y, np.ones(n, np.int64), np.arange(n, dtype=np.int64), labels,
-                      ["x", "y", "z"], WindowConfig(size=X.shape[1], step=X.shape[1] // 2))
+                      channels or ["x", "y", "z"],
+                      WindowConfig(size=X.shape[1], step=X.shape[1] // 2))
     idx = np.arange(n)
     split = Split("random", idx[test:], idx[:0], idx[:test], [1], [1], [1])
     train_w = windows.subset(split.train)
@@ -265,6 +272,78 @@ def speed(args) -> dict:
     return out
 
 
+def train_rate(args) -> dict:
+    """Engine windows/s of the robust preset's network size (6 input channels) on synthetic
+    windows, with the thread policy (``TrainConfig.threads``, 0 = auto): the median of the
+    epochs after the first. Run in a child process by ``busy_share``."""
+    from har_studio.training.presets import ROBUST
+
+    channels = ["x", "y", "z", "gx", "gy", "gz"]
+    config = ViTConfig(series=128, modal=len(channels), classes=6, **ROBUST.model)
+    X, y = synthetic(args.compare_windows + 256, config, seed=5)
+    prepared = prepared_from(X, y, config.classes, channels=channels)
+    cfg = TrainConfig(epochs=args.rate_epochs, batch_size=args.batch_size, device="cpu",
+                      precision=args.precision, patience=0, threads=args.threads or 0)
+    rates, recipe = [], None
+    gen = train(prepared, config, cfg)
+    try:
+        while True:
+            item = next(gen)
+            if isinstance(item, EpochProgress):
+                rates.append(item.windows_per_s)
+    except StopIteration as end:
+        recipe = end.value.bundle.recipe
+    steady = rates[1:] or rates
+    return {"windows_per_s": round(float(np.median(steady)), 1),
+            "epochs_windows_per_s": [round(r, 1) for r in rates],
+            "threads": recipe.get("threads"), "precision": recipe.get("precision")}
+
+
+def busy_share(args) -> dict:
+    """Training windows/s idle and beside one CPU-bound process (``while True: pass``, started
+    here), each in a child process: with the app's thread policy and, for comparison, with
+    torch's defaults (every core, OpenMP's default wait policy). Goal: busy >= 0.45x idle."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def hog(on: bool):
+        proc = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if on else None
+        try:
+            if proc is not None:
+                time.sleep(0.3)
+            yield
+        finally:
+            if proc is not None:
+                proc.kill()
+                proc.wait()
+
+    def child(env_policy: str, threads: int) -> dict:
+        # "" leaves OpenMP at its default wait policy (har_studio only sets an unset variable)
+        env = {**os.environ, "OMP_WAIT_POLICY": env_policy}
+        cmd = [sys.executable, __file__, "--train-rate", "--compare-windows",
+               str(args.compare_windows), "--rate-epochs", str(args.rate_epochs),
+               "--batch-size", str(args.batch_size), "--precision", args.precision]
+        if threads:
+            cmd += ["--threads", str(threads)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    cases = {"policy": ("PASSIVE", 0), "torch_default": ("", torch.get_num_threads())}
+    if args.threads:
+        cases = {"policy": ("PASSIVE", args.threads)}
+    out: dict = {"load_average_1min": round(os.getloadavg()[0], 2),
+                 "windows_per_epoch": args.compare_windows, "goal_busy_vs_idle": 0.45}
+    for name, (policy, threads) in cases.items():
+        entry = {}
+        for state in ("idle", "busy"):
+            with hog(state == "busy"):
+                entry[state] = child(policy, threads)
+        entry["busy_vs_idle"] = round(entry["busy"]["windows_per_s"]
+                                      / entry["idle"]["windows_per_s"], 3)
+        out[name] = entry
+    return out
+
+
 def quality(args) -> dict:
     from har_studio.data.loaders import load
     from har_studio.training.engine import run_to_end
@@ -306,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--epoch-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--train-rate", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--busy-share", action="store_true",
+                        help="training windows/s idle and beside a CPU-bound process")
+    parser.add_argument("--rate-epochs", type=int, default=3, help=argparse.SUPPRESS)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
     parser.add_argument("--quality", metavar="DATA", help="real-data accuracy mode")
@@ -317,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     if args.epoch_only:
         result = epoch_only(args)
+    elif args.train_rate:
+        result = train_rate(args)
+    elif args.busy_share:
+        result = busy_share(args)
     else:
         result = quality(args) if args.quality else speed(args)
     print(json.dumps(result))

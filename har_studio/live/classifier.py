@@ -32,7 +32,8 @@ UNCERTAIN = "uncertain"
 SMOOTHING_MODES = ("none", "mean", "majority")
 
 
-ENGINES = ("torch", "onnx")
+ENGINES = ("torch", "onnx", "auto")
+SMALL_BATCH = 8   # at most this many windows in a push: live threads (threads.py)
 
 
 def _derived(bundle, X: np.ndarray) -> np.ndarray:
@@ -42,8 +43,9 @@ def _derived(bundle, X: np.ndarray) -> np.ndarray:
     return derive(X) if derive is not None else X
 
 
-def _onnx_session(bundle):
-    """An onnxruntime session of the bundle's network, or None (then torch serves)."""
+def _onnx_session(bundle, threads: int | None = None):
+    """An onnxruntime session of the bundle's network (`threads` intra-op threads, default
+    torch's count; idle threads sleep instead of spinning), or None (then torch serves)."""
     import tempfile
     from pathlib import Path
 
@@ -57,13 +59,13 @@ def _onnx_session(bundle):
             export_onnx(bundle, path, check=True)
             data = path.read_bytes()
         options = ort.SessionOptions()
-        try:
+        if threads is None:
             import torch
 
-            options.intra_op_num_threads = max(1, torch.get_num_threads())
-        except ImportError:  # pragma: no cover
-            pass
+            threads = torch.get_num_threads()
+        options.intra_op_num_threads = max(1, int(threads))
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # any failure: torch is the fallback, never an error
         log.warning("onnxruntime unavailable for live inference, using torch: %s", exc)
@@ -79,7 +81,11 @@ class Prediction:
     (smoothed) class in ``labels`` regardless of the threshold; ``probabilities``: one per
     class in the model's label order (smoothed); ``truth``: the activity of the window's first
     sample when the source knows it (replay), else None; ``latency_ms``: from the arrival of the
-    window's last sample (or the ``push`` call) to this prediction; ``inference_ms``: model time
+    window's last sample (or the ``push`` call) to this prediction, less ``queue_ms``;
+    ``queue_ms``: the part of that time the window waited behind other windows classified in
+    the same push (a replay faster than real time, a backlog): 0 for a window classified on its
+    own, so ``latency_ms`` is what one window costs from arrival to prediction (the same figure
+    as ``bench/bench_live.py``); ``inference_ms``: model time
     per window of the batch it was classified in; ``attention``: ``[C, patches]`` when asked
     for; ``window_start_t``: stream time of the window's first sample; ``index``: ordinal of the
     window since the classifier was made.
@@ -96,6 +102,7 @@ class Prediction:
     inference_ms: float = 0.0
     window_start_t: float = 0.0
     index: int = 0
+    queue_ms: float = 0.0
 
     def to_dict(self, labels: list[str]) -> dict:
         """The JSON line the CLI prints."""
@@ -105,6 +112,7 @@ class Prediction:
             "confidence": round(self.confidence, 5),
             "probabilities": {name: round(float(p), 5) for name, p in zip(labels, self.probabilities, strict=False)},
             "latency_ms": round(self.latency_ms, 3),
+            "queue_ms": round(self.queue_ms, 3),
         }
         if self.truth is not None:
             out["truth"] = self.truth
@@ -123,20 +131,34 @@ class StreamingClassifier:
     attention: also compute the attention strip (``Prediction.attention``).
     max_batch: most windows classified in one model call (all due windows are batched).
     clock: monotonic clock (seconds) used for latency; the same clock that stamps arrivals.
-    engine: ``"torch"`` (exact: the same numbers as ``bundle.predict_proba``) or ``"onnx"``
-    (onnxruntime, about twice as fast on a CPU, within 1e-4 of torch; falls back to torch when
-    onnxruntime or the export is unavailable; ``self.engine`` says which runs). The attention
-    strip always comes from torch.
+    engine: ``"torch"`` (exact: the same numbers as ``bundle.predict_proba``), ``"onnx"``
+    (onnxruntime, within 1e-4 of torch; falls back to torch when onnxruntime or the export is
+    unavailable; ``self.engine`` says which runs) or ``"auto"`` (onnxruntime, one thread, for a
+    push of at most ``SMALL_BATCH`` windows: live streaming, where it is about twice as fast as
+    torch at batch 1; torch for bigger batches, where the two are on par). The attention strip
+    always comes from torch.
+    threads: torch CPU threads for inference; None follows the thread policy (``threads.py``):
+    one thread for a few windows (live streaming), the training count for bigger batches
+    (replay faster than real time). Applied in the thread that calls ``push``.
     """
 
     def __init__(self, bundle, hop: int | None = None, smoothing: str = "mean", smooth_k: int = 3,
                  threshold: float = 0.5, attention: bool = False, *, max_batch: int = 512,
-                 clock: Callable[[], float] = time.monotonic, engine: str = "torch") -> None:
+                 clock: Callable[[], float] = time.monotonic, engine: str = "torch",
+                 threads: int | None = None) -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
         self.bundle = bundle
-        self._onnx = _onnx_session(bundle) if engine == "onnx" else None
-        self.engine = "onnx" if self._onnx is not None else "torch"
+        from ..threads import live_threads, training_threads
+
+        self.threads = threads
+        self._live_threads = live_threads()
+        self._batch_threads = training_threads()
+        self._onnx = None
+        if engine != "torch":
+            onnx_threads = threads or (self._live_threads if engine == "auto" else None)
+            self._onnx = _onnx_session(bundle, onnx_threads)
+        self.engine = engine if self._onnx is not None else "torch"
         window = bundle.window
         self.size = int(window.size)
         self.rate_hz = float(window.rate_hz)
@@ -281,7 +303,7 @@ class StreamingClassifier:
         if bounds[0] != 0:
             bounds = np.insert(bounds, 0, 0)
 
-        due_x, due_meta = [], []   # windows to classify, and (t, start_t, truth, arrival, run)
+        due_x, due_meta = [], []   # windows to classify, and arrays (t, start_t, truth, arrival, run)
         size, hop = self.size, self.hop
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             if hi <= lo:
@@ -303,10 +325,9 @@ class StreamingClassifier:
                 stop = held + ends + 1       # exclusive end of each window within all_*
                 view = np.lib.stride_tricks.sliding_window_view(all_v, size, axis=0)  # [m, C, size]
                 due_x.append(view[stop - size])
-                for e, s in zip(ends, stop, strict=True):
-                    arr = arrival[lo + e] if arrival is not None else pushed_at
-                    due_meta.append((float(all_t[s - 1]), float(all_t[s - size]),
-                                     int(all_c[s - size]), float(arr), self._run_id))
+                arr = arrival[lo + ends] if arrival is not None else np.full(ends.size, pushed_at)
+                due_meta.append((all_t[stop - 1], all_t[stop - size], all_c[stop - size], arr,
+                                 np.full(ends.size, self._run_id)))
             self._ring.append(values[lo:hi])
             self._t_ring.append(t[lo:hi])
             self._truth_ring.append(codes[lo:hi])
@@ -314,12 +335,12 @@ class StreamingClassifier:
         if not due_meta:
             return []
         X = np.ascontiguousarray(np.concatenate(due_x).transpose(0, 2, 1), dtype=np.float32)
-        return self._classify(X, due_meta)
+        return self._classify(X, due_meta, pushed_at)
 
     def _infer(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Probabilities ``[n, classes]`` (and attention ``[n, C, patches]`` when asked)."""
         if not self.attention:
-            if self._onnx is not None:
+            if self._onnx is not None and (self.engine == "onnx" or len(X) <= SMALL_BATCH):
                 inputs = self.bundle.normaliser.apply(_derived(self.bundle, X))
                 logits = self._onnx.run(["logits"], {"windows": inputs})[0]
                 logits = logits.astype(np.float64)
@@ -329,8 +350,19 @@ class StreamingClassifier:
         probs, attention = self.bundle.predict_proba_with_attention(X)
         return np.asarray(probs, np.float64), np.asarray(attention)
 
-    def _classify(self, X: np.ndarray, meta: list[tuple]) -> list[Prediction]:
+    def _use_threads(self, n: int) -> None:
+        if self.engine == "onnx" or (self.engine == "auto" and n <= SMALL_BATCH
+                                     and not self.attention):
+            return
+        from ..threads import use_threads
+
+        use_threads(self.threads or (self._live_threads if n <= SMALL_BATCH else self._batch_threads))
+
+    def _classify(self, X: np.ndarray, meta: list[tuple], pushed_at: float) -> list[Prediction]:
+        """Classify windows `X` (all due windows of a push, in batches of ``max_batch``); `meta`:
+        per segment, arrays of end time, start time, truth code, arrival and run id."""
         probs_parts, att_parts = [], []
+        self._use_threads(len(X))
         began = time.perf_counter()
         for i in range(0, len(X), self.max_batch):
             p, a = self._infer(X[i:i + self.max_batch])
@@ -340,22 +372,43 @@ class StreamingClassifier:
         probs = np.concatenate(probs_parts)
         attention = np.concatenate(att_parts) if att_parts[0] is not None else None
         done = self._clock()
-        out: list[Prediction] = []
-        for i, (t_end, t_start, code, arrived, run_id) in enumerate(meta):
-            if self._history and self._history[-1][0] != run_id:
-                self._history.clear()
-            self._history.append((run_id, probs[i]))
-            label_idx, conf, shown = self._smooth(probs[i])
-            label = self._labels[label_idx] if conf >= self.threshold else UNCERTAIN
-            self._windows += 1
-            out.append(Prediction(
-                t=t_end, label=label, confidence=float(conf), probabilities=shown.tolist(),
-                truth=self._truth_name[code] if code >= 0 else None,
-                latency_ms=max(0.0, (done - arrived) * 1000.0),
-                attention=attention[i] if attention is not None else None,
-                class_index=int(label_idx), inference_ms=per_window_ms,
-                window_start_t=t_start, index=self._windows - 1))
-        return out
+        # Latency: the newest sample's wait for this push plus one window's share of the push;
+        # the rest of a window's time from arrival to prediction is queueing behind the others.
+        t_end, t_start, codes, arrived, runs = (np.concatenate(col) for col in zip(*meta, strict=True))
+        n = len(X)
+        own_ms = (max(0.0, pushed_at - float(arrived.max())) + (done - pushed_at) / n) * 1000.0
+        total_ms = np.maximum(0.0, (done - arrived) * 1000.0)
+        latency = np.minimum(own_ms, total_ms).tolist()
+        queue = np.maximum(0.0, total_ms - own_ms).tolist()
+        if self.smoothing == "none":   # the whole batch at once
+            top = np.argmax(probs, axis=1)
+            conf = probs[np.arange(n), top]
+            smoothed = [(int(i), float(c), p) for i, c, p in zip(top, conf, probs, strict=True)]
+            for run_id, p in zip(runs[-self.smooth_k:].tolist(), probs[-self.smooth_k:], strict=True):
+                if self._history and self._history[-1][0] != run_id:
+                    self._history.clear()
+                self._history.append((run_id, p))
+        else:
+            smoothed = []
+            for run_id, p in zip(runs.tolist(), probs, strict=True):
+                if self._history and self._history[-1][0] != run_id:
+                    self._history.clear()
+                self._history.append((run_id, p))
+                smoothed.append(self._smooth(p))
+        first = self._windows
+        self._windows += n
+        names, labels, threshold = self._truth_name, self._labels, self.threshold
+        return [Prediction(
+                    t=te, label=labels[idx] if conf >= threshold else UNCERTAIN,
+                    confidence=conf, probabilities=shown.tolist(),
+                    truth=names[code] if code >= 0 else None,
+                    latency_ms=lat, queue_ms=q,
+                    attention=attention[i] if attention is not None else None,
+                    class_index=idx, inference_ms=per_window_ms, window_start_t=ts,
+                    index=first + i)
+                for i, (te, ts, code, lat, q, (idx, conf, shown)) in enumerate(zip(
+                    t_end.tolist(), t_start.tolist(), codes.tolist(), latency, queue, smoothed,
+                    strict=True))]
 
     def _smooth(self, current: np.ndarray) -> tuple[int, float, np.ndarray]:
         """(class index, confidence, probabilities shown) after smoothing."""

@@ -11,7 +11,7 @@ import sys
 from .. import cli
 
 
-def _common(p: argparse.ArgumentParser, smoothing: str) -> None:
+def _common(p: argparse.ArgumentParser, smoothing: str, engine: str = "torch") -> None:
     p.add_argument("--model", required=True, metavar="FILE", help="a .harmodel file")
     p.add_argument("--hop", type=int, default=None, metavar="N",
                    help="samples between classified windows (default: the model's window step)")
@@ -21,9 +21,10 @@ def _common(p: argparse.ArgumentParser, smoothing: str) -> None:
                    help="windows smoothed over (default 3)")
     p.add_argument("--threshold", type=float, default=0.5,
                    help="below this confidence the label is 'uncertain' (default 0.5)")
-    p.add_argument("--engine", choices=("torch", "onnx"), default="torch",
-                   help="inference engine (onnx: onnxruntime, faster on a CPU, within 1e-4 of "
-                        "torch; falls back to torch when unavailable)")
+    p.add_argument("--engine", choices=("auto", "torch", "onnx"), default=engine,
+                   help="inference engine (torch: exact; onnx: onnxruntime, within 1e-4 of "
+                        "torch, falls back to torch when unavailable; auto: onnxruntime on one "
+                        f"thread for single windows, torch for batches; default {engine})")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line: predictions, then a summary")
 
@@ -49,7 +50,7 @@ def register(subparsers) -> None:
                     "(Ctrl-C or SIGTERM) or --duration passes. UDP/TCP: lines of "
                     "'[timestamp,]x,y,z[,gx,gy,gz]' (HyperIMU and similar); HTTP: JSON batches "
                     "as POSTed by Sensor Logger. Use host 0.0.0.0 to listen on the local network.")
-    _common(s, "mean")
+    _common(s, "mean", "auto")
     where = s.add_mutually_exclusive_group(required=True)
     where.add_argument("--udp", metavar="HOST:PORT", help="listen for UDP datagrams")
     where.add_argument("--tcp", metavar="HOST:PORT", help="listen for TCP connections")
@@ -135,6 +136,8 @@ def _drive(source, classifier, args, control) -> int:
         acc = f", accuracy {summary.accuracy:.4f}" if summary.accuracy is not None else ""
         lat = (f", latency p50 {summary.latency_ms_p50:.2f} ms p99 {summary.latency_ms_p99:.2f} ms"
                if summary.latency_ms_p50 is not None else "")
+        if summary.queue_ms_p99:   # windows that waited behind others (replay faster than real time)
+            lat += f", queueing p50 {summary.queue_ms_p50:.2f} ms p99 {summary.queue_ms_p99:.2f} ms"
         print(f"{summary.windows} windows from {summary.samples} samples, "
               f"{summary.bad_packets} bad packets{acc}{lat}", flush=True)
     return 0

@@ -85,7 +85,10 @@ class SessionSummary:
 
     accuracy: share of windows whose top class equals the truth, over windows with a known
     truth that is one of the model's labels (None when there were none); latency: from a
-    sample's arrival to its prediction; stopped_reason: ``"finished"``, ``"stopped"``,
+    window's last sample's arrival to its prediction, less queueing; queue: time windows waited
+    behind other windows classified with them (replay faster than real time, a backlog; see
+    ``Prediction``), reported apart so latency means the same at any replay speed;
+    stopped_reason: ``"finished"``, ``"stopped"``,
     ``"duration"``.
     """
 
@@ -95,6 +98,8 @@ class SessionSummary:
     accuracy: float | None = None
     latency_ms_p50: float | None = None
     latency_ms_p99: float | None = None
+    queue_ms_p50: float | None = None
+    queue_ms_p99: float | None = None
     windows: int = 0
     dropped: int = 0
     labelled_windows: int = 0
@@ -107,6 +112,7 @@ class SessionSummary:
             "samples": self.samples, "predictions": self.predictions,
             "bad_packets": self.bad_packets, "windows": self.windows, "dropped": self.dropped,
             "latency_ms_p50": _round(self.latency_ms_p50), "latency_ms_p99": _round(self.latency_ms_p99),
+            "queue_ms_p50": _round(self.queue_ms_p50), "queue_ms_p99": _round(self.queue_ms_p99),
             "duration_s": round(self.duration_s, 3), "stopped_reason": self.stopped_reason,
             "predicted_counts": dict(self.per_class_counts),
         }
@@ -133,6 +139,7 @@ class _Tally:
         self.correct = 0
         self.labelled = 0
         self.latencies: list[float] = []
+        self.queues: list[float] = []
         self.counts: dict[str, int] = {}
 
     def add(self, samples: int, predictions: list[Prediction]) -> None:
@@ -142,17 +149,21 @@ class _Tally:
             self.counts[p.label] = self.counts.get(p.label, 0) + 1
             if len(self.latencies) < self.MAX_LATENCIES:
                 self.latencies.append(p.latency_ms)
+                self.queues.append(p.queue_ms)
             if p.truth is not None and p.truth in self.known:
                 self.labelled += 1
                 self.correct += int(self.labels[p.class_index] == p.truth)
 
     def summary(self, stats: SourceStats, windows: int, seconds: float, reason: str) -> SessionSummary:
         lat = np.asarray(self.latencies, np.float64)
+        queue = np.asarray(self.queues, np.float64)
         return SessionSummary(
             samples=self.samples, predictions=self.predictions, bad_packets=stats.bad_packets,
             accuracy=(self.correct / self.labelled) if self.labelled else None,
             latency_ms_p50=float(np.percentile(lat, 50)) if lat.size else None,
             latency_ms_p99=float(np.percentile(lat, 99)) if lat.size else None,
+            queue_ms_p50=float(np.percentile(queue, 50)) if queue.size else None,
+            queue_ms_p99=float(np.percentile(queue, 99)) if queue.size else None,
             windows=windows, dropped=stats.dropped, labelled_windows=self.labelled,
             duration_s=seconds, stopped_reason=reason, per_class_counts=dict(self.counts))
 

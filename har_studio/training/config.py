@@ -32,9 +32,11 @@ class TrainConfig:
     seed: int = 0                    # same seed, same data -> identical run on CPU
     device: str = "auto"             # auto (CUDA, then Apple MPS, then CPU), cpu, cuda, mps
     precision: str = "auto"          # auto (bf16 where fast), fp32, bf16
+    threads: int = 0                 # CPU threads; 0 = auto (threads.py: cores, minus one with GUI)
 
     def __post_init__(self) -> None:
-        for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0), ("seed", 0)):
+        for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0), ("seed", 0),
+                          ("threads", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{name} must be an integer, got {value!r}")

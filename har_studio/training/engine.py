@@ -358,6 +358,7 @@ def train(
     import torch.nn.functional as F
 
     from .. import __version__
+    from .. import threads as thread_policy
     from ..model.io import ModelBundle, save_model
     from ..model.vit import TimeSeriesViT
     from . import runs
@@ -380,6 +381,8 @@ def train(
                              f"run derives {prepared.features.describe()}")
     device = resolve_device(cfg.device)
     precision = resolve_precision(device, cfg.precision)
+    if device.type == "cpu":   # thread policy (threads.py), recorded in the recipe
+        thread_policy.use_threads(thread_policy.training_threads(cfg.threads))
     created = time.strftime("%Y-%m-%dT%H:%M:%S")
     run_dir = Path(run_dir) if run_dir is not None else None
     notes: list[TrainNote] = []
@@ -647,6 +650,7 @@ def train(
         "stopped_reason": stopped_reason,
         "device": str(device),
         "precision": precision,
+        "threads": thread_policy.describe(torch.get_num_threads()),
         "best_epoch": best_epoch,
         "epochs_run": len(history),
         "history": [asdict(h) for h in history],

@@ -24,10 +24,13 @@ numbers are computed only for the few skipped records a report shows.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
+import os
 import re
+import stat
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +45,7 @@ from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS, DataError
 log = logging.getLogger(__name__)
 
 SNIFF_BYTES = 1 << 16
+MAX_FILE_BYTES = 4 << 30      # one data file (WISDM 2019 as a whole is ~ 1 GB)
 MAX_REPORTED_LINES = 5
 NOMINAL_RATE_HZ = 20.0
 
@@ -210,10 +214,7 @@ def read_text_bytes(path: Path) -> tuple[bytes, list[str]]:
     Handles UTF-8 (with or without BOM), UTF-16 (BOM or not) and Latin-1; refuses binary files
     (images, archives, random bytes) with a DataError naming the file.
     """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    raw = _read_sniffed(path)
     notes: list[str] = []
     if not _has_text(raw):
         raise DataError(f"{path}: the file is empty")
@@ -254,6 +255,59 @@ def read_text_bytes(path: Path) -> tuple[bytes, list[str]]:
     if not _has_text(raw):
         raise DataError(f"{path}: the file is empty")
     return raw, notes
+
+
+def _binary_reason(head: bytes) -> str | None:
+    """Why the first bytes of a file show it is not text (None when they may be text)."""
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return f"this is {what}, not a text file of sensor records"
+    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return None
+    if b"\x00" in head:
+        even, odd = head[0::2], head[1::2]
+        if (odd.count(0) > 0.4 * len(odd) and even.count(0) == 0) or (
+                even.count(0) > 0.4 * len(even) and odd.count(0) == 0):
+            return None  # UTF-16 without a BOM
+        return "binary data, not a text file of sensor records"
+    control = len(head.translate(None, _PRINTABLE))
+    if control > max(2, len(head) // 100):
+        return "binary data, not a text file of sensor records"
+    return None
+
+
+def _read_sniffed(path: Path) -> bytes:
+    """The file's bytes, read only after its first SNIFF_BYTES showed it may be text: a large
+    binary file (an image, a disk image of zeros) is refused after reading 64 KiB. Only
+    regular files are read (a FIFO or device would block or never end)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    with contextlib.ExitStack() as stack:
+        stack.callback(os.close, fd)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise DataError(f"{path}: not a regular file")
+            if hasattr(os, "set_blocking"):
+                os.set_blocking(fd, True)
+            head = os.read(fd, SNIFF_BYTES)
+            reason = _binary_reason(head)
+            if reason:
+                raise DataError(f"{path}: {reason}")
+            if info.st_size > MAX_FILE_BYTES:
+                raise DataError(f"{path}: too large ({info.st_size:,} bytes; at most "
+                                f"{MAX_FILE_BYTES:,} per file): split it")
+            chunks = [head]
+            while True:
+                chunk = os.read(fd, 1 << 24)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _decode_utf16(path: Path, raw: bytes, codec: str) -> str:
@@ -702,6 +756,8 @@ def _validate(pf: ParsedFile, df: pd.DataFrame, layout: Layout) -> None:
     if subj.dtype.kind == "f":
         with np.errstate(invalid="ignore"):
             bad_subj = ~((subj == np.round(subj)) & (np.abs(subj) < 2**62)) & ~np.isnan(subj)
+    elif subj.dtype.kind == "u" or (n and (subj.max() >= 2**62 or subj.min() <= -2**62)):
+        bad_subj = (subj >= 2**62) if subj.dtype.kind == "u" else np.abs(subj) >= 2**62
     reasons.append((BAD_SUBJECT, bad_subj))
     reasons.append((UNKNOWN_ACTIVITY, act_codes < 0 if n and act_codes.min() < 0 else None))
     first = values[channels[0]]
@@ -716,12 +772,15 @@ def _validate(pf: ParsedFile, df: pd.DataFrame, layout: Layout) -> None:
             placeholder = np.zeros(n, bool)
             placeholder[zero_rows[z]] = True
     reasons.append((PLACEHOLDER, placeholder))
+    # 0 is a placeholder time in raw WISDM records; a headed CSV's relative clock starts there
+    ts_low = 0 if layout.kind == "csv" else 1
     with np.errstate(invalid="ignore"):
-        ts_ok = (ts > 0) & (ts < 9e18) if ts.dtype.kind == "f" else None
+        ts_ok = (ts >= ts_low) & (ts < 9e18) if ts.dtype.kind in "fu" else None
         if ts_ok is not None:
             reasons.append((BAD_TIMESTAMP, ~ts_ok if not ts_ok.all() else None))
         else:
-            reasons.append((BAD_TIMESTAMP, ~(ts > 0) if n and not (ts.min() > 0) else None))
+            reasons.append((BAD_TIMESTAMP, ~(ts >= ts_low) if n and not (ts.min() >= ts_low)
+                            else None))
 
     bad_any: np.ndarray | None = None
     for reason, mask in reasons:

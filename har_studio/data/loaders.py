@@ -113,7 +113,7 @@ def load_iter(paths: PathsLike) -> Generator[LoadProgress, None, Dataset]:
             parsed.append(load_file(path))
         except DataError as exc:
             failures.append(one_line(str(exc)))
-            log.warning("%s", exc)
+            log.debug("%s", exc)  # shown once: in the report's warnings, or as the error
         except (MemoryError, OSError) as exc:  # pragma: no cover - environment trouble
             failures.append(one_line(f"{path}: {exc}"))
         done += size

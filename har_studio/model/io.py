@@ -323,8 +323,10 @@ def _read_header(path: Path, fh, size: int) -> tuple[dict, int]:
         raise fail("the file is truncated (header incomplete)")
     try:
         header = _loads(raw.decode("utf-8"), "the header", path)
-    except (UnicodeDecodeError, ModelFileError):
+    except UnicodeDecodeError:
         raise fail("not a HAR Studio model file (unreadable header)") from None
+    except ModelFileError as exc:
+        raise fail(f"not a HAR Studio model file ({exc.reason})") from None
     if not isinstance(header, dict):
         raise fail("not a HAR Studio model file (unreadable header)")
     return header, 8 + n

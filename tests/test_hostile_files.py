@@ -179,3 +179,40 @@ def test_model_dump_is_json(model_folder):
     header, _ = read_raw(model_folder["huge_depth"].path)
     assert json.loads(header["__metadata__"]["har_studio"])["model"]["depth"] == 100_000
     assert stat.S_ISFIFO(os.stat(model_folder["fifo"].path).st_mode) or not hasattr(os, "mkfifo")
+
+
+@pytest.mark.parametrize("overrides", [{}, {"depth": 5, "series": 100, "patch_size": 5},
+                                       {"modal": 6, "classes": 18, "head_num": 3, "att_size": 7,
+                                        "embedding_dim": 24, "head_width": 33, "depth": 1}])
+def test_weight_shapes_derived_without_torch_match_the_network(overrides):
+    """The shapes a file is checked against equal those of the network built on torch's meta
+    device, and the parameter count the bound uses equals the network's."""
+    import torch
+
+    from har_studio.model.config import ViTConfig
+    from har_studio.model.vit import TimeSeriesViT
+
+    config = ViTConfig(**overrides)
+    with torch.device("meta"):
+        model = TimeSeriesViT(config)
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert config.weight_shapes() == shapes
+    assert config.parameter_count == sum(p.numel() for p in model.parameters())
+
+
+def test_refusing_a_bad_model_never_imports_torch(model_folder):
+    """The settings, shapes, size and checksum are judged before torch is imported (so a
+    refusal is not slowed by it): checked in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    paths = [str(model_folder[n].path) for n in ("huge_depth", "shape_lie", "weight_flipped",
+                                                 "sparse_600mb", "recipe_digit_changed")]
+    code = ("import sys\nfrom har_studio.model.io import ModelFileError, load_model\n"
+            "for p in sys.argv[1:]:\n"
+            "    try:\n        load_model(p)\n    except ModelFileError:\n        pass\n"
+            "    else:\n        raise SystemExit('loaded ' + p)\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    proc = subprocess.run([sys.executable, "-c", code, *paths], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr

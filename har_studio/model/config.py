@@ -73,6 +73,27 @@ class ViTConfig:
         if self.parameter_count > MAX_PARAMETERS:
             raise ValueError(f"{self.parameter_count:,} parameters; at most {MAX_PARAMETERS:,}")
 
+    def weight_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Name -> shape of every weight of the network this config builds (the state dict of
+        ``TimeSeriesViT``), derived without building it or importing torch."""
+        d, hw, qkv = self.embedding_dim, self.head_width, 3 * self.head_num * self.att_size
+        shapes: dict[str, tuple[int, ...]] = {
+            "embed.weight": (d, 1, self.patch_size, 1), "embed.bias": (d,),
+            "position": (1, self.modal, self.patch_num, d)}
+        for i in range(self.depth):
+            b = f"blocks.{i}."
+            shapes.update({
+                b + "qkv.weight": (qkv, d), b + "qkv.bias": (qkv,),
+                b + "out.weight": (d, self.head_num * self.att_size), b + "out.bias": (d,),
+                b + "norm.weight": (d,), b + "norm.bias": (d,),
+                b + "merge.weight": (d, 2 * d), b + "merge.bias": (d,),
+                b + "merge_norm.weight": (d,), b + "merge_norm.bias": (d,)})
+        shapes.update({
+            "head_fc.weight": (hw, self.flatten_size), "head_fc.bias": (hw,),
+            "head_norm.weight": (hw,), "head_norm.bias": (hw,),
+            "head_out.weight": (self.classes, hw), "head_out.bias": (self.classes,)})
+        return shapes
+
     @property
     def parameter_count(self) -> int:
         """Trainable parameters of the network this config builds, counted without building

@@ -7,7 +7,9 @@ normalisation statistics, the activity names in class order, plus whatever the t
 package versions that wrote it. The recipe is JSON in the safetensors metadata.
 
 Loading never executes code from the file: the header is parsed as JSON here, the tensors
-are read by safetensors (plain numbers), and pickles (``torch.save`` files) are refused.
+are read as plain numbers, and pickles (``torch.save`` files) are refused. A hostile file is
+refused before anything it asks for is allocated (see ``load_model``); torch is imported only
+once the file's settings have passed, so a refusal does not wait for it.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..atomic import atomic_write_bytes
 from ..data.dataset import CHANNEL_UNITS
@@ -33,7 +35,11 @@ from ..data.features import FeatureConfig, derive, output_channels
 from ..data.splits import Normaliser
 from ..data.windows import WindowConfig
 from .config import MAX_PARAMETERS, ViTConfig
-from .vit import TimeSeriesViT
+
+if TYPE_CHECKING:
+    import torch
+
+    from .vit import TimeSeriesViT
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +110,8 @@ class ModelBundle:
         return X
 
     def _batches(self, X: np.ndarray, with_attention: bool):
+        import torch
+
         if self.model.training:
             self.model.eval()
         Xn = self.normaliser.apply(self.derive(X))
@@ -156,6 +164,8 @@ def predict_batch(config: ViTConfig, budget_floats: int = 64 * 1024 * 1024) -> i
 
 def package_versions() -> dict[str, str]:
     """Versions recorded in every model file (to explain differences between machines)."""
+    import torch
+
     from .. import __version__
 
     versions = {"har_studio": __version__, "torch": torch.__version__,
@@ -204,6 +214,7 @@ def save_model(path: str | os.PathLike, bundle: ModelBundle) -> Path:
     The file's recipe is ``bundle.recipe`` plus the package versions and a creation time.
     Raises ValueError if the bundle is inconsistent or its recipe is not JSON-serialisable.
     """
+    import torch
     from safetensors.torch import save
 
     _check_bundle(bundle)
@@ -235,10 +246,21 @@ def save_model(path: str | os.PathLike, bundle: ModelBundle) -> Path:
     return Path(path)
 
 
-# safetensors dtype tag <-> torch dtype of the float types a model file may hold
-_TORCH_DTYPES = {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32,
-                 "F64": torch.float64}
-_TAG_OF = {v: k for k, v in _TORCH_DTYPES.items()}
+def _torch_dtype(tag: str):
+    """torch dtype of a safetensors float type tag."""
+    import torch
+
+    return {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32,
+            "F64": torch.float64}[tag]
+
+
+# the dtype names format 1-2 checksums used (str of the torch dtype)
+_LEGACY_TAG = {"F16": "torch.float16", "BF16": "torch.bfloat16", "F32": "torch.float32",
+               "F64": "torch.float64"}
+
+
+def _tag_of(dtype) -> str:
+    return {str(_torch_dtype(t)): t for t in _FLOAT_DTYPES}[str(dtype)]
 
 
 def _checksum_start(text: str) -> hashlib._Hash:
@@ -257,10 +279,12 @@ def file_checksum(recipe_text: str, tensors: dict[str, torch.Tensor]) -> str:
     """The ``checksum`` of a model file (format 3): SHA-256 over the recipe text (the
     ``har_studio`` metadata entry) and the names, types, shapes and bytes of the weights, so a
     change to either is caught."""
+    import torch
+
     digest = _checksum_start(recipe_text)
     for name in sorted(tensors):
         t = tensors[name].detach().cpu().contiguous()
-        digest.update(_tensor_prefix(name, _TAG_OF[t.dtype], t.shape))
+        digest.update(_tensor_prefix(name, _tag_of(t.dtype), t.shape))
         digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
@@ -498,11 +522,10 @@ def _parse_recipe(path: Path, text: str) -> dict:
 
 
 def expected_shapes(config: ViTConfig) -> dict[str, tuple[int, ...]]:
-    """Name -> shape of every weight the network of `config` has, found by building it on
-    torch's meta device (no memory is allocated for the weights)."""
-    with torch.device("meta"):
-        model = TimeSeriesViT(config)
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    """Name -> shape of every weight the network of `config` has, derived without allocating
+    anything (``ViTConfig.weight_shapes``; a test holds it equal to the shapes of the network
+    built on torch's meta device). No torch import: a refusal does not wait for it."""
+    return config.weight_shapes()
 
 
 def _check_version(path: Path, meta: dict) -> int:
@@ -519,9 +542,10 @@ def _check_version(path: Path, meta: dict) -> int:
 
 
 def _read_weights(path: Path, fh, data_start: int, table, version: int, meta: dict
-                  ) -> dict[str, torch.Tensor]:
+                  ) -> dict[str, tuple[str, tuple, bytearray]]:
     """Read each weight once, hashing as it goes; refuse the file if the checksum is absent or
-    does not match. Memory: the weights themselves, nothing more."""
+    does not match. Memory: the weights themselves, nothing more. Returns name -> (dtype tag,
+    shape, bytes)."""
     if version >= 3:
         expected = meta.get("checksum")
         digest = _checksum_start(meta.get("har_studio", ""))
@@ -531,7 +555,7 @@ def _read_weights(path: Path, fh, data_start: int, table, version: int, meta: di
     if not isinstance(expected, str) or len(expected) != 64:
         raise ModelFileError(path, "the model file has no checksum (damaged, or not written "
                              "by HAR Studio)")
-    tensors: dict[str, torch.Tensor] = {}
+    tensors: dict[str, tuple[str, tuple, bytearray]] = {}
     for name, dtype, shape, begin, stop in table:
         buffer = bytearray(stop - begin)
         fh.seek(data_start + begin)
@@ -542,19 +566,27 @@ def _read_weights(path: Path, fh, data_start: int, table, version: int, meta: di
             if not n:
                 raise ModelFileError(path, "the file is truncated (the weights end early)")
             got += n
-        tag = dtype if version >= 3 else str(_TORCH_DTYPES[dtype])
+        tag = dtype if version >= 3 else _LEGACY_TAG[dtype]
         digest.update(_tensor_prefix(name, tag, shape))
         digest.update(buffer)
-        t = (torch.frombuffer(buffer, dtype=_TORCH_DTYPES[dtype]) if buffer
-             else torch.empty(0, dtype=_TORCH_DTYPES[dtype]))
-        tensors[name] = t.reshape(shape)
+        tensors[name] = (dtype, shape, buffer)
     if digest.hexdigest() != expected:
         what = "the weights or the recipe" if version >= 3 else "the weights"
         raise ModelFileError(path, f"{what} are corrupt (checksum mismatch)")
     return tensors
 
 
-def _build_model(path: Path, config: ViTConfig, tensors: dict[str, torch.Tensor]) -> TimeSeriesViT:
+def _build_model(path: Path, config: ViTConfig,
+                 weights: dict[str, tuple[str, tuple, bytearray]]) -> TimeSeriesViT:
+    import torch
+
+    from .vit import TimeSeriesViT
+
+    tensors = {}
+    for name, (dtype, shape, buffer) in weights.items():
+        t = (torch.frombuffer(buffer, dtype=_torch_dtype(dtype)) if buffer
+             else torch.empty(0, dtype=_torch_dtype(dtype)))
+        tensors[name] = t.reshape(shape)
     for name, got in tensors.items():
         if not np.isfinite(got.to(torch.float32).numpy()).all():  # numpy: far faster here
             raise ModelFileError(path, f"weight {name} contains NaN or infinite values")

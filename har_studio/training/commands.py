@@ -291,36 +291,13 @@ def _resume(args: argparse.Namespace) -> int:
     """``train --resume RUN_DIR``: the run's own data, split and settings, its checkpoint's
     weights, the epochs that are left; written into the same folder."""
     from ..data.dataset import DataError
-    from ..data.loaders import load
-    from ..data.splits import SplitConfig
-    from ..data.windows import WindowConfig
-    from ..model.io import ModelFileError, load_model
+    from ..model.io import ModelFileError
     from . import runs
-    from .config import TrainConfig
-    from .engine import TrainControl, run_to_end, train
-    from .prepare import prepare_data
+    from .engine import TrainControl, run_to_end
 
+    control = TrainControl()
     try:
-        info = runs.resume_info(args.resume)
-        config = info.config
-        bundle = load_model(info.checkpoint)
-        try:
-            window = WindowConfig.from_dict(config["window"])
-            split = SplitConfig.from_dict(config["split_config"])
-            train_config = TrainConfig.from_dict(config["training"])
-            files = args.data or list(config["data_files"])
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"{info.folder}: config.json lacks {exc}") from None
-        dataset = load(files)
-        prepared = prepare_data(dataset, window, split, activities=list(bundle.labels),
-                                channels=list(bundle.channels), features=bundle.features)
-        if runs.clean_json(prepared.split.to_dict()) != config.get("split"):
-            raise ValueError(f"{info.folder}: the data no longer gives the run's split "
-                             "(files changed?); cannot resume")
-        _say(f"resuming {info.folder} after epoch {info.epoch} of {train_config.epochs}")
-        control = TrainControl()
-        gen = train(prepared, bundle.model_config, train_config, control, info.folder,
-                    init_bundle=bundle, resume=info)
+        gen = runs.resume_training(args.resume, data=args.data, control=control)
         with _GracefulInterrupt(control):
             result = run_to_end(gen, _report_progress)
     except (DataError, ModelFileError, ValueError, OSError) as exc:

@@ -177,6 +177,40 @@ def resume_info(folder: Path | str) -> ResumeInfo:
     return ResumeInfo(folder, record.config, checkpoint, epoch, history[:epoch])
 
 
+def resume_training(folder: Path | str, data=None, control=None):
+    """The training generator (``engine.train``) that continues the interrupted run in
+    `folder` from its checkpoint: the run's data files (or `data`, if they moved), split,
+    window, features and settings, the epochs that are left, written into the same folder.
+    Raises ValueError, DataError, ModelFileError or OSError (one line) when it cannot. The
+    CLI (``train --resume``) and a Past-runs button drive the same generator."""
+    from ..data.loaders import load
+    from ..data.splits import SplitConfig
+    from ..data.windows import WindowConfig
+    from ..model.io import load_model
+    from .config import TrainConfig
+    from .engine import train
+    from .prepare import prepare_data
+
+    info = resume_info(folder)
+    config = info.config
+    bundle = load_model(info.checkpoint)
+    try:
+        window = WindowConfig.from_dict(config["window"])
+        split = SplitConfig.from_dict(config["split_config"])
+        train_config = TrainConfig.from_dict(config["training"])
+        files = list(data) if data else list(config["data_files"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{info.folder}: config.json lacks {exc}") from None
+    prepared = prepare_data(load(files), window, split, activities=list(bundle.labels),
+                            channels=list(bundle.channels), features=bundle.features)
+    if clean_json(prepared.split.to_dict()) != config.get("split"):
+        raise ValueError(f"{info.folder}: the data no longer gives the run's split (files "
+                         "changed?); cannot resume")
+    log.info("resuming %s after epoch %d of %d", info.folder, info.epoch, train_config.epochs)
+    return train(prepared, bundle.model_config, train_config, control, info.folder,
+                 init_bundle=bundle, resume=info)
+
+
 @dataclass
 class RunRecord:
     """Everything a run folder holds, read back."""

@@ -276,7 +276,7 @@ def _binary_reason(head: bytes) -> str | None:
     return None
 
 
-def _read_sniffed(path: Path) -> bytes:
+def _read_sniffed(path: Path) -> bytearray:
     """The file's bytes, read only after its first SNIFF_BYTES showed it may be text: a large
     binary file (an image, a disk image of zeros) is refused after reading 64 KiB. Only
     regular files are read (a FIFO or device would block or never end)."""
@@ -299,15 +299,25 @@ def _read_sniffed(path: Path) -> bytes:
             if info.st_size > MAX_FILE_BYTES:
                 raise DataError(f"{path}: too large ({info.st_size:,} bytes; at most "
                                 f"{MAX_FILE_BYTES:,} per file): split it")
-            chunks = [head]
-            while True:
-                chunk = os.read(fd, 1 << 24)
-                if not chunk:
-                    break
-                chunks.append(chunk)
+            # One buffer of the file's size, filled in place (no list of chunks to join).
+            buffer = bytearray(max(info.st_size, len(head)))
+            buffer[:len(head)] = head
+            got = len(head)
+            with open(fd, "rb", buffering=0, closefd=False) as fh:
+                view = memoryview(buffer)
+                while got < len(buffer):
+                    n = fh.readinto(view[got:])
+                    if not n:
+                        break
+                    got += n
+                del view
+                if got == len(buffer):  # the file grew since fstat
+                    buffer += fh.read()
+                else:
+                    del buffer[got:]
         except OSError as exc:
             raise DataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return buffer
 
 
 def _decode_utf16(path: Path, raw: bytes, codec: str) -> str:
@@ -504,7 +514,39 @@ def _count_fields(body: bytes, sep: str) -> tuple[np.ndarray, np.ndarray, np.nda
     return starts, ends, per_line + 1
 
 
-def _read_csv(body: bytes, layout: Layout, names: list[str], quoting: int,
+class _SourceView(io.RawIOBase):
+    """A file-like reader of `data` (bytes or a view: nothing is copied up front) that
+    returns each ';' as a newline when `semicolons` (a length-preserving change)."""
+
+    def __init__(self, data, semicolons: bool) -> None:
+        super().__init__()
+        self._view = memoryview(data)
+        self._semicolons = semicolons
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), len(self._view) - self._pos)
+        chunk = self._view[self._pos:self._pos + n]
+        if self._semicolons:
+            chunk = bytes(chunk).replace(b";", b"\n")
+        buffer[:n] = chunk
+        self._pos += n
+        return n
+
+    def fresh(self) -> _SourceView:
+        return _SourceView(self._view, self._semicolons)
+
+
+def _count_byte(data, byte: bytes, step: int = 1 << 24) -> int:
+    """Occurrences of `byte` in `data` (bytes or a view), counted in slices (no big copy)."""
+    view = memoryview(data)
+    return sum(bytes(view[i:i + step]).count(byte) for i in range(0, len(view), step))
+
+
+def _read_csv(body, layout: Layout, names: list[str], quoting: int,
               strict: bool) -> pd.DataFrame:
     """One C-engine read_csv of `body`. `strict` fixes every dtype (fastest; raises on text in
     a number column), otherwise only the activity column is typed and the rest inferred."""
@@ -520,8 +562,8 @@ def _read_csv(body: bytes, layout: Layout, names: list[str], quoting: int,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return pd.read_csv(
-            io.BytesIO(body), sep=layout.sep, header=None, names=names, index_col=False,
-            decimal=layout.decimal, dtype=dtype, engine="c", quoting=quoting, low_memory=False,
+            body.fresh() if isinstance(body, _SourceView) else io.BytesIO(body), sep=layout.sep, header=None, names=names, index_col=False,
+            decimal=layout.decimal, dtype=dtype, engine="c", quoting=quoting, low_memory=True,
             encoding="utf-8", encoding_errors="replace", skip_blank_lines=True,
         )
 
@@ -562,8 +604,10 @@ def _timestamp_scale(ts: np.ndarray, subject: np.ndarray) -> tuple[float, str]:
 
 def parse(path: Path, data: bytes, layout: Layout) -> ParsedFile:
     """Parse `data` laid out as `layout` into a ParsedFile (valid records only, skips counted)."""
-    orig = data[layout.body_start:] if layout.body_start else data
-    body = orig.replace(b";", b"\n") if layout.split_semicolons else orig
+    # No copies of the file's bytes: read_csv reads `orig` through a view that turns ';' into
+    # newlines on the fly; the translated bytes are built only for the rare repair below.
+    orig = memoryview(data)[layout.body_start:] if layout.body_start else data
+    body = _SourceView(orig, layout.split_semicolons)
     names = [f"c{i}" for i in range(layout.ncols)] + ["_extra"]
     quoting = csv.QUOTE_NONE if layout.kind == "raw" else csv.QUOTE_MINIMAL
     skipped: dict[str, int] = {}
@@ -573,14 +617,15 @@ def parse(path: Path, data: bytes, layout: Layout) -> ParsedFile:
     blanked = False
 
     def rebuild() -> bytes:
-        return orig.replace(b";", b"\n") if layout.split_semicolons else orig
+        whole = bytes(orig) if isinstance(orig, memoryview) else orig
+        return whole.replace(b";", b"\n") if layout.split_semicolons else whole
 
     if layout.kind == "raw":
         # Fastest path: exactly ncols columns. Valid only if every record has exactly ncols
         # fields, i.e. the separators add up (raw records are never quoted).
         try:
             df = _read_csv(body, layout, names[:-1], quoting, strict=True)
-            if body.count(layout.sep.encode()) != (layout.ncols - 1) * len(df):
+            if _count_byte(orig, layout.sep.encode()) != (layout.ncols - 1) * len(df):
                 df = None
         except (pd.errors.ParserError, ValueError, OverflowError, TypeError):
             df = None
@@ -598,6 +643,7 @@ def parse(path: Path, data: bytes, layout: Layout) -> ParsedFile:
             err = exc
     if df is None:
         # Lines with more fields than expected (+1) stop the C parser: blank them, count them.
+        body = rebuild()
         starts, ends, nfields = _count_fields(body, layout.sep)
         bad = np.flatnonzero(nfields > layout.ncols + 1)
         if len(bad):

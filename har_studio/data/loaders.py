@@ -229,13 +229,13 @@ def assemble(parsed: list[ParsedFile], failures: list[str] | None = None) -> Dat
     if len(table) == 0:
         raise DataError(_nothing_usable(parsed, report))
 
+    for pf in parsed:  # every skip is counted: free the raw bytes kept for line numbers
+        pf.line_of = None
     used = np.flatnonzero(np.bincount(table.file, minlength=len(parsed)))
     formats = sorted({parsed[int(i)].format for i in used})
     report.format = formats[0] if len(formats) == 1 else "mixed"
     frame = _to_frame(table, names)
     _summarise(frame, report)
-    for pf in parsed:  # free the raw bytes kept for line numbers
-        pf.line_of = None
     return Dataset(frame, report)
 
 

@@ -68,6 +68,59 @@ def run_case(name: str, args: list[str], expect: str | None, note: str = "",
             "seconds": round(seconds, 2), "ok": bool(ok), "note": note}
 
 
+TRAIN_ARGS = ["--window", "40", "--step", "20", "--embedding", "32", "--head-width", "64",
+              "--blocks", "2", "--heads", "2", "--att-size", "16", "--patch-size", "4",
+              "--batch-size", "32", "--patience", "0", "--device", "cpu", "--precision", "fp32",
+              "--preset", "reference", "--test-subjects", "5", "--val-subjects", "4"]
+
+
+def kill_runs(folder: Path, kills: int, seed: int = 0) -> list[dict]:
+    """SIGKILL `kills` training runs at random moments; after each, the run must be listed as
+    interrupted with a loadable checkpoint of its last finished epoch (or, killed before the
+    first epoch ended, no checkpoint), and no stray temporary file once the CLI starts again."""
+    import random
+    import signal
+
+    from hostile import write_small_data
+
+    rng = random.Random(seed)
+    data = write_small_data(folder / "train.txt", subjects=(1, 2, 3, 4, 5), rows=600)
+    check = ("import json, sys\nfrom har_studio.training import runs\n"
+             "from har_studio.model.io import load_model\n"
+             "(info,) = runs.list_runs(sys.argv[1])\n"
+             "epoch = None\n"
+             "if info.checkpoint_path:\n"
+             "    epoch = load_model(info.checkpoint_path).recipe['checkpoint']['epoch']\n"
+             "print(json.dumps({'status': info.status, 'epochs': info.epochs, "
+             "'checkpoint_epoch': epoch}))\n")
+    rows = []
+    for i in range(kills):
+        root = folder / f"kill{i}"
+        run = root / "run"
+        at = rng.uniform(4.0, 20.0)
+        proc = subprocess.Popen([sys.executable, "-m", "har_studio", "train", "--data",
+                                 str(data), "--epochs", "40", "--out", str(run), *TRAIN_ARGS],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        try:
+            proc.wait(timeout=at)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        temps = [p.name for p in run.glob(".*.tmp")] if run.exists() else []
+        out = subprocess.run([sys.executable, "-c", check, str(root)], capture_output=True,
+                             text=True, cwd=ROOT)
+        state = json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr[-200:]}
+        finished = state.get("epochs", 0)
+        ok = (out.returncode == 0 and state["status"] == "interrupted"
+              and (state["checkpoint_epoch"] in (finished, finished - 1) if finished
+                   else state["checkpoint_epoch"] is None))
+        rows.append({"name": f"kill_run_{i}", "exit_code": proc.returncode,
+                     "message": json.dumps(state), "seconds": round(at, 2), "peak_mb": 0.0,
+                     "ok": bool(ok), "note": f"SIGKILL at {at:.1f} s; temp files left: "
+                                             f"{len(temps)} (cleared at the next start)"})
+    return rows
+
+
 def network_rows() -> list[dict]:
     """Rows of bench/hostile_network.py (another module's network cases), when it exists."""
     path = Path(__file__).with_name("hostile_network.py")
@@ -84,6 +137,8 @@ def main() -> int:
     parser.add_argument("--big-lines", type=int, default=10_000_000,
                         help="lines of the large valid data file (0: skip)")
     parser.add_argument("--keep", metavar="DIR", help="write the cases here and keep them")
+    parser.add_argument("--kills", type=int, default=5,
+                        help="training runs to SIGKILL at random moments (0: none)")
     parser.add_argument("--generate", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -119,11 +174,18 @@ def main() -> int:
         if args.big_lines:
             big = write_many_lines(folder / "many.txt", args.big_lines)
             size_mb = big.stat().st_size / 2**20
-            rows.append(run_case(f"inspect_{args.big_lines}_lines", ["inspect", str(big)], None,
-                                 f"valid file of {size_mb:.0f} MB: memory (seconds not judged)",
-                                 want_exit=0, timeout=600, max_seconds=600))
+            kept_mb = args.big_lines * 29 / 2**20  # the frame: int64 x2, float32 x3, a code
+            row = run_case(f"inspect_{args.big_lines}_lines", ["inspect", str(big)], None,
+                           f"valid file of {size_mb:.0f} MB, {kept_mb:.0f} MB kept as the frame "
+                           "(judged: exit 0, peak under 4x the frame; seconds not judged)",
+                           want_exit=0, timeout=600, max_seconds=600)
+            row["ok"] = row["exit_code"] == 0 and row["peak_mb"] <= 4 * kept_mb
+            rows.append(row)
             print(json.dumps(rows[-1]), flush=True)
             big.unlink()
+        for row in kill_runs(folder, args.kills):
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     for row in network_rows():
         rows.append(row)
         print(json.dumps(row), flush=True)

@@ -216,3 +216,26 @@ def test_refusing_a_bad_model_never_imports_torch(model_folder):
     proc = subprocess.run([sys.executable, "-c", code, *paths], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("field, value, fragment", [
+    ("depth", 17, "at most 16"), ("embedding_dim", 100_000, "at most 4096"),
+    ("series", 2_000_000, "at most 8192"), ("head_width", 16384, "parameters"),
+    ("depth", 3.0, "integer")])
+def test_model_settings_have_upper_bounds(field, value, fragment):
+    from har_studio.model.config import ViTConfig
+
+    overrides = {field: value}
+    if field == "head_width":
+        overrides.update(embedding_dim=4096, patch_size=1)
+    with pytest.raises(ValueError, match=fragment):
+        ViTConfig(**overrides)
+
+
+def test_train_refuses_huge_settings_and_missing_data_in_one_line(tmp_path, capsys):
+    data = write_small_data(tmp_path / "d.txt")
+    assert run_cli(["train", "--data", str(data), "--blocks", "100000"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "error" in ln]
+    assert len(err) == 1 and "block count" in err[0]  # (after the preset's info line)
+    assert run_cli(["train"]) == 1
+    assert "--data is required" in capsys.readouterr().err

@@ -97,15 +97,21 @@ def kill_runs(folder: Path, kills: int, seed: int = 0) -> list[dict]:
     for i in range(kills):
         root = folder / f"kill{i}"
         run = root / "run"
-        at = rng.uniform(4.0, 20.0)
         proc = subprocess.Popen([sys.executable, "-m", "har_studio", "train", "--data",
                                  str(data), "--epochs", "40", "--out", str(run), *TRAIN_ARGS],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        t0 = time.perf_counter()
+        while not (run / "history.csv").exists() and proc.poll() is None \
+                and time.perf_counter() - t0 < 300:
+            time.sleep(0.05)  # (start-up under load can take long: kill mid-run, not before)
+        first_epoch = time.perf_counter() - t0
+        at = rng.uniform(0.0, 8.0)  # after the first epoch: anywhere in the next epochs
         try:
             proc.wait(timeout=at)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
+        at += first_epoch
         temps = [p.name for p in run.glob(".*.tmp")] if run.exists() else []
         out = subprocess.run([sys.executable, "-c", check, str(root)], capture_output=True,
                              text=True, cwd=ROOT)
@@ -161,6 +167,11 @@ def main() -> int:
         cases = [argparse.Namespace(**c) for c in json.loads(made.stdout)]
         data = folder / "small.txt"
         rows = []
+        # the floor under the present machine load: an interpreter that imports the CLI
+        rows.append(run_case("startup_floor", ["--version"], None,
+                             "baseline: har-studio --version (Python start-up under this load)",
+                             want_exit=0, max_seconds=600))
+        print(json.dumps(rows[-1]), flush=True)
         # the baseline: a valid model evaluates (so refusals are not the only thing measured)
         valid = folder / "models" / "valid.harmodel"
         rows.append(run_case("valid_model_evaluates", ["evaluate", "--model", str(valid),

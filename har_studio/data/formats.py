@@ -290,7 +290,7 @@ def _read_sniffed(path: Path) -> bytearray:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise DataError(f"{path}: not a regular file")
-            if hasattr(os, "set_blocking"):
+            if hasattr(os, "O_NONBLOCK"):  # (opened without blocking: reads may block again)
                 os.set_blocking(fd, True)
             head = os.read(fd, SNIFF_BYTES)
             reason = _binary_reason(head)

@@ -612,11 +612,13 @@ def _open_regular(path: Path):
             raise ModelFileError(path, "is a folder, not a model file")
         if not stat.S_ISREG(info.st_mode):
             raise ModelFileError(path, "not a regular file (a pipe, socket or device?)")
-        if hasattr(os, "set_blocking"):
+        if hasattr(os, "O_NONBLOCK"):  # (opened without blocking: reads may block again)
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb"), info.st_size
-    except BaseException:
+    except BaseException as exc:
         os.close(fd)
+        if isinstance(exc, OSError):
+            raise ModelFileError(path, f"cannot read the file ({exc.strerror or exc})") from None
         raise
 
 

@@ -97,6 +97,9 @@ def run_cli(argv: list[str]) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from .atomic import remove_app_temp_files
+
+    remove_app_temp_files()  # what a killed run or save left behind
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

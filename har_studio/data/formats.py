@@ -24,10 +24,13 @@ numbers are computed only for the few skipped records a report shows.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
+import os
 import re
+import stat
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +45,7 @@ from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS, DataError
 log = logging.getLogger(__name__)
 
 SNIFF_BYTES = 1 << 16
+MAX_FILE_BYTES = 4 << 30      # one data file (WISDM 2019 as a whole is ~ 1 GB)
 MAX_REPORTED_LINES = 5
 NOMINAL_RATE_HZ = 20.0
 
@@ -210,10 +214,7 @@ def read_text_bytes(path: Path) -> tuple[bytes, list[str]]:
     Handles UTF-8 (with or without BOM), UTF-16 (BOM or not) and Latin-1; refuses binary files
     (images, archives, random bytes) with a DataError naming the file.
     """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    raw = _read_sniffed(path)
     notes: list[str] = []
     if not _has_text(raw):
         raise DataError(f"{path}: the file is empty")
@@ -254,6 +255,69 @@ def read_text_bytes(path: Path) -> tuple[bytes, list[str]]:
     if not _has_text(raw):
         raise DataError(f"{path}: the file is empty")
     return raw, notes
+
+
+def _binary_reason(head: bytes) -> str | None:
+    """Why the first bytes of a file show it is not text (None when they may be text)."""
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return f"this is {what}, not a text file of sensor records"
+    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return None
+    if b"\x00" in head:
+        even, odd = head[0::2], head[1::2]
+        if (odd.count(0) > 0.4 * len(odd) and even.count(0) == 0) or (
+                even.count(0) > 0.4 * len(even) and odd.count(0) == 0):
+            return None  # UTF-16 without a BOM
+        return "binary data, not a text file of sensor records"
+    control = len(head.translate(None, _PRINTABLE))
+    if control > max(2, len(head) // 100):
+        return "binary data, not a text file of sensor records"
+    return None
+
+
+def _read_sniffed(path: Path) -> bytearray:
+    """The file's bytes, read only after its first SNIFF_BYTES showed it may be text: a large
+    binary file (an image, a disk image of zeros) is refused after reading 64 KiB. Only
+    regular files are read (a FIFO or device would block or never end)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    with contextlib.ExitStack() as stack:
+        stack.callback(os.close, fd)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise DataError(f"{path}: not a regular file")
+            if hasattr(os, "O_NONBLOCK"):  # (opened without blocking: reads may block again)
+                os.set_blocking(fd, True)
+            head = os.read(fd, SNIFF_BYTES)
+            reason = _binary_reason(head)
+            if reason:
+                raise DataError(f"{path}: {reason}")
+            if info.st_size > MAX_FILE_BYTES:
+                raise DataError(f"{path}: too large ({info.st_size:,} bytes; at most "
+                                f"{MAX_FILE_BYTES:,} per file): split it")
+            # One buffer of the file's size, filled in place (no list of chunks to join).
+            buffer = bytearray(max(info.st_size, len(head)))
+            buffer[:len(head)] = head
+            got = len(head)
+            with open(fd, "rb", buffering=0, closefd=False) as fh:
+                view = memoryview(buffer)
+                while got < len(buffer):
+                    n = fh.readinto(view[got:])
+                    if not n:
+                        break
+                    got += n
+                del view
+                if got == len(buffer):  # the file grew since fstat
+                    buffer += fh.read()
+                else:
+                    del buffer[got:]
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    return buffer
 
 
 def _decode_utf16(path: Path, raw: bytes, codec: str) -> str:
@@ -450,7 +514,39 @@ def _count_fields(body: bytes, sep: str) -> tuple[np.ndarray, np.ndarray, np.nda
     return starts, ends, per_line + 1
 
 
-def _read_csv(body: bytes, layout: Layout, names: list[str], quoting: int,
+class _SourceView(io.RawIOBase):
+    """A file-like reader of `data` (bytes or a view: nothing is copied up front) that
+    returns each ';' as a newline when `semicolons` (a length-preserving change)."""
+
+    def __init__(self, data, semicolons: bool) -> None:
+        super().__init__()
+        self._view = memoryview(data)
+        self._semicolons = semicolons
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), len(self._view) - self._pos)
+        chunk = self._view[self._pos:self._pos + n]
+        if self._semicolons:
+            chunk = bytes(chunk).replace(b";", b"\n")
+        buffer[:n] = chunk
+        self._pos += n
+        return n
+
+    def fresh(self) -> _SourceView:
+        return _SourceView(self._view, self._semicolons)
+
+
+def _count_byte(data, byte: bytes, step: int = 1 << 24) -> int:
+    """Occurrences of `byte` in `data` (bytes or a view), counted in slices (no big copy)."""
+    view = memoryview(data)
+    return sum(bytes(view[i:i + step]).count(byte) for i in range(0, len(view), step))
+
+
+def _read_csv(body, layout: Layout, names: list[str], quoting: int,
               strict: bool) -> pd.DataFrame:
     """One C-engine read_csv of `body`. `strict` fixes every dtype (fastest; raises on text in
     a number column), otherwise only the activity column is typed and the rest inferred."""
@@ -466,8 +562,8 @@ def _read_csv(body: bytes, layout: Layout, names: list[str], quoting: int,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return pd.read_csv(
-            io.BytesIO(body), sep=layout.sep, header=None, names=names, index_col=False,
-            decimal=layout.decimal, dtype=dtype, engine="c", quoting=quoting, low_memory=False,
+            body.fresh() if isinstance(body, _SourceView) else io.BytesIO(body), sep=layout.sep, header=None, names=names, index_col=False,
+            decimal=layout.decimal, dtype=dtype, engine="c", quoting=quoting, low_memory=True,
             encoding="utf-8", encoding_errors="replace", skip_blank_lines=True,
         )
 
@@ -508,8 +604,10 @@ def _timestamp_scale(ts: np.ndarray, subject: np.ndarray) -> tuple[float, str]:
 
 def parse(path: Path, data: bytes, layout: Layout) -> ParsedFile:
     """Parse `data` laid out as `layout` into a ParsedFile (valid records only, skips counted)."""
-    orig = data[layout.body_start:] if layout.body_start else data
-    body = orig.replace(b";", b"\n") if layout.split_semicolons else orig
+    # No copies of the file's bytes: read_csv reads `orig` through a view that turns ';' into
+    # newlines on the fly; the translated bytes are built only for the rare repair below.
+    orig = memoryview(data)[layout.body_start:] if layout.body_start else data
+    body = _SourceView(orig, layout.split_semicolons)
     names = [f"c{i}" for i in range(layout.ncols)] + ["_extra"]
     quoting = csv.QUOTE_NONE if layout.kind == "raw" else csv.QUOTE_MINIMAL
     skipped: dict[str, int] = {}
@@ -519,14 +617,15 @@ def parse(path: Path, data: bytes, layout: Layout) -> ParsedFile:
     blanked = False
 
     def rebuild() -> bytes:
-        return orig.replace(b";", b"\n") if layout.split_semicolons else orig
+        whole = bytes(orig) if isinstance(orig, memoryview) else orig
+        return whole.replace(b";", b"\n") if layout.split_semicolons else whole
 
     if layout.kind == "raw":
         # Fastest path: exactly ncols columns. Valid only if every record has exactly ncols
         # fields, i.e. the separators add up (raw records are never quoted).
         try:
             df = _read_csv(body, layout, names[:-1], quoting, strict=True)
-            if body.count(layout.sep.encode()) != (layout.ncols - 1) * len(df):
+            if _count_byte(orig, layout.sep.encode()) != (layout.ncols - 1) * len(df):
                 df = None
         except (pd.errors.ParserError, ValueError, OverflowError, TypeError):
             df = None
@@ -544,6 +643,7 @@ def parse(path: Path, data: bytes, layout: Layout) -> ParsedFile:
             err = exc
     if df is None:
         # Lines with more fields than expected (+1) stop the C parser: blank them, count them.
+        body = rebuild()
         starts, ends, nfields = _count_fields(body, layout.sep)
         bad = np.flatnonzero(nfields > layout.ncols + 1)
         if len(bad):
@@ -702,6 +802,8 @@ def _validate(pf: ParsedFile, df: pd.DataFrame, layout: Layout) -> None:
     if subj.dtype.kind == "f":
         with np.errstate(invalid="ignore"):
             bad_subj = ~((subj == np.round(subj)) & (np.abs(subj) < 2**62)) & ~np.isnan(subj)
+    elif subj.dtype.kind == "u" or (n and (subj.max() >= 2**62 or subj.min() <= -2**62)):
+        bad_subj = (subj >= 2**62) if subj.dtype.kind == "u" else np.abs(subj) >= 2**62
     reasons.append((BAD_SUBJECT, bad_subj))
     reasons.append((UNKNOWN_ACTIVITY, act_codes < 0 if n and act_codes.min() < 0 else None))
     first = values[channels[0]]
@@ -716,12 +818,15 @@ def _validate(pf: ParsedFile, df: pd.DataFrame, layout: Layout) -> None:
             placeholder = np.zeros(n, bool)
             placeholder[zero_rows[z]] = True
     reasons.append((PLACEHOLDER, placeholder))
+    # 0 is a placeholder time in raw WISDM records; a headed CSV's relative clock starts there
+    ts_low = 0 if layout.kind == "csv" else 1
     with np.errstate(invalid="ignore"):
-        ts_ok = (ts > 0) & (ts < 9e18) if ts.dtype.kind == "f" else None
+        ts_ok = (ts >= ts_low) & (ts < 9e18) if ts.dtype.kind in "fu" else None
         if ts_ok is not None:
             reasons.append((BAD_TIMESTAMP, ~ts_ok if not ts_ok.all() else None))
         else:
-            reasons.append((BAD_TIMESTAMP, ~(ts > 0) if n and not (ts.min() > 0) else None))
+            reasons.append((BAD_TIMESTAMP, ~(ts >= ts_low) if n and not (ts.min() >= ts_low)
+                            else None))
 
     bad_any: np.ndarray | None = None
     for reason, mask in reasons:

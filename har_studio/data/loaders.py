@@ -113,7 +113,7 @@ def load_iter(paths: PathsLike) -> Generator[LoadProgress, None, Dataset]:
             parsed.append(load_file(path))
         except DataError as exc:
             failures.append(one_line(str(exc)))
-            log.warning("%s", exc)
+            log.debug("%s", exc)  # shown once: in the report's warnings, or as the error
         except (MemoryError, OSError) as exc:  # pragma: no cover - environment trouble
             failures.append(one_line(f"{path}: {exc}"))
         done += size
@@ -229,13 +229,13 @@ def assemble(parsed: list[ParsedFile], failures: list[str] | None = None) -> Dat
     if len(table) == 0:
         raise DataError(_nothing_usable(parsed, report))
 
+    for pf in parsed:  # every skip is counted: free the raw bytes kept for line numbers
+        pf.line_of = None
     used = np.flatnonzero(np.bincount(table.file, minlength=len(parsed)))
     formats = sorted({parsed[int(i)].format for i in used})
     report.format = formats[0] if len(formats) == 1 else "mixed"
     frame = _to_frame(table, names)
     _summarise(frame, report)
-    for pf in parsed:  # free the raw bytes kept for line numbers
-        pf.line_of = None
     return Dataset(frame, report)
 
 

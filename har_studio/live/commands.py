@@ -230,8 +230,13 @@ def _stream(args: argparse.Namespace) -> int:
     finally:
         source.stop()
         if recorder is not None:
-            if recorder.samples:
-                paths = recorder.close()
+            if recorder.failed is not None:
+                cli.fail(str(recorder.failed))  # nothing was published
+            elif recorder.samples:
+                try:
+                    paths = recorder.close()
+                except OSError as exc:
+                    return cli.fail(str(exc))
                 sys.stderr.write(f"har-studio: recorded {recorder.samples} samples to {paths[0]}\n")
             else:
                 recorder.discard()

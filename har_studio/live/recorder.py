@@ -5,7 +5,9 @@ When the stream also carries a gyroscope and the file is named like WISDM 2019
 (``data_<id>_accel_<device>.txt``) with an activity that has a WISDM 2019 letter code, the
 2019 format is written instead, with the gyroscope in the sibling ``data_<id>_gyro_<device>.txt``
 so the pair loads as 6 channels. Everything goes to temporary files that replace the targets
-only on ``close()``: an interrupted recording never leaves a half-written file.
+only on ``close()``: an interrupted recording never leaves a half-written file. A write that
+fails (a full disk) abandons the recording at once: nothing is published, ``samples`` drops to
+0, ``failed`` holds the one-line error naming the file, and ``close()`` raises it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write
+from ..atomic import AtomicWriteError, atomic_write
 from ..data.activities import WISDM2019_CODES, canonical_activity
 from .sources import SampleBatch
 
@@ -67,6 +69,7 @@ class StreamRecorder:
         self._last_ns = -1
         self.samples = 0
         self.closed = False
+        self.failed: OSError | None = None
 
     def write(self, batch: SampleBatch) -> None:
         """Append the samples of `batch` (non-finite rows are skipped)."""
@@ -93,19 +96,45 @@ class StreamRecorder:
                 if gcols is not None:
                     gx, gy, gz = values[i, gcols]
                     glines.append(f"{self.subject},{self._label},{stamp},{gx:.6g},{gy:.6g},{gz:.6g};\n")
-            self._files[0].write("".join(lines))
-            if self._with_gyro:
-                self._files[1].write("".join(glines))
+            try:
+                self._files[0].write("".join(lines))
+                self._files[0].flush()  # a full disk shows here, not at close()
+                if self._with_gyro:
+                    self._files[1].write("".join(glines))
+                    self._files[1].flush()
+            except OSError as exc:
+                self._fail(exc)
+                raise self.failed from exc
             self.samples += len(lines)
 
+    def _fail(self, exc: OSError) -> None:
+        """Abandon the recording after a failed write (the lock is held)."""
+        if not isinstance(exc, AtomicWriteError):
+            exc = AtomicWriteError(exc.errno, exc.strerror or str(exc), str(self.path))
+        self.failed = exc
+        self.samples = 0
+        self.closed = True
+        for cm in self._contexts:
+            with contextlib.suppress(RuntimeError, OSError):
+                cm.__exit__(RuntimeError, RuntimeError("failed"), None)
+        log.error("recording abandoned: %s", exc)
+
     def close(self) -> list[Path]:
-        """Finish: the files appear at their final paths. Returns them."""
+        """Finish: the files appear at their final paths. Returns them. Raises OSError (one
+        line naming the file) when the recording failed; then nothing is published."""
         with self._lock:
+            if self.failed is not None:
+                raise self.failed
             if self.closed:
                 return list(self.paths)
             self.closed = True
-            for cm in self._contexts:
-                cm.__exit__(None, None, None)
+            for i, cm in enumerate(self._contexts):
+                try:
+                    cm.__exit__(None, None, None)
+                except OSError as exc:
+                    self._contexts = self._contexts[i + 1:]  # the rest are still open
+                    self._fail(exc)
+                    raise self.failed from exc
         log.info("recorded %d samples to %s", self.samples, self.path)
         return list(self.paths)
 

@@ -7,7 +7,9 @@ normalisation statistics, the activity names in class order, plus whatever the t
 package versions that wrote it. The recipe is JSON in the safetensors metadata.
 
 Loading never executes code from the file: the header is parsed as JSON here, the tensors
-are read by safetensors (plain numbers), and pickles (``torch.save`` files) are refused.
+are read as plain numbers, and pickles (``torch.save`` files) are refused. A hostile file is
+refused before anything it asks for is allocated (see ``load_model``); torch is imported only
+once the file's settings have passed, so a refusal does not wait for it.
 """
 
 from __future__ import annotations
@@ -18,29 +20,39 @@ import logging
 import math
 import os
 import platform
+import stat
 import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..atomic import atomic_write_bytes
 from ..data.dataset import CHANNEL_UNITS
 from ..data.features import FeatureConfig, derive, output_channels
 from ..data.splits import Normaliser
 from ..data.windows import WindowConfig
-from .config import ViTConfig
-from .vit import TimeSeriesViT
+from .config import MAX_PARAMETERS, ViTConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from .vit import TimeSeriesViT
 
 log = logging.getLogger(__name__)
 
 FORMAT_NAME = "har-studio-model"
-FORMAT_VERSION = 2        # 2 added derived input features ("features"; absent = raw channels)
+FORMAT_VERSION = 3        # 2 added derived input features ("features"; absent = raw channels);
+#                           3 a mandatory checksum over the recipe and the weights ("checksum")
 MODEL_SUFFIX = ".harmodel"
 PREDICT_BATCH = 512
-_MAX_HEADER_BYTES = 64 * 1024 * 1024
+_MAX_HEADER_BYTES = 16 * 1024 * 1024
+MAX_JSON_DEPTH = 64       # nesting of the header and recipe JSON
+MIN_STD = 1e-6            # smallest normalisation standard deviation a file may hold
+# No model file can be larger: the largest header plus the most parameters at 8 bytes each.
+MAX_FILE_BYTES = 8 + _MAX_HEADER_BYTES + 8 * MAX_PARAMETERS
 _FLOAT_DTYPES = {"F16", "BF16", "F32", "F64"}
 _DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2,
                 "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
@@ -98,13 +110,16 @@ class ModelBundle:
         return X
 
     def _batches(self, X: np.ndarray, with_attention: bool):
+        import torch
+
         if self.model.training:
             self.model.eval()
         Xn = self.normaliser.apply(self.derive(X))
         device = self.device
         with torch.inference_mode():
-            for i in range(0, len(Xn), PREDICT_BATCH):
-                xb = torch.from_numpy(np.ascontiguousarray(Xn[i:i + PREDICT_BATCH])).to(device)
+            step = predict_batch(self.model_config)
+            for i in range(0, len(Xn), step):
+                xb = torch.from_numpy(np.ascontiguousarray(Xn[i:i + step])).to(device)
                 if with_attention:
                     logits, attention = self.model.forward_with_attention(xb)
                 else:
@@ -138,8 +153,19 @@ class ModelBundle:
         return self.predict_proba(X).argmax(axis=1).astype(np.int64)
 
 
+def predict_batch(config: ViTConfig, budget_floats: int = 64 * 1024 * 1024) -> int:
+    """Windows per inference batch: PREDICT_BATCH, fewer for a network whose activations
+    (attention scores grow with the square of the patch count) would pass ~256 MB a batch."""
+    c = config
+    per_window = c.modal * (c.head_num * c.patch_num ** 2
+                            + c.patch_num * (3 * c.head_num * c.att_size + 4 * c.embedding_dim))
+    return int(max(1, min(PREDICT_BATCH, budget_floats // max(1, per_window))))
+
+
 def package_versions() -> dict[str, str]:
     """Versions recorded in every model file (to explain differences between machines)."""
+    import torch
+
     from .. import __version__
 
     versions = {"har_studio": __version__, "torch": torch.__version__,
@@ -188,6 +214,7 @@ def save_model(path: str | os.PathLike, bundle: ModelBundle) -> Path:
     The file's recipe is ``bundle.recipe`` plus the package versions and a creation time.
     Raises ValueError if the bundle is inconsistent or its recipe is not JSON-serialisable.
     """
+    import torch
     from safetensors.torch import save
 
     _check_bundle(bundle)
@@ -207,24 +234,57 @@ def save_model(path: str | os.PathLike, bundle: ModelBundle) -> Path:
         header["features"] = bundle.features.to_dict()
     try:
         text = json.dumps(header, default=_json_default)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"the model recipe cannot be saved: {exc}") from exc
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous()
                for k, v in bundle.model.state_dict().items()}
     metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "har_studio": text,
-                "weights_sha256": _weights_digest(tensors)}
+                "checksum": file_checksum(text, tensors)}
     data = save(tensors, metadata=metadata)
     atomic_write_bytes(path, data)
     log.info("saved model %s (%d bytes)", path, len(data))
     return Path(path)
 
 
-def _weights_digest(tensors: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over names, dtypes, shapes and bytes of the weights: detects corrupted weights."""
-    digest = hashlib.sha256()
+def _torch_dtype(tag: str):
+    """torch dtype of a safetensors float type tag."""
+    import torch
+
+    return {"F16": torch.float16, "BF16": torch.bfloat16, "F32": torch.float32,
+            "F64": torch.float64}[tag]
+
+
+# the dtype names format 1-2 checksums used (str of the torch dtype)
+_LEGACY_TAG = {"F16": "torch.float16", "BF16": "torch.bfloat16", "F32": "torch.float32",
+               "F64": "torch.float64"}
+
+
+def _tag_of(dtype) -> str:
+    return {str(_torch_dtype(t)): t for t in _FLOAT_DTYPES}[str(dtype)]
+
+
+def _checksum_start(text: str) -> hashlib._Hash:
+    digest = hashlib.sha256(b"har-studio-model checksum 3\n")
+    raw = text.encode("utf-8")
+    digest.update(struct.pack("<Q", len(raw)))
+    digest.update(raw)
+    return digest
+
+
+def _tensor_prefix(name: str, tag: str, shape) -> bytes:
+    return f"{name}|{tag}|{list(shape)}|".encode()
+
+
+def file_checksum(recipe_text: str, tensors: dict[str, torch.Tensor]) -> str:
+    """The ``checksum`` of a model file (format 3): SHA-256 over the recipe text (the
+    ``har_studio`` metadata entry) and the names, types, shapes and bytes of the weights, so a
+    change to either is caught."""
+    import torch
+
+    digest = _checksum_start(recipe_text)
     for name in sorted(tensors):
         t = tensors[name].detach().cpu().contiguous()
-        digest.update(f"{name}|{t.dtype}|{list(t.shape)}|".encode())
+        digest.update(_tensor_prefix(name, _tag_of(t.dtype), t.shape))
         digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
@@ -237,6 +297,32 @@ def _sniff(head: bytes) -> str | None:
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return "a Python pickle, not a HAR Studio model; pickles are never loaded (they can run code)"
     return None
+
+
+def _json_depth_ok(obj, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when `obj` (parsed JSON) nests at most `limit` deep (iterative: no recursion)."""
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return False
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((v, depth + 1) for v in items if isinstance(v, (dict, list)))
+    return True
+
+
+def _loads(text: str | bytes, what: str, path: Path):
+    """json.loads that turns every failure, nesting too deep included, into a ModelFileError."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ModelFileError(path, f"{what} is nested too deeply") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError, ValueError):
+        raise ModelFileError(path, f"{what} is not valid JSON") from None
+    if not _json_depth_ok(value):
+        raise ModelFileError(path, f"{what} is nested too deeply (over {MAX_JSON_DEPTH} levels)")
+    return value
 
 
 def _read_header(path: Path, fh, size: int) -> tuple[dict, int]:
@@ -256,34 +342,74 @@ def _read_header(path: Path, fh, size: int) -> tuple[dict, int]:
         raise fail("not a HAR Studio model file (no safetensors header)")
     if 8 + n > size:
         raise fail("the file is truncated or not a HAR Studio model file (header incomplete)")
+    raw = fh.read(n)
+    if len(raw) != n:
+        raise fail("the file is truncated (header incomplete)")
     try:
-        header = json.loads(fh.read(n).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = _loads(raw.decode("utf-8"), "the header", path)
+    except UnicodeDecodeError:
         raise fail("not a HAR Studio model file (unreadable header)") from None
+    except ModelFileError as exc:
+        raise fail(f"not a HAR Studio model file ({exc.reason})") from None
     if not isinstance(header, dict):
         raise fail("not a HAR Studio model file (unreadable header)")
     return header, 8 + n
 
 
-def _check_tensors(path: Path, header: dict, data_start: int, size: int) -> None:
-    end = 0
+def _tensor_table(path: Path, header: dict, data_start: int, size: int,
+                  expected: dict[str, tuple[int, ...]]) -> list[tuple[str, str, tuple, int, int]]:
+    """Check the file's weight table against the shapes the configuration needs (`expected`,
+    derived without allocating) and the file size; returns (name, dtype, shape, begin, end)
+    of each weight, ordered by name."""
+    table = {}
     for name, info in header.items():
         if name == "__metadata__":
             continue
         try:
             dtype, shape, (begin, stop) = info["dtype"], info["shape"], info["data_offsets"]
-            count = math.prod(int(s) for s in shape)
-            valid = dtype in _DTYPE_BYTES and stop - begin == count * _DTYPE_BYTES[dtype]
+            valid = (isinstance(dtype, str) and isinstance(shape, list)
+                     and all(type(s) is int and 0 <= s < 2**40 for s in shape)
+                     and type(begin) is int and type(stop) is int and 0 <= begin <= stop
+                     and dtype in _DTYPE_BYTES
+                     and stop - begin == math.prod(shape) * _DTYPE_BYTES[dtype])
         except (KeyError, TypeError, ValueError):
             valid = False
         if not valid:
-            raise ModelFileError(path, f"the weight table is corrupt (entry {name!r})")
+            raise ModelFileError(path, f"the weight table is corrupt (entry {str(name)[:60]!r})")
         if dtype not in _FLOAT_DTYPES:
             raise ModelFileError(path, f"weight {name!r} has non-float type {dtype}")
-        end = max(end, stop)
+        table[name] = (dtype, tuple(shape), begin, stop)
+    missing = [k for k in expected if k not in table]
+    extra = [k for k in table if k not in expected]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+        if extra:
+            shown = ", ".join(str(k)[:60] for k in extra[:3])
+            parts.append(f"unexpected {shown}{' ...' if len(extra) > 3 else ''}")
+        raise ModelFileError(path, "the weights do not match the model configuration ("
+                             + "; ".join(parts) + ")")
+    for name, want in expected.items():
+        got = table[name][1]
+        if got != want:
+            raise ModelFileError(
+                path, f"weight {name} has shape {list(got)} but the model configuration "
+                f"needs {list(want)}")
+    spans = sorted((begin, stop) for _, _, begin, stop in table.values())
+    end = 0
+    for begin, stop in spans:
+        if begin != end:
+            raise ModelFileError(path, "the weight table is corrupt (overlapping or gapped "
+                                 "weights)")
+        end = stop
     if data_start + end > size:
         raise ModelFileError(
             path, f"the file is truncated ({size} bytes, the weights need {data_start + end})")
+    if data_start + end < size:
+        raise ModelFileError(path, f"the file has {size - data_start - end} bytes after the "
+                             "weights (damaged or not a HAR Studio model)")
+    return [(name, *table[name]) for name in sorted(table)]
 
 
 def _field(path: Path, meta: dict, name: str, kind: type):
@@ -295,11 +421,57 @@ def _field(path: Path, meta: dict, name: str, kind: type):
     return value
 
 
+def _number(value, name: str, low: float, high: float, integer: bool = False):
+    """A finite number in [low, high] (an int when `integer`); ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            integer and not isinstance(value, int)):
+        kind = "a whole number" if integer else "a number"
+        raise ValueError(f"{name} must be {kind}, got {str(value)[:40]!r}")
+    if not math.isfinite(value) or not (low <= value <= high):
+        raise ValueError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
+    return value
+
+
+def _window(d: dict) -> WindowConfig:
+    """The window settings, checked for type and range before WindowConfig sees them."""
+    unknown = sorted(set(map(str, d)) - {"size", "step", "rate_hz", "max_gap_periods"})
+    if unknown:
+        raise ValueError(f"unknown window setting(s): {', '.join(unknown)[:80]}")
+    if "size" in d:
+        _number(d["size"], "window size", 2, 8192, integer=True)
+    if "step" in d:
+        _number(d["step"], "window step", 1, 1_000_000, integer=True)
+    if "rate_hz" in d:
+        _number(d["rate_hz"], "sampling rate", 0.01, 100_000)
+    if "max_gap_periods" in d:
+        _number(d["max_gap_periods"], "max gap", 0, 1e6)
+    return WindowConfig.from_dict(d)
+
+
+def _normaliser(d: dict, channels: int) -> Normaliser:
+    """Statistics that turn sensor values into finite network inputs: finite means, standard
+    deviations in [1e-6, 1e9] (a std of 1e-45 makes every input infinite)."""
+    mean, std = d["mean"], d["std"]
+    if not isinstance(mean, list) or not isinstance(std, list) or len(mean) != len(std) \
+            or len(mean) > 64:
+        raise ValueError("malformed")
+    for v in mean:
+        _number(v, "a normalisation mean", -1e9, 1e9)
+    for v in std:
+        _number(v, "a normalisation standard deviation", MIN_STD, 1e9)
+    return Normaliser.from_dict({"mean": mean, "std": std})
+
+
+def _features(d) -> FeatureConfig:
+    if isinstance(d, dict) and "lowpass_s" in d:
+        _number(d["lowpass_s"], "lowpass_s", 1e-3, 3600)
+    if isinstance(d, dict) and isinstance(d.get("outputs"), list) and len(d["outputs"]) > 64:
+        raise ValueError("too many feature outputs")
+    return FeatureConfig.from_dict(d)
+
+
 def _parse_recipe(path: Path, text: str) -> dict:
-    try:
-        meta = json.loads(text)
-    except (json.JSONDecodeError, TypeError):
-        raise ModelFileError(path, "the model recipe is not valid JSON") from None
+    meta = _loads(text, "the model recipe", path)
     if not isinstance(meta, dict):
         raise ModelFileError(path, "the model recipe is malformed")
     parsed = {}
@@ -308,20 +480,25 @@ def _parse_recipe(path: Path, text: str) -> dict:
     except (TypeError, ValueError) as exc:
         raise ModelFileError(path, f"invalid model configuration: {exc}") from None
     try:
-        parsed["window"] = WindowConfig.from_dict(_field(path, meta, "window", dict))
+        parsed["window"] = _window(_field(path, meta, "window", dict))
     except (TypeError, ValueError) as exc:
         raise ModelFileError(path, f"invalid window configuration: {exc}") from None
     for name in ("channels", "labels"):
         values = _field(path, meta, name, list)
-        if not all(isinstance(v, str) and v for v in values) or len(set(values)) != len(values):
+        if not all(isinstance(v, str) and v and len(v) <= 200 for v in values) \
+                or len(set(values)) != len(values):
             raise ModelFileError(path, f"the model recipe's {name!r} entry is malformed")
         parsed[name] = list(values)
     try:
-        parsed["normaliser"] = Normaliser.from_dict(_field(path, meta, "normaliser", dict))
-    except (KeyError, TypeError, ValueError):
+        parsed["normaliser"] = _normaliser(_field(path, meta, "normaliser", dict),
+                                           parsed["model_config"].modal)
+    except ValueError as exc:
+        detail = "" if str(exc) == "malformed" else f": {exc}"
+        raise ModelFileError(path, f"the normalisation statistics are malformed{detail}") from None
+    except (KeyError, TypeError):
         raise ModelFileError(path, "the normalisation statistics are malformed") from None
     try:
-        parsed["features"] = FeatureConfig.from_dict(meta.get("features"))
+        parsed["features"] = _features(meta.get("features"))
         inputs = output_channels(parsed["channels"], parsed["features"])
     except (TypeError, ValueError) as exc:
         raise ModelFileError(path, f"invalid input features: {exc}") from None
@@ -344,34 +521,16 @@ def _parse_recipe(path: Path, text: str) -> dict:
     return parsed
 
 
-def _build_model(path: Path, config: ViTConfig, tensors: dict[str, torch.Tensor]) -> TimeSeriesViT:
-    model = TimeSeriesViT(config)
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in tensors]
-    extra = [k for k in tensors if k not in expected]
-    if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
-        if extra:
-            parts.append(f"unexpected {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}")
-        raise ModelFileError(path, "the weights do not match the model configuration ("
-                             + "; ".join(parts) + ")")
-    for name, want in expected.items():
-        got = tensors[name]
-        if tuple(got.shape) != tuple(want.shape):
-            raise ModelFileError(
-                path, f"weight {name} has shape {list(got.shape)} but the model configuration "
-                f"needs {list(want.shape)}")
-        if not np.isfinite(got.to(torch.float32).numpy()).all():  # numpy: far faster here
-            raise ModelFileError(path, f"weight {name} contains NaN or infinite values")
-    model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()}, strict=True)
-    return model.eval()
+def expected_shapes(config: ViTConfig) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every weight the network of `config` has, derived without allocating
+    anything (``ViTConfig.weight_shapes``; a test holds it equal to the shapes of the network
+    built on torch's meta device). No torch import: a refusal does not wait for it."""
+    return config.weight_shapes()
 
 
-def _check_version(path: Path, meta: dict) -> None:
+def _check_version(path: Path, meta: dict) -> int:
     try:
-        version = int(meta.get("format_version", ""))
+        version = int(str(meta.get("format_version", ""))[:8])
     except (TypeError, ValueError):
         raise ModelFileError(path, "the model file's format version is unreadable") from None
     if version > FORMAT_VERSION:
@@ -379,27 +538,68 @@ def _check_version(path: Path, meta: dict) -> None:
                              f"this version reads up to {FORMAT_VERSION}): update HAR Studio")
     if version < 1:
         raise ModelFileError(path, f"unknown model format version {version}")
+    return version
 
 
-def load_model(path: str | os.PathLike) -> ModelBundle:
-    """Read a model file written by ``save_model``; raises ModelFileError (one line) if the
-    file is missing, unreadable, corrupt, truncated, foreign, newer, hostile or inconsistent."""
-    from safetensors.torch import load
+def _read_weights(path: Path, fh, data_start: int, table, version: int, meta: dict
+                  ) -> dict[str, tuple[str, tuple, bytearray]]:
+    """Read each weight once, hashing as it goes; refuse the file if the checksum is absent or
+    does not match. Memory: the weights themselves, nothing more. Returns name -> (dtype tag,
+    shape, bytes)."""
+    if version >= 3:
+        expected = meta.get("checksum")
+        digest = _checksum_start(meta.get("har_studio", ""))
+    else:  # formats 1-2: a checksum over the weights only (the recipe was not covered)
+        expected = meta.get("weights_sha256")
+        digest = hashlib.sha256()
+    if not isinstance(expected, str) or len(expected) != 64:
+        raise ModelFileError(path, "the model file has no checksum (damaged, or not written "
+                             "by HAR Studio)")
+    tensors: dict[str, tuple[str, tuple, bytearray]] = {}
+    for name, dtype, shape, begin, stop in table:
+        buffer = bytearray(stop - begin)
+        fh.seek(data_start + begin)
+        view = memoryview(buffer)
+        got = 0
+        while got < len(buffer):
+            n = fh.readinto(view[got:])
+            if not n:
+                raise ModelFileError(path, "the file is truncated (the weights end early)")
+            got += n
+        tag = dtype if version >= 3 else _LEGACY_TAG[dtype]
+        digest.update(_tensor_prefix(name, tag, shape))
+        digest.update(buffer)
+        tensors[name] = (dtype, shape, buffer)
+    if digest.hexdigest() != expected:
+        what = "the weights or the recipe" if version >= 3 else "the weights"
+        raise ModelFileError(path, f"{what} are corrupt (checksum mismatch)")
+    return tensors
 
-    path = Path(path)
+
+def _build_model(path: Path, config: ViTConfig,
+                 weights: dict[str, tuple[str, tuple, bytearray]]) -> TimeSeriesViT:
+    import torch
+
+    from .vit import TimeSeriesViT
+
+    tensors = {}
+    for name, (dtype, shape, buffer) in weights.items():
+        t = (torch.frombuffer(buffer, dtype=_torch_dtype(dtype)) if buffer
+             else torch.empty(0, dtype=_torch_dtype(dtype)))
+        tensors[name] = t.reshape(shape)
+    for name, got in tensors.items():
+        if not np.isfinite(got.to(torch.float32).numpy()).all():  # numpy: far faster here
+            raise ModelFileError(path, f"weight {name} contains NaN or infinite values")
+    model = TimeSeriesViT(config)
+    model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()}, strict=True)
+    return model.eval()
+
+
+def _open_regular(path: Path):
+    """Open `path` for reading without blocking (a FIFO or device must not hang the app) and
+    refuse anything but a regular file."""
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            header, data_start = _read_header(path, fh, size)
-            meta = header.get("__metadata__")
-            if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-                raise ModelFileError(path, "a safetensors file but not a HAR Studio model "
-                                     f"(no '{FORMAT_NAME}' format tag)")
-            _check_version(path, meta)
-            _check_tensors(path, header, data_start, size)
-            parsed = _parse_recipe(path, meta.get("har_studio", ""))
-            fh.seek(0)
-            data = fh.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise ModelFileError(path, "no such file") from None
     except IsADirectoryError:
@@ -407,12 +607,54 @@ def load_model(path: str | os.PathLike) -> ModelBundle:
     except OSError as exc:
         raise ModelFileError(path, f"cannot read the file ({exc.strerror or exc})") from None
     try:
-        tensors = load(data)
-    except Exception as exc:  # safetensors raises its own error types for corrupt data
-        raise ModelFileError(path, f"the weights are corrupt ({str(exc).splitlines()[0]})") from None
-    expected = meta.get("weights_sha256")
-    if expected is not None and expected != _weights_digest(tensors):
-        raise ModelFileError(path, "the weights are corrupt (checksum mismatch)")
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ModelFileError(path, "is a folder, not a model file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ModelFileError(path, "not a regular file (a pipe, socket or device?)")
+        if hasattr(os, "O_NONBLOCK"):  # (opened without blocking: reads may block again)
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb"), info.st_size
+    except BaseException as exc:
+        os.close(fd)
+        if isinstance(exc, OSError):
+            raise ModelFileError(path, f"cannot read the file ({exc.strerror or exc})") from None
+        raise
+
+
+def load_model(path: str | os.PathLike) -> ModelBundle:
+    """Read a model file written by ``save_model``; raises ModelFileError (one line) if the
+    file is missing, unreadable, corrupt, truncated, foreign, newer, hostile or inconsistent.
+
+    Everything the file says is checked before memory is allocated for it: the settings'
+    types and ranges, the weight shapes (derived on torch's meta device), the file size they
+    imply; then the weights are read once, checksummed on the way, and checked for NaN.
+    """
+    path = Path(path)
+    fh, size = _open_regular(path)
+    try:
+        with fh:
+            if size > MAX_FILE_BYTES:
+                raise ModelFileError(path, f"too large for a HAR Studio model ({size:,} bytes; "
+                                     f"the largest possible is {MAX_FILE_BYTES:,})")
+            header, data_start = _read_header(path, fh, size)
+            meta = header.get("__metadata__")
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+                raise ModelFileError(path, "a safetensors file but not a HAR Studio model "
+                                     f"(no '{FORMAT_NAME}' format tag)")
+            version = _check_version(path, meta)
+            recipe_text = meta.get("har_studio", "")
+            if not isinstance(recipe_text, str):
+                raise ModelFileError(path, "the model recipe is malformed")
+            parsed = _parse_recipe(path, recipe_text)
+            table = _tensor_table(path, header, data_start, size,
+                                  expected_shapes(parsed["model_config"]))
+            tensors = _read_weights(path, fh, data_start, table, version, meta)
+    except OSError as exc:
+        raise ModelFileError(path, f"cannot read the file ({exc.strerror or exc})") from None
     model = _build_model(path, parsed["model_config"], tensors)
+    if version < 3:
+        log.warning("%s: an older model file (format %d): its recipe is not covered by a "
+                    "checksum; saving it again upgrades it", path, version)
     log.info("loaded model %s", path)
     return ModelBundle(model=model, **parsed)

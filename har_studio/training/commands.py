@@ -26,8 +26,12 @@ def register(subparsers) -> None:
         "train", help="train a model headless (same engine as the app)",
         description="Train a time-series ViT on WISDM recordings and write a run folder "
                     "(config.json, history.csv, model.harmodel, report.json, report.csv).")
-    p.add_argument("--data", nargs="+", required=True, metavar="PATH",
-                   help="data files and/or folders (searched recursively)")
+    p.add_argument("--data", nargs="+", metavar="PATH",
+                   help="data files and/or folders (searched recursively); required unless "
+                        "--resume")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue an interrupted run in its folder from its last checkpoint "
+                        "(same data files and settings; --data overrides where the files are)")
     p.add_argument("--activities", metavar="LIST",
                    help="comma-separated activities (names or WISDM 2019 letters); default all")
     p.add_argument("--channels", metavar="LIST", help="comma-separated channels, e.g. x,y,z")
@@ -214,6 +218,10 @@ def train_command(args: argparse.Namespace) -> int:
     from .prepare import default_model_config, prepare_data
     from .presets import DEFAULT_PRESET, get_preset
 
+    if args.resume:
+        return _resume(args)
+    if not args.data:
+        return fail("--data is required (or --resume RUN_DIR)")
     try:
         preset = get_preset(args.preset or DEFAULT_PRESET)
         train_config = preset.train_config(**_given(args, TRAIN_FLAGS), seed=args.seed,
@@ -276,6 +284,30 @@ def train_command(args: argparse.Namespace) -> int:
             "model": str(result.model_path) if result.model_path else None,
             "metrics": runs.clean_json(result.metrics),
         })
+    return 3 if result.stopped_reason == "diverged" else 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    """``train --resume RUN_DIR``: the run's own data, split and settings, its checkpoint's
+    weights, the epochs that are left; written into the same folder."""
+    from ..data.dataset import DataError
+    from ..model.io import ModelFileError
+    from . import runs
+    from .engine import TrainControl, run_to_end
+
+    control = TrainControl()
+    try:
+        gen = runs.resume_training(args.resume, data=args.data, control=control)
+        with _GracefulInterrupt(control):
+            result = run_to_end(gen, _report_progress)
+    except (DataError, ModelFileError, ValueError, OSError) as exc:
+        return fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
+    _say(f"run folder: {result.run_dir}")
+    if args.json:
+        print_json({"stopped_reason": result.stopped_reason, "epochs_run": len(result.history),
+                    "best_epoch": result.best_epoch, "run_dir": str(result.run_dir),
+                    "model": str(result.model_path),
+                    "metrics": runs.clean_json(result.metrics)})
     return 3 if result.stopped_reason == "diverged" else 0
 
 

@@ -341,6 +341,7 @@ def train(
     run_dir: Path | str | None = None,
     *,
     init_bundle=None,
+    resume=None,
 ) -> Generator[BatchProgress | EpochProgress | TrainNote, None, TrainResult]:
     """Train a TimeSeriesViT on `prepared` and return a TrainResult.
 
@@ -353,6 +354,12 @@ def train(
     training windows. Closing the generator (``gen.close()``) abandons the run and records
     "aborted" in report.json. While paused it re-yields the last BatchProgress every 0.5 s
     so a worker can still close it.
+
+    With `run_dir`, the latest finished epoch's model is also saved (atomically) as
+    ``checkpoint.harmodel`` after every epoch, and the folder is locked while the run goes
+    (``runs.RunLock``), so a killed run is shown as interrupted and loses at most one epoch.
+    `resume` (a ``runs.ResumeInfo``, with `init_bundle` its checkpoint) continues such a run in
+    its folder from the epoch after the checkpoint's, on the same learning-rate schedule.
     """
     import torch
     import torch.nn.functional as F
@@ -394,10 +401,15 @@ def train(
         log.info("%s: %s", level, text)
         return item
 
+    if resume is not None:
+        created = str(resume.config.get("created") or created)
     config_record = run_config(prepared, model_config, cfg, created)
+    lock = None
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        runs.write_config(run_dir, config_record)
+        lock = runs.RunLock(run_dir)  # released by the OS however this process ends
+        if resume is None:
+            runs.write_config(run_dir, config_record)
 
     for text in prepared.warnings:
         yield note(text, "warning")
@@ -480,6 +492,15 @@ def train(
     history: list[EpochProgress] = []
     stopped_reason = "completed"
     step = 0
+    first_epoch = 1
+    if resume is not None:  # continue after the checkpoint's epoch, its weights the best so far
+        history = _history_from_rows(resume.history)
+        first_epoch, step = resume.epoch + 1, resume.epoch * batches
+        last = history[-1]
+        best_monitor = last.val_loss if has_val else last.train_loss
+        best_epoch, best_state, initial_state = resume.epoch, snapshot(), None
+        reference_loss = history[0].train_loss
+        yield note(f"Resuming after epoch {resume.epoch} from its checkpoint")
     paused_total = 0.0
     run_t0 = time.perf_counter()
     last_progress: BatchProgress | None = None
@@ -492,7 +513,7 @@ def train(
         return active_elapsed() / fraction * (1.0 - fraction) if fraction > 0 else 0.0
 
     try:
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(first_epoch, cfg.epochs + 1):
             if control.stopped:
                 stopped_reason = "stopped"
                 break
@@ -608,6 +629,12 @@ def train(
             history.append(progress)
             if run_dir is not None:
                 runs.write_history(run_dir, [asdict(h) for h in history])
+                save_model(run_dir / runs.CHECKPOINT_FILE, ModelBundle(
+                    model=model, model_config=model_config, window=prepared.window,
+                    channels=prepared.channels, labels=prepared.labels, normaliser=norm,
+                    features=prepared.features, recipe=runs.clean_json({
+                        **config_record, "checkpoint": {"epoch": epoch, "is_best": is_best},
+                        "history": [asdict(h) for h in history]})))
             yield progress
             if cfg.patience > 0 and bad_epochs >= cfg.patience and epoch < cfg.epochs:
                 stopped_reason = "early_stopping"
@@ -629,6 +656,7 @@ def train(
                                             "epochs_run": len(history)})
             except OSError:
                 log.warning("could not write the report of the aborted run in %s", run_dir)
+            lock.release()
         raise
 
     # --- the kept model, its metrics, the files -----------------------------------------------
@@ -698,6 +726,8 @@ def train(
             "metrics": metrics,
             "notes": [asdict(n) for n in notes],
         })
+        (run_dir / runs.CHECKPOINT_FILE).unlink(missing_ok=True)  # model.harmodel has it all
+        lock.release()
     summary = (f"Finished ({stopped_reason.replace('_', ' ')}): {evaluated_on} accuracy "
                f"{metrics['accuracy']:.3f}, macro F1 {metrics['f1_macro']:.3f}")
     yield note(summary)
@@ -705,6 +735,19 @@ def train(
                        stopped_reason=stopped_reason, device=str(device), precision=precision,
                        run_dir=run_dir, model_path=model_path, best_epoch=best_epoch,
                        notes=notes)
+
+
+def _history_from_rows(rows: list[dict]) -> list[EpochProgress]:
+    """EpochProgress records back from history.csv rows (``runs.read_history``)."""
+    names = [f.name for f in EpochProgress.__dataclass_fields__.values()]
+    out = []
+    for row in rows:
+        values = {k: row[k] for k in names}
+        values["is_best"] = str(values["is_best"]) == "True"
+        values.update({k: float(v) if v != "" else math.nan for k, v in values.items()
+                       if k not in ("epoch", "epochs", "is_best")})
+        out.append(EpochProgress(**values))
+    return out
 
 
 def run_to_end(gen: Generator, on_item: Callable[[object], None] | None = None):

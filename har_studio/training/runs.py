@@ -6,6 +6,11 @@ and a short tag) holding:
 - ``config.json``  model config, training config, window, split, activities, channels, files
 - ``history.csv``  one row per epoch, rewritten (atomically) after every epoch
 - ``model.harmodel``  the best model (also written when the run is stopped)
+- ``checkpoint.harmodel``  the latest finished epoch's model, rewritten (atomically) after
+  every epoch while the run goes and removed when it ends normally: what a killed run leaves,
+  to evaluate or to resume from (``resume_info``, ``har-studio train --resume``)
+- ``.running``  held locked by the training process while it runs: a run folder without a
+  report whose lock is free was killed ("interrupted")
 - ``report.json``  final metrics, stopped_reason, device, precision, timings
 - ``report.csv``   the metrics as a flat table (one row per class, then averages)
 
@@ -15,11 +20,13 @@ tolerates broken or half-written folders (they are skipped or shown without metr
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import logging
 import math
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -35,6 +42,13 @@ HISTORY_FILE = "history.csv"
 MODEL_FILE = "model.harmodel"
 REPORT_FILE = "report.json"
 REPORT_CSV_FILE = "report.csv"
+CHECKPOINT_FILE = "checkpoint.harmodel"
+LOCK_FILE = ".running"
+
+# RunInfo.status values besides the engine's stopped_reason ("completed", "early_stopping",
+# "stopped", "diverged", "aborted")
+RUNNING = "running"
+INTERRUPTED = "interrupted"
 
 
 @dataclass
@@ -51,6 +65,150 @@ class RunInfo:
     f1_macro: float | None = None
     device: str | None = None
     model_path: Path | None = None
+    status: str = INTERRUPTED           # RUNNING, INTERRUPTED or the stopped_reason
+    checkpoint_path: Path | None = None  # the latest finished epoch of a run that did not end
+
+    @property
+    def resumable(self) -> bool:
+        """A run that was killed or abandoned and left a checkpoint to continue from."""
+        return self.status in (INTERRUPTED, "aborted") and self.checkpoint_path is not None
+
+
+def _lock_fd(fd: int, exclusive: bool) -> bool:
+    """Try to lock an open file without waiting; False when another process holds it."""
+    try:
+        import fcntl
+
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+
+class RunLock:
+    """Held by the process that trains into a run folder (an OS file lock on ``.running``,
+    released by the OS however the process ends), so a listing can tell a killed run from a
+    running one."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.path = Path(folder) / LOCK_FILE
+        self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if not _lock_fd(self._fd, exclusive=True):
+            os.close(self._fd)
+            self._fd = None
+            raise OSError(f"{Path(folder)}: another process is training into this run folder")
+        os.write(self._fd, f"{os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        os.close(self._fd)
+        self._fd = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            if self._fd is not None:
+                os.close(self._fd)
+
+
+def is_running(folder: Path | str) -> bool:
+    """True while a process holds the run folder's lock."""
+    try:
+        fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return not _lock_fd(fd, exclusive=False)
+    finally:
+        os.close(fd)
+
+
+def run_status(folder: Path | str, report: dict | None = None) -> str:
+    """RUNNING, INTERRUPTED (killed: no report and nobody holds the lock) or the run's
+    stopped_reason from report.json."""
+    if is_running(folder):
+        return RUNNING
+    reason = (report or {}).get("stopped_reason")
+    return str(reason) if reason else INTERRUPTED
+
+
+@dataclass
+class ResumeInfo:
+    """What ``har-studio train --resume`` needs to continue a run from its checkpoint."""
+
+    folder: Path
+    config: dict                  # config.json
+    checkpoint: Path              # checkpoint.harmodel (the model of `epoch`)
+    epoch: int                    # last finished epoch
+    history: list[dict]
+
+
+def resume_info(folder: Path | str) -> ResumeInfo:
+    """Check that `folder` holds a run that can be resumed; ValueError (one line) otherwise."""
+    folder = Path(folder)
+    record = load_run(folder)
+    status = run_status(folder, record.report)
+    if status == RUNNING:
+        raise ValueError(f"{folder}: this run is still running")
+    if status not in (INTERRUPTED, "aborted"):
+        raise ValueError(f"{folder}: this run ended ({status}); nothing to resume")
+    checkpoint = folder / CHECKPOINT_FILE
+    if not checkpoint.is_file():
+        raise ValueError(f"{folder}: no checkpoint: the run was interrupted before its first "
+                         "epoch finished")
+    history = record.history
+    from ..model.io import load_model
+
+    bundle = load_model(checkpoint)
+    epoch = (bundle.recipe.get("checkpoint") or {}).get("epoch")
+    if not isinstance(epoch, int) or epoch < 1:
+        raise ValueError(f"{checkpoint}: not a checkpoint of this run (no epoch recorded)")
+    return ResumeInfo(folder, record.config, checkpoint, epoch, history[:epoch])
+
+
+def resume_training(folder: Path | str, data=None, control=None):
+    """The training generator (``engine.train``) that continues the interrupted run in
+    `folder` from its checkpoint: the run's data files (or `data`, if they moved), split,
+    window, features and settings, the epochs that are left, written into the same folder.
+    Raises ValueError, DataError, ModelFileError or OSError (one line) when it cannot. The
+    CLI (``train --resume``) and a Past-runs button drive the same generator."""
+    from ..data.loaders import load
+    from ..data.splits import SplitConfig
+    from ..data.windows import WindowConfig
+    from ..model.io import load_model
+    from .config import TrainConfig
+    from .engine import train
+    from .prepare import prepare_data
+
+    info = resume_info(folder)
+    config = info.config
+    bundle = load_model(info.checkpoint)
+    try:
+        window = WindowConfig.from_dict(config["window"])
+        split = SplitConfig.from_dict(config["split_config"])
+        train_config = TrainConfig.from_dict(config["training"])
+        files = list(data) if data else list(config["data_files"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{info.folder}: config.json lacks {exc}") from None
+    prepared = prepare_data(load(files), window, split, activities=list(bundle.labels),
+                            channels=list(bundle.channels), features=bundle.features)
+    if clean_json(prepared.split.to_dict()) != config.get("split"):
+        raise ValueError(f"{info.folder}: the data no longer gives the run's split (files "
+                         "changed?); cannot resume")
+    log.info("resuming %s after epoch %d of %d", info.folder, info.epoch, train_config.epochs)
+    return train(prepared, bundle.model_config, train_config, control, info.folder,
+                 init_bundle=bundle, resume=info)
 
 
 @dataclass
@@ -203,8 +361,11 @@ def list_runs(root: Path | str | None = None) -> list[RunInfo]:
         report, metrics = record.report, record.metrics
         accuracy = metrics.get("accuracy")
         f1 = metrics.get("f1_macro")
+        checkpoint = folder / CHECKPOINT_FILE
         runs.append(RunInfo(
             folder=folder, name=folder.name, created=record.created,
+            status=run_status(folder, report),
+            checkpoint_path=checkpoint if checkpoint.is_file() else None,
             activities=[str(a) for a in record.config.get("labels", []) or []],
             epochs=len(record.history),
             stopped_reason=report.get("stopped_reason"),

@@ -180,6 +180,7 @@ class LiveTab(QWidget):
         self._timer.timeout.connect(self._on_timer_timeout)
 
         state.modelChanged.connect(self._on_state_model_changed)
+        state.modelPathChanged.connect(self._on_state_model_changed)
         state.datasetChanged.connect(self._on_state_dataset_changed)
         app = QCoreApplication.instance()
         if app is not None:

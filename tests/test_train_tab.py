@@ -381,7 +381,7 @@ def test_cross_validation_by_subject_fills_the_fold_table(qtbot, dataset):
 def test_saving_the_model_updates_the_live_tab(qtbot, dataset, tmp_path, monkeypatch):
     """AppState changes only through signalling setters: after Save, the Live tab names the
     saved file, not the run folder's copy."""
-    from har_studio.ui.live_tab import LiveTab
+    from har_studio.ui.live import LiveTab
     from har_studio.ui.train import tab as module
 
     state = _state(dataset)

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 TAB_SPECS: list[tuple[str, str, str]] = [
     ("Data", "har_studio.ui.data_tab", "DataTab"),
     ("Train", "har_studio.ui.train", "TrainTab"),
-    ("Live", "har_studio.ui.live_tab", "LiveTab"),
+    ("Live", "har_studio.ui.live", "LiveTab"),
 ]
 
 CITATIONS = (

@@ -159,9 +159,17 @@ class JobRunner(QObject):
     failed = Signal(object, str)       # exception, formatted traceback
     cancelled = Signal()               # cancel() stopped a running job (emitted at once)
 
-    def __init__(self, parent: QObject | None = None, *, min_interval_s: float = 0.0) -> None:
+    def __init__(self, parent: QObject | None = None, *, min_interval_s: float = 0.0,
+                 receiver: QObject | None = None) -> None:
+        """`receiver` implements any of ``_on_runner_progressed(item)``,
+        ``_on_runner_succeeded(result)``, ``_on_runner_failed(exc, traceback)`` and
+        ``_on_runner_cancelled()``; each is connected to its signal."""
         super().__init__(parent)
         self._min_interval_s = min_interval_s
+        for name in ("progressed", "succeeded", "failed", "cancelled"):
+            slot = getattr(receiver, f"_on_runner_{name}", None)
+            if slot is not None:
+                getattr(self, name).connect(slot)
         self._worker: GeneratorWorker | None = None
         self._delivery: _Delivery | None = None
         self._last_worker: GeneratorWorker | None = None

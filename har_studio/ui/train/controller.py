@@ -95,11 +95,7 @@ class TrainController(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._runner = JobRunner(self)
-        self._runner.progressed.connect(self._on_runner_progressed)
-        self._runner.succeeded.connect(self._on_runner_succeeded)
-        self._runner.failed.connect(self._on_runner_failed)
-        self._runner.cancelled.connect(self._on_runner_cancelled)
+        self._runner = JobRunner(self, receiver=self)
         self.request: TrainRequest | None = None
         self.started_at = 0.0
         self.history: list[dict] = []

@@ -176,7 +176,7 @@ def test_presets_keep_the_reference_exact():
 
 def test_data_tab_states_the_subject_wise_figure_next_to_a_random_split(qtbot):
     from har_studio.data.demo import demo_dataset
-    from har_studio.ui.data_tab import DataTab
+    from har_studio.ui.data import DataTab
     from har_studio.ui.state import AppState
     from har_studio.ui.workers import stop_all_workers
 

@@ -6,8 +6,9 @@ returns what its caller needs. The Train tab drives one in a worker thread, the 
 with ``run_to_end``; neither puts a run together by itself.
 
 Beside the jobs: the one list of model fields a user sets (``MODEL_FIELDS``), the check
-whether a saved model can continue training on chosen data (``resume_problem``) and the
-report shown and exported for a run (``run_report``).
+whether a saved model can continue training on chosen data (``resume_problem``), the
+report shown and exported for a run (``run_report``), and the windows a run would get from
+chosen data settings, counted per split and class (``count_windows``, the Data tab's preview).
 
 (A calibrate job, fine-tuning a model on one person's recording, belongs here too, next to
 ``train_model``: it will yield the same progress and return the calibrated bundle.)
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import runs
@@ -169,3 +170,47 @@ def record_report(record) -> dict:
                       stopped_reason=report.get("stopped_reason"), device=report.get("device"),
                       precision=report.get("precision"), minutes=minutes,
                       run_dir=record.folder, model_path=record.model_path, config=record.config)
+
+
+@dataclass
+class WindowCounts:
+    """What data settings give a run: windows per split and class."""
+
+    labels: list[str]
+    train: list[int]
+    val: list[int]
+    test: list[int]
+    split: dict = field(default_factory=dict)
+    warning: str | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.train) + sum(self.val) + sum(self.test)
+
+    def imbalance(self) -> float:
+        """max / min training windows over classes (inf when a class has none)."""
+        if not self.train or max(self.train) == 0:
+            return float("nan")
+        return float("inf") if min(self.train) == 0 else max(self.train) / min(self.train)
+
+
+def count_windows(frame, window, split, activities: list[str] | None,
+                  channels: list[str] | None) -> WindowCounts:
+    """Window and split `frame` as training will, and count."""
+    import numpy as np
+
+    from ..data.splits import split_windows
+    from ..data.windows import make_windows
+
+    windows = make_windows(frame, window, channels=channels, activities=activities)
+    if len(windows) == 0:
+        zeros = [0] * len(windows.labels)
+        return WindowCounts(list(windows.labels), zeros, list(zeros), list(zeros))
+    parts = split_windows(windows, split)
+    k = len(windows.labels)
+
+    def per_class(index) -> list[int]:
+        return [int(c) for c in np.bincount(windows.y[index], minlength=k)]
+
+    return WindowCounts(list(windows.labels), per_class(parts.train), per_class(parts.val),
+                        per_class(parts.test), parts.to_dict(), parts.warning)

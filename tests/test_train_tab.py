@@ -102,7 +102,7 @@ def test_training_shows_curves_results_and_hands_over_the_model(qtbot, dataset):
 def test_save_model_and_export(qtbot, dataset, tmp_path, monkeypatch):
     from har_studio.model.io import load_model
     from har_studio.ui.train import export
-    from har_studio.ui.train import tab as module
+    from har_studio.ui.train import model_actions as module
 
     tab = _tab(qtbot, _state(dataset), epochs=1)
     result = _train(qtbot, tab)
@@ -268,7 +268,7 @@ def test_past_run_reopens_curves_and_results(qtbot, dataset):
 
 
 def test_resume_training_from_a_model_file(qtbot, dataset, monkeypatch):
-    from har_studio.ui.train import tab as module
+    from har_studio.ui.train import model_actions as module
 
     state = _state(dataset)
     tab = _tab(qtbot, state)
@@ -382,7 +382,7 @@ def test_saving_the_model_updates_the_live_tab(qtbot, dataset, tmp_path, monkeyp
     """AppState changes only through signalling setters: after Save, the Live tab names the
     saved file, not the run folder's copy."""
     from har_studio.ui.live import LiveTab
-    from har_studio.ui.train import tab as module
+    from har_studio.ui.train import model_actions as module
 
     state = _state(dataset)
     tab = _tab(qtbot, state, epochs=1)

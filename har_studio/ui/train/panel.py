@@ -110,6 +110,17 @@ class TrainPanel(QWidget):
         layout.addLayout(controls)
         layout.addWidget(self.start_reason)
 
+    def show_data(self, state) -> None:
+        """The Data tab's choices, and the network shape they give the size estimate."""
+        ds, size = state.dataset, state.window_config.size
+        self.data_label.setText(data_summary(state))
+        if ds is None:
+            self.settings.set_data_shape(size, 3, 6)
+        else:
+            channels = list(state.channels or ds.channels)
+            classes = state.activities or ds.activities
+            self.settings.set_data_shape(size, len(channels), len(classes), channels)
+
     def cv_fold_count(self) -> int:
         """k when "Cross-validate by subject" is ticked, else 0."""
         return self.cv_folds.value() if self.cv_check.isChecked() else 0

@@ -1,5 +1,5 @@
-"""The Train tab's right-hand run view: progress bar, ETA, device, status line, the live
-curves and the run's notes."""
+"""The Train tab's right-hand side: progress bar, ETA, device, status line and messages above
+the live curves, the results and the run's notes."""
 
 from __future__ import annotations
 
@@ -7,8 +7,18 @@ import logging
 import math
 import time
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
+from ..widgets import InlineMessage
 from .controller import format_duration
 from .plots import TrainingCurves
 
@@ -18,9 +28,10 @@ _LEVELS = {"warning": logging.WARNING, "error": logging.ERROR}
 
 
 class RunView(QWidget):
-    """Widgets only (laid out by the tab): ``status_row`` holds the bar, ETA and device."""
+    """Progress and notes of a run around `results` (the results view, shown between the
+    curves and the notes)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, results: QWidget, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1000)
@@ -31,16 +42,27 @@ class RunView(QWidget):
         self.eta_label = QLabel("")
         self.device_label = QLabel("")
         self.device_label.setToolTip("Where training runs and with which number format")
-        self.status_row = QHBoxLayout()
-        self.status_row.addWidget(self.progress_bar, 3)
-        self.status_row.addWidget(self.eta_label)
-        self.status_row.addWidget(self.device_label)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.progress_bar, 3)
+        status_row.addWidget(self.eta_label)
+        status_row.addWidget(self.device_label)
+        self.message = InlineMessage(self)
         self.plots = TrainingCurves()
         self.log_view = QPlainTextEdit()
         self.log_view.setReadOnly(True)
         self.log_view.setMaximumBlockCount(5000)
         self.log_view.setPlaceholderText("Training notes appear here")
         self._drawn_epochs = -1
+        split = QSplitter(Qt.Orientation.Vertical)
+        for widget in (self.plots, results, self.log_view):
+            split.addWidget(widget)
+        split.setSizes([300, 330, 110])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 0, 0, 0)
+        layout.addLayout(status_row)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.message)
+        layout.addWidget(split, 1)
 
     def reset(self, planned_epochs: int = 1, *, clear_log: bool = True) -> None:
         self.plots.clear()

@@ -14,25 +14,29 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFileDialog, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from ...training import runs as runs_mod
 from ...training.jobs import describe_model, model_fields, record_report, result_report
 from ...training.jobs import resume_problem as model_resume_problem
 from ..state import AppState
-from ..widgets import InlineMessage, configure_pyqtgraph
-from ..workers import JobRunner
-from . import export
+from ..widgets import configure_pyqtgraph
 from .controller import TrainController, TrainRequest, format_duration
-from .panel import TrainPanel, data_summary
+from .model_actions import ModelActions
+from .panel import TrainPanel
 from .results import ResultsView
 from .run_view import RunView
 
 log = logging.getLogger(__name__)
 
 REDRAW_INTERVAL_MS = 100
-MODEL_FILTER = "HAR Studio model (*.harmodel)"
+_PANEL_WIDGETS = ("settings", "start_button", "pause_button", "stop_button", "cv_check",
+                  "cv_folds", "start_reason", "data_label")
+_RUNS_WIDGETS = ("runs_list", "use_model_button", "resume_button")
+_VIEW_WIDGETS = ("progress_bar", "status_label", "log_view")
+_RESULT_WIDGETS = ("metrics_table", "per_class", "confusion", "leak_warning", "cv_offer_button",
+                   "save_button", "export_button", "export_label", "cv_panel", "cv_table",
+                   "cv_summary")
 
 
 class TrainTab(QWidget):
@@ -51,46 +55,25 @@ class TrainTab(QWidget):
         self.state = state
         self.result = None                  # TrainResult of the last training in this session
         self.controller = TrainController(self)
-        self._export = JobRunner(self)
-        self._export_summary = ""
 
         self.panel = TrainPanel()
-        self.view = RunView()
         self.results = ResultsView()
-        self.message = InlineMessage(self)
+        self.view = RunView(self.results)
+        self.message = self.view.message
         # The parts' widgets, by the names tests and the self-test use.
         p, v, r = self.panel, self.view, self.results
-        self.settings, self.runs_list = p.settings, p.runs.runs_list
-        self.start_button, self.pause_button, self.stop_button = (
-            p.start_button, p.pause_button, p.stop_button)
-        self.cv_check, self.cv_folds, self.start_reason = p.cv_check, p.cv_folds, p.start_reason
-        self.data_label, self.use_model_button = p.data_label, p.runs.use_model_button
-        self.resume_button, self.refresh_runs_button = p.runs.resume_button, p.runs.refresh_button
-        self.progress_bar, self.status_label, self.log_view = (
-            v.progress_bar, v.status_label, v.log_view)
+        for part, names in ((p, _PANEL_WIDGETS), (p.runs, _RUNS_WIDGETS), (v, _VIEW_WIDGETS),
+                            (r, _RESULT_WIDGETS)):
+            for name in names:
+                setattr(self, name, getattr(part, name))
+        self.refresh_runs_button = p.runs.refresh_button
         self.curves = v.plots.curves
-        self.metrics_table, self.per_class, self.confusion = (
-            r.metrics_table, r.per_class, r.confusion)
-        self.leak_warning, self.cv_offer_button = r.leak_warning, r.cv_offer_button
-        self.save_button, self.export_button, self.export_label = (
-            r.save_button, r.export_button, r.export_label)
-        self.cv_panel, self.cv_table, self.cv_summary = r.cv_panel, r.cv_table, r.cv_summary
+        self.actions = ModelActions(state, r, {"curves.png": v.plots, "per_class.png":
+                                               r.per_class, "confusion.png": r.confusion}, self)
 
-        right_split = QSplitter(Qt.Orientation.Vertical)
-        right_split.addWidget(v.plots)
-        right_split.addWidget(r)
-        right_split.addWidget(v.log_view)
-        right_split.setSizes([300, 330, 110])
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(4, 0, 0, 0)
-        right_layout.addLayout(v.status_row)
-        right_layout.addWidget(v.status_label)
-        right_layout.addWidget(self.message)
-        right_layout.addWidget(right_split, 1)
         main_split = QSplitter(Qt.Orientation.Horizontal)
         main_split.addWidget(p)
-        main_split.addWidget(right)
+        main_split.addWidget(v)
         main_split.setStretchFactor(0, 0)
         main_split.setStretchFactor(1, 1)
         main_split.setSizes([340, 900])
@@ -98,36 +81,35 @@ class TrainTab(QWidget):
 
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setInterval(REDRAW_INTERVAL_MS)
-        self._redraw_timer.timeout.connect(self._on_redraw_timer)
-
-        p.start_button.clicked.connect(self._on_start_clicked)
-        p.pause_button.toggled.connect(self._on_pause_toggled)
-        p.stop_button.clicked.connect(self._on_stop_clicked)
-        p.settings.sizeChanged.connect(self._update_controls)
-        p.runs.runSelected.connect(self._on_run_selected)
-        p.runs.listFailed.connect(self._on_runs_list_failed)
-        p.runs.use_model_button.clicked.connect(self._on_use_model_clicked)
-        p.runs.resume_button.clicked.connect(self._on_resume_clicked)
-        r.save_button.clicked.connect(self._on_save_clicked)
-        r.export_button.clicked.connect(self._on_export_clicked)
-        r.cvOfferClicked.connect(self._on_cv_offer_clicked)
-        c = self.controller
-        c.progressed.connect(self._on_controller_progressed)
-        c.statusChanged.connect(v.status_label.setText)
-        c.noted.connect(self._on_controller_noted)
-        c.deviceChosen.connect(v.device_label.setText)
-        c.epochFinished.connect(self.epochFinished)
-        c.foldStarted.connect(self._on_controller_fold_started)
-        c.foldFinished.connect(self._on_controller_fold_finished)
-        c.trainingFinished.connect(self._on_controller_training_finished)
-        c.crossValidationFinished.connect(self._on_controller_cv_finished)
-        c.failed.connect(self._on_controller_failed)
-        c.cancelled.connect(self._on_controller_cancelled)
-        c.ended.connect(self._on_controller_ended)
-        self._export.succeeded.connect(self._on_onnx_succeeded)
-        self._export.failed.connect(self._on_onnx_failed)
-        state.datasetChanged.connect(self._on_state_data_changed)
-        state.dataSettingsChanged.connect(self._on_state_data_changed)
+        c, a = self.controller, self.actions
+        connections = [
+            (self._redraw_timer.timeout, self._on_redraw_timer),
+            (p.start_button.clicked, self._on_start_clicked),
+            (p.pause_button.toggled, self._on_pause_toggled),
+            (p.stop_button.clicked, self._on_stop_clicked),
+            (p.settings.sizeChanged, self._update_controls),
+            (p.runs.runSelected, self._on_run_selected),
+            (p.runs.listFailed, self._on_runs_list_failed),
+            (p.runs.use_model_button.clicked, self._on_use_model_clicked),
+            (p.runs.resume_button.clicked, self._on_resume_clicked),
+            (r.save_button.clicked, a.save_dialog), (r.export_button.clicked, a.export_dialog),
+            (a.failed, self._show_error), (a.done, self._on_actions_done),
+            (a.noted, v.append_log), (a.exportFinished, self._update_controls),
+            (r.cvOfferClicked, self._on_cv_offer_clicked),
+            (c.progressed, self._on_controller_progressed), (c.statusChanged, v.status_label.setText),
+            (c.noted, self._on_controller_noted), (c.deviceChosen, v.device_label.setText),
+            (c.epochFinished, self.epochFinished),
+            (c.foldStarted, self._on_controller_fold_started),
+            (c.foldFinished, self._on_controller_fold_finished),
+            (c.trainingFinished, self._on_controller_training_finished),
+            (c.crossValidationFinished, self._on_controller_cv_finished),
+            (c.failed, self._on_controller_failed), (c.cancelled, self._on_controller_cancelled),
+            (c.ended, self._on_controller_ended),
+            (state.datasetChanged, self._on_state_data_changed),
+            (state.dataSettingsChanged, self._on_state_data_changed),
+        ]
+        for signal, slot in connections:
+            signal.connect(slot)
 
         self._show_placeholder()
         self._on_state_data_changed()
@@ -229,15 +211,7 @@ class TrainTab(QWidget):
 
     # ------------------------------------------------------------------ state and controls
     def _on_state_data_changed(self, *_args) -> None:
-        state, ds = self.state, self.state.dataset
-        self.data_label.setText(data_summary(state))
-        if ds is None:
-            self.settings.set_data_shape(state.window_config.size, 3, 6)
-        else:
-            channels = list(state.channels or ds.channels)
-            classes = state.activities or ds.activities
-            self.settings.set_data_shape(state.window_config.size, len(channels), len(classes),
-                                         channels)
+        self.panel.show_data(self.state)
         self._update_controls()
 
     def _update_controls(self) -> None:
@@ -247,7 +221,7 @@ class TrainTab(QWidget):
                                control is not None and not control.stopped)
         self.save_button.setEnabled(self.results.has_model and not running)
         self.export_button.setEnabled(bool(self.results.report) and not running
-                                      and not self._export.running)
+                                      and not self.actions.exporting)
 
     def _on_start_clicked(self) -> None:
         self.start_training()
@@ -365,6 +339,16 @@ class TrainTab(QWidget):
         self.results.show_placeholder(text)
         self._update_controls()
 
+    def export_results(self, folder: Path) -> list[Path]:
+        """Write the report, pictures and (in the background) the ONNX model to `folder`."""
+        written = self.actions.export_results(folder)
+        self._update_controls()
+        return written
+
+    def _on_actions_done(self, text: str) -> None:
+        self.message.show_message(text, "info")
+        self.view.append_log(text)
+
     def _show_error(self, text: str) -> None:
         self.message.show_message(text, "error")
         self.view.append_log(text, "error")
@@ -393,46 +377,16 @@ class TrainTab(QWidget):
     def _on_runs_list_failed(self, text: str) -> None:
         self.view.append_log(text, "warning")
 
-    def _load_bundle(self, path: Path):
-        from ...model.io import ModelFileError, load_model
-
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            return load_model(path)
-        except ModelFileError as exc:
-            self._show_error(str(exc))
-            return None
-        finally:
-            QGuiApplication.restoreOverrideCursor()
-
     def _on_use_model_clicked(self) -> None:
-        path = self.panel.runs.selected_model()
-        if path is None:
-            self._show_error("This run has no saved model (it may have failed before its "
-                             "first epoch).")
-            return
-        bundle = self._load_bundle(path)
-        if bundle is None:
-            return
-        self.results.bundle = bundle
-        self.state.set_model(bundle, str(path))
-        self.message.show_message(f"Using the model of {path.parent.name}: "
-                                  f"{', '.join(bundle.labels)}", "info")
-        self._update_controls()
+        if self.actions.use_run_model(self.panel.runs.selected_model()):
+            self._update_controls()
 
     def _on_resume_clicked(self) -> None:
-        start = self.panel.runs.selected_model()
-        folder = str(start.parent) if start else str(runs_mod.runs_dir())
-        path, _ = QFileDialog.getOpenFileName(self, "Resume training from model", folder,
-                                              MODEL_FILTER)
-        if not path:
-            return
-        bundle = self._load_bundle(Path(path))
-        if bundle is None:
-            return
-        self.settings.set_settings(model_fields(bundle.model_config), None)
-        self.panel.side_tabs.setCurrentIndex(0)
-        self.start_training(init_bundle=bundle)
+        bundle = self.actions.choose_resume_model(self.panel.runs.selected_model())
+        if bundle is not None:
+            self.settings.set_settings(model_fields(bundle.model_config), None)
+            self.panel.side_tabs.setCurrentIndex(0)
+            self.start_training(init_bundle=bundle)
 
     def _resume_problem(self, bundle) -> str | None:
         """Why `bundle` cannot continue training on the Data tab's settings, or None."""
@@ -444,80 +398,6 @@ class TrainTab(QWidget):
             channels=list(state.channels or ds.channels),
             labels=list(state.activities or ds.activities))
         return f"{problem} Choose the same on the Data tab to resume." if problem else None
-
-    # ------------------------------------------------------------------ save / export
-    def _bundle_for_results(self):
-        if self.results.bundle is None and self.results.model_path is not None:
-            self.results.bundle = self._load_bundle(self.results.model_path)
-        return self.results.bundle
-
-    def _on_save_clicked(self) -> None:
-        bundle = self._bundle_for_results()
-        if bundle is None:
-            return
-        default = Path.home() / f"har-{'-'.join(bundle.labels)[:40]}.harmodel"
-        path, _ = QFileDialog.getSaveFileName(self, "Save model", str(default), MODEL_FILTER)
-        if not path:
-            return
-        path = Path(path)
-        if path.suffix.lower() != ".harmodel":
-            path = path.with_name(path.name + ".harmodel")
-        from ...model.io import save_model
-
-        try:
-            save_model(path, bundle)
-        except (OSError, ValueError) as exc:
-            self._show_error(f"Could not save {path}: {exc}")
-            return
-        if self.state.model is bundle:
-            self.state.set_model_path(str(path))
-        self.message.show_message(f"Model saved to {path}", "info")
-        self.view.append_log(f"Model saved to {path}")
-
-    def _on_export_clicked(self) -> None:
-        if not self.results.report:
-            return
-        folder = QFileDialog.getExistingDirectory(self, "Export results to folder",
-                                                  str(Path.home()))
-        if folder:
-            self.export_results(Path(folder))
-
-    def export_results(self, folder: Path) -> list[Path]:
-        """Write report.json/.csv, curves, per-class and confusion PNGs into `folder` now, and
-        start the ONNX export (with its check) in the background when onnxruntime exists."""
-        folder = Path(folder)
-        try:
-            written = export.write_results(folder, self.results.report, {
-                "curves.png": self.view.plots, "per_class.png": self.per_class,
-                "confusion.png": self.confusion})
-        except (OSError, ValueError) as exc:
-            self._show_error(f"Export to {folder} failed: {exc}")
-            return []
-        summary = f"Exported {', '.join(p.name for p in written)} to {folder}."
-        if not export.onnxruntime_available():
-            self.export_label.setText(summary + " ONNX skipped: onnxruntime is not installed.")
-            return written
-        bundle = self._bundle_for_results()
-        if bundle is None:
-            self.export_label.setText(summary + " ONNX skipped: no model file.")
-            return written
-        self.export_label.setText(summary + " Exporting ONNX…")
-        self._export_summary = summary
-        target = folder / "model.onnx"
-        self._export.start(lambda: export.export_onnx_job(bundle, target))
-        self._update_controls()
-        return written
-
-    def _on_onnx_succeeded(self, info) -> None:
-        self.export_label.setText(f"{self._export_summary} {export.onnx_text(info)}")
-        self.view.append_log(export.onnx_text(info))
-        self._update_controls()
-
-    def _on_onnx_failed(self, exc, tb: str) -> None:
-        log.debug("ONNX export failed\n%s", tb)
-        self.export_label.setText(f"{self._export_summary} ONNX export failed: {exc}")
-        self.view.append_log(f"ONNX export failed: {exc}", "error")
-        self._update_controls()
 
 
 def _num_or(value, default: float) -> float:

@@ -47,18 +47,12 @@ def size_estimate(config: ViTConfig) -> tuple[int, int]:
     """(parameters, multiply-adds per window) of `config`, without allocating weights."""
     import torch
 
+    from ...model.summary import count_macs
     from ...model.vit import TimeSeriesViT
 
     with torch.device("meta"):
         model = TimeSeriesViT(config)
-    params = sum(p.numel() for p in model.parameters())
-    try:
-        from ...model.summary import count_macs
-
-        macs = int(count_macs(config))
-    except ImportError:  # pragma: no cover - summary.py is part of the model package
-        macs = -1
-    return int(params), macs
+    return int(sum(p.numel() for p in model.parameters())), int(count_macs(config))
 
 
 def format_count(n: int) -> str:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from ...data.splits import RANDOM_SPLIT_WARNING
 from ...training.crossval import CVResult, FoldFinished, find_cv
+from ...training.jobs import MODEL_FIELDS
 from ...training.presets import MEASURED_GAP
 from ..widgets import InlineMessage
 from .controller import fmt
@@ -76,7 +77,7 @@ def comparable_settings(report: dict, bundle=None) -> dict | None:
     if not config.get("window"):
         return None
     model = config.get("model") or {}
-    overrides = {k: v for k, v in model.items() if k not in ("series", "modal", "classes")}
+    overrides = {k: model[k] for k in MODEL_FIELDS if k in model}
     return {"window": config.get("window"), "activities": config.get("labels"),
             "channels": config.get("channels"), "features": config.get("features"),
             "model_overrides": overrides}

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QMessageBox, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from ...data.activities import activity_order
 from ...data.dataset import CHANNEL_UNITS, GYRO_CHANNELS
 from ...training.crossval import data_settings, random_split_guidance
 from ..state import AppState
-from ..widgets import configure_pyqtgraph
+from ..widgets import configure_pyqtgraph, make_timer
 from .controller import DataController
 from .panel import DataPanel
 from .summary import summary_html, summary_rows
@@ -84,12 +84,10 @@ class DataTab(QWidget):
         layout.addWidget(splitter)
         self.setAcceptDrops(False)  # the main window handles drops
 
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce = make_timer(self, DEBOUNCE_MS, self._on_debounce_timeout,
+                                    single_shot=True)
         p, c = self.panel, self.controller
         connections = [
-            (self._debounce.timeout, self._on_debounce_timeout),
             (p.open_files_button.clicked, self.open_files_dialog),
             (p.open_folder_button.clicked, self.open_folder_dialog),
             (p.demo_button.clicked, self.open_demo), (p.cancel_button.clicked, self.cancel_load),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QSplitter, QWidget
 
@@ -23,7 +23,7 @@ from ...live import (
     StreamingClassifier,
 )
 from ..state import AppState
-from ..widgets import configure_pyqtgraph
+from ..widgets import configure_pyqtgraph, make_timer
 from .models import ModelChoice
 from .panel import LivePanel
 from .session import LiveSession
@@ -73,9 +73,7 @@ class LiveTab(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(outer)
-        self._timer = QTimer(self)
-        self._timer.setInterval(REDRAW_INTERVAL_MS)
-        self._timer.timeout.connect(self._on_timer_timeout)
+        self._timer = make_timer(self, REDRAW_INTERVAL_MS, self._on_timer_timeout)
 
         p, m = self.panel, self.models
         connections = [

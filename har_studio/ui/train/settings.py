@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import fields
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -36,6 +36,7 @@ from ...model.config import ViTConfig
 from ...training.config import TrainConfig
 from ...training.jobs import MODEL_FIELDS
 from ...training.presets import DEFAULT_PRESET, PRESETS, Preset
+from ..widgets import make_timer
 from .form_helpers import (
     TorchRelay,
     changed_signal,
@@ -193,10 +194,8 @@ class TrainSettingsForm(QWidget):
         layout.addLayout(buttons)
         layout.addStretch(1)
 
-        self._size_timer = QTimer(self)   # coalesce a burst of edits into one estimate
-        self._size_timer.setSingleShot(True)
-        self._size_timer.setInterval(30)
-        self._size_timer.timeout.connect(self.update_size)
+        # coalesce a burst of edits into one estimate
+        self._size_timer = make_timer(self, 30, self.update_size, single_shot=True)
 
         # torch takes seconds to import: when nobody has yet, import it in the background so
         # the window appears at once; the size shows when it is ready.

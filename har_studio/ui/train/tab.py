@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from ...training import runs as runs_mod
 from ...training.jobs import describe_model, model_fields, record_report, result_report
 from ...training.jobs import resume_problem as model_resume_problem
 from ..state import AppState
-from ..widgets import configure_pyqtgraph
+from ..widgets import configure_pyqtgraph, make_timer
 from .controller import TrainController, TrainRequest, format_duration
 from .model_actions import ModelActions
 from .panel import TrainPanel
@@ -79,11 +79,9 @@ class TrainTab(QWidget):
         main_split.setSizes([340, 900])
         QVBoxLayout(self).addWidget(main_split)
 
-        self._redraw_timer = QTimer(self)
-        self._redraw_timer.setInterval(REDRAW_INTERVAL_MS)
+        self._redraw_timer = make_timer(self, REDRAW_INTERVAL_MS, self._on_redraw_timer)
         c, a = self.controller, self.actions
         connections = [
-            (self._redraw_timer.timeout, self._on_redraw_timer),
             (p.start_button.clicked, self._on_start_clicked),
             (p.pause_button.toggled, self._on_pause_toggled),
             (p.stop_button.clicked, self._on_stop_clicked),

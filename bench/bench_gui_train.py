@@ -159,13 +159,13 @@ HANDLER_MAX_MS: dict[str, float] = {}
 HANDLER_MAX_CPU_MS: dict[str, float] = {}
 
 
-def _time_handlers(cls) -> None:
+def _time_handlers(cls, names: tuple[str, ...]) -> None:
     """Wrap the tab's GUI-thread slots to record the longest call of each, in wall time and
     in CPU time of the GUI thread (wall time also counts waiting for the CPU or the GIL).
     Done before any tab is built, so the connections made in ``__init__`` use the wrappers."""
     import functools
 
-    for name in ("_on_worker_yielded", "_on_redraw_timer", "_on_worker_returned"):
+    for name in names:
         original = getattr(cls, name)
 
         def wrapper(self, *args, _original=original, _name=name):
@@ -205,9 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     from har_studio.data.splits import SplitConfig
     from har_studio.data.windows import WindowConfig
     from har_studio.ui.state import AppState
-    from har_studio.ui.train_tab import TrainTab
+    from har_studio.ui.train import TrainTab
+    from har_studio.ui.train.controller import TrainController
 
-    _time_handlers(TrainTab)
+    _time_handlers(TrainTab, ("_on_redraw_timer",))
+    _time_handlers(TrainController, ("_on_runner_progressed", "_on_runner_succeeded"))
     torch.set_num_threads(args.threads)
     app = QApplication.instance() or QApplication([])
     dataset = demo_dataset(subjects=args.subjects, seconds_per_activity=90)

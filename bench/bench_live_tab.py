@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     app = QApplication.instance() or QApplication([])
-    from har_studio.ui.live_tab import LiveTab
+    from har_studio.ui.live import LiveTab
     from har_studio.ui.state import AppState
 
     state = AppState()

@@ -142,20 +142,18 @@ def _make_application(qt_argv: list[str]):
 
 def open_startup_data(window, args: argparse.Namespace) -> str:
     """Open what the command line asks for, else the last data, else the demo. Returns which."""
-    tab = window.data_tab
-    if tab is None or not hasattr(tab, "open_paths"):
-        return "none"
+    data = window.data
     if args.paths:
         window.open_paths(args.paths)
         return "paths"
     if args.demo:
-        tab.open_demo()
+        data.open_demo()
         return "demo"
-    last = tab.last_paths()
+    last = data.last_paths()
     if last and all(os.path.exists(p) for p in last):
-        tab.open_paths(last, demo_on_failure=True)
+        data.open_paths(last, demo_on_failure=True)
         return "last"
-    tab.open_demo()
+    data.open_demo()
     return "demo"
 
 
@@ -227,15 +225,13 @@ def _smoke_test(app, window, state, args, started: float) -> int:
     app.processEvents()
     shown = time.time()
     source = open_startup_data(window, args)
-    tab = window.data_tab
     failed: list[str] = []
-    def on_load_failed(text: str) -> None:
+    def on_load_failed(text: str, _modal: bool) -> None:
         failed.append(text)
 
     # (a plain function: PySide6 6.12 can crash at exit when a signal is connected straight
     # to a builtin method such as list.append)
-    if tab is not None and hasattr(tab, "loadFailed"):
-        tab.loadFailed.connect(on_load_failed)
+    window.data.loadFailed.connect(on_load_failed)
     deadline = time.monotonic() + 60
     while (state.dataset is None and not failed and source != "none"
            and time.monotonic() < deadline):

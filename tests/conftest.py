@@ -17,12 +17,20 @@ def _isolated_user_folder(tmp_path_factory, monkeypatch):
     yield home
 
 
-def pytest_configure(config):
-    try:
-        import torch
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny test models gain nothing from more threads, and OpenMP threads that spin while a
+    Qt worker and the GUI thread share 2 cores can slow a step a hundredfold. Restored after
+    each test, so one that changes it (``model --threads``) cannot slow the rest."""
+    import torch
 
-        # Tiny test models gain nothing from more threads, and OpenMP threads that spin while
-        # a Qt worker and the GUI thread share 2 cores can slow a step a hundredfold.
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover
-        pass
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def pytest_configure(config):
+    import torch
+
+    torch.set_num_threads(1)   # also for module-scoped fixtures, set up before the above

@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from har_studio.data.demo import demo_frame
 from har_studio.data.features import FeatureConfig
@@ -33,13 +32,6 @@ FAST = TrainConfig(epochs=2, batch_size=32, patience=0, device="cpu", precision=
 ACTS = ["walking", "jogging", "sitting", "standing"]
 WINDOW = WindowConfig(size=32, step=16)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +176,7 @@ def test_presets_keep_the_reference_exact():
 
 def test_data_tab_states_the_subject_wise_figure_next_to_a_random_split(qtbot):
     from har_studio.data.demo import demo_dataset
-    from har_studio.ui.data_tab import DataTab
+    from har_studio.ui.data import DataTab
     from har_studio.ui.state import AppState
     from har_studio.ui.workers import stop_all_workers
 
@@ -217,7 +209,7 @@ def test_train_tab_puts_the_subject_wise_figure_under_a_random_split_result(qtbo
     from har_studio.data.demo import demo_dataset
     from har_studio.data.splits import SplitConfig
     from har_studio.ui.state import AppState
-    from har_studio.ui.train_tab import TrainTab
+    from har_studio.ui.train import TrainTab
     from har_studio.ui.workers import stop_all_workers
 
     state = AppState()
@@ -241,7 +233,7 @@ def test_train_tab_puts_the_subject_wise_figure_under_a_random_split_result(qtbo
                            model_overrides={k: v for k, v in recipe["model"].items()
                                             if k not in ("series", "modal", "classes")})
         remember_cv(cv)
-        tab._show_report(tab._shown_report)
+        tab.results.show_report(tab.results.report, bundle=tab.result.bundle)
         assert "73.0% ± 3.0%" in tab.guidance_text()
         assert not tab.cv_offer_button.isVisibleTo(tab)
     finally:

@@ -8,8 +8,8 @@ import pytest
 from har_studio.data.demo import demo_dataset, write_demo_files
 from har_studio.data.splits import RANDOM_SPLIT_WARNING, SplitConfig, split_windows
 from har_studio.data.windows import WindowConfig, make_windows
-from har_studio.ui import data_tab as data_tab_module
-from har_studio.ui.data_tab import DataTab
+from har_studio.ui.data import DataController, DataTab
+from har_studio.ui.data import tab as data_tab_module
 from har_studio.ui.state import AppState
 from har_studio.ui.workers import live_workers, stop_all_workers
 
@@ -40,7 +40,7 @@ def errors(monkeypatch):
 
 def _wait_counts(qtbot, tab):
     """Wait until the window counts match the tab's current settings."""
-    qtbot.waitUntil(lambda: tab.window_counts is not None and tab._count_worker is None
+    qtbot.waitUntil(lambda: tab.window_counts is not None and not tab.controller.counting
                     and not tab._debounce.isActive(), timeout=TIMEOUT)
     return tab.window_counts
 
@@ -211,11 +211,11 @@ def test_recent_paths_are_remembered(qtbot, tab, tmp_path, errors):
     paths = write_demo_files(tmp_path, subjects=2, seconds_per_activity=5.0)
     with qtbot.waitSignal(tab.datasetLoaded, timeout=TIMEOUT):
         tab.open_paths(paths)
-    assert DataTab.last_paths() == [str(paths[0])]
-    assert DataTab.recent_entries()[0] == [str(paths[0])]
+    assert DataController.last_paths() == [str(paths[0])]
+    assert DataController.recent_entries()[0] == [str(paths[0])]
     with qtbot.waitSignal(tab.datasetLoaded, timeout=TIMEOUT):
         tab.open_demo()
-    assert DataTab.last_paths() == [str(paths[0])]  # the demo is not "last used data"
+    assert DataController.last_paths() == [str(paths[0])]  # the demo is not "last used data"
     assert tab.state.dataset.report.format == "demo"
 
 

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
 
 from har_studio.data import SplitConfig, WindowConfig, make_windows  # noqa: E402
-from har_studio.ui.live_tab import LiveTab  # noqa: E402
+from har_studio.ui.live import LiveTab  # noqa: E402
 from har_studio.ui.state import AppState  # noqa: E402
 
 ACTIVITIES = ("walking", "jogging", "sitting")

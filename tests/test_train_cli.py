@@ -7,7 +7,6 @@ import importlib.util
 import json
 
 import pytest
-import torch
 
 from har_studio import cli
 from har_studio.data.demo import write_demo_files
@@ -27,13 +26,6 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

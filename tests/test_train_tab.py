@@ -13,24 +13,12 @@ from har_studio.data.demo import demo_dataset
 from har_studio.data.splits import RANDOM_SPLIT_WARNING, SplitConfig
 from har_studio.data.windows import WindowConfig
 from har_studio.ui.state import AppState
-from har_studio.ui.train_tab import TrainTab
+from har_studio.ui.train import TrainTab
 
 TINY_MODEL = {"embedding_dim": 16, "patch_size": 4, "head_num": 2, "att_size": 8, "depth": 2,
               "head_width": 32}
 TINY_TRAIN = {"epochs": 2, "batch_size": 64, "patience": 0, "device": "cpu",
               "precision": "fp32", "seed": 1}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny models gain nothing from a second thread, and on a busy 2-core machine two
-    spinning OpenMP threads can make each step many times slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +101,8 @@ def test_training_shows_curves_results_and_hands_over_the_model(qtbot, dataset):
 
 def test_save_model_and_export(qtbot, dataset, tmp_path, monkeypatch):
     from har_studio.model.io import load_model
-    from har_studio.ui import train_tab as module
+    from har_studio.ui.train import export
+    from har_studio.ui.train import model_actions as module
 
     tab = _tab(qtbot, _state(dataset), epochs=1)
     result = _train(qtbot, tab)
@@ -131,7 +120,7 @@ def test_save_model_and_export(qtbot, dataset, tmp_path, monkeypatch):
     np.testing.assert_allclose(bundle.predict_proba(X), result.bundle.predict_proba(X),
                                atol=1e-5)
 
-    monkeypatch.setattr(module, "_onnxruntime_available", lambda: False)
+    monkeypatch.setattr(export, "onnxruntime_available", lambda: False)
     out = tmp_path / "export"
     written = tab.export_results(out)
     names = {p.name for p in written}
@@ -168,10 +157,10 @@ def test_pause_holds_training_until_resumed(qtbot, dataset):
         qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(tab.pause_button, Qt.MouseButton.LeftButton)
     assert tab.pause_button.text() == "Resume"
-    assert tab._job.control.paused
+    assert tab.controller.control.paused
     qtbot.mouseClick(tab.pause_button, Qt.MouseButton.LeftButton)
     assert tab.pause_button.text() == "Pause"
-    assert not tab._job.control.paused
+    assert not tab.controller.control.paused
     with qtbot.waitSignal(tab.trainingFinished, timeout=60000) as blocker:
         qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
     assert blocker.args[0].stopped_reason == "stopped"
@@ -279,7 +268,7 @@ def test_past_run_reopens_curves_and_results(qtbot, dataset):
 
 
 def test_resume_training_from_a_model_file(qtbot, dataset, monkeypatch):
-    from har_studio.ui import train_tab as module
+    from har_studio.ui.train import model_actions as module
 
     state = _state(dataset)
     tab = _tab(qtbot, state)
@@ -321,7 +310,7 @@ def test_export_writes_a_checked_onnx_model(qtbot, dataset, tmp_path):
 
 
 def test_a_crash_in_training_is_shown_inline(qtbot, dataset, monkeypatch):
-    from har_studio.ui import train_tab as module
+    from har_studio.training import engine as module
 
     def broken_train(*args, **kwargs):
         yield module.TrainNote("about to fail", "info")
@@ -387,3 +376,30 @@ def test_cross_validation_by_subject_fills_the_fold_table(qtbot, dataset):
     tab.cv_check.setChecked(False)
     _train(qtbot, tab)
     assert not tab.cv_panel.isVisibleTo(tab)
+
+
+def test_saving_the_model_updates_the_live_tab(qtbot, dataset, tmp_path, monkeypatch):
+    """AppState changes only through signalling setters: after Save, the Live tab names the
+    saved file, not the run folder's copy."""
+    from har_studio.ui.live import LiveTab
+    from har_studio.ui.train import model_actions as module
+
+    state = _state(dataset)
+    tab = _tab(qtbot, state, epochs=1)
+    live = LiveTab(state)
+    qtbot.addWidget(live)
+    result = _train(qtbot, tab)
+    assert str(result.model_path) in live.model_info.text()
+    assert result.model_path.name in live.model_combo.currentText()
+
+    target = tmp_path / "kept.harmodel"
+    monkeypatch.setattr(module.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(target), module.MODEL_FILTER)))
+    with qtbot.waitSignal(state.modelPathChanged, timeout=5000) as blocker:
+        qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [str(target)]
+    assert state.model_path == str(target) and state.model is result.bundle
+    assert str(target) in live.model_info.text()
+    assert "kept.harmodel" in live.model_combo.currentText()
+    with pytest.raises(AttributeError):
+        state.model_path = "elsewhere"      # read-only: only set_model_path changes it

@@ -35,15 +35,6 @@ TINY = dict(embedding_dim=16, head_width=32, depth=2, head_num=2, att_size=8)
 FAST = dict(batch_size=32, device="cpu", precision="fp32")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from threads, and on a busy shared CPU two OpenMP threads
-    can make each step 100x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def prepared():

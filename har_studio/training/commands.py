@@ -171,21 +171,22 @@ def _cross_validate(args, dataset, window, activities, channels, preset, model_o
                     train_config) -> int:
     """``train --cv K``: leave-subjects-out cross-validation; prints a line per fold and a
     summary (stderr), the figures as JSON with --json, crossval.json in the run folder."""
+    from pathlib import Path
+
     from . import runs
-    from .crossval import FoldFinished, FoldProgress, cross_validate, remember_cv
+    from .crossval import FoldFinished, FoldProgress
     from .engine import TrainControl, run_to_end
+    from .jobs import cross_validate_model
 
     if args.cv < 2:
         return fail(f"--cv needs at least 2 folds, got {args.cv}")
-    from pathlib import Path
-
     run_dir = Path(args.out) if args.out else runs.new_run_dir(f"cv{args.cv}")
     control = TrainControl()
-    gen = cross_validate(dataset, k=args.cv, window=window, activities=activities,
-                         channels=channels, features=preset.features,
-                         model_overrides=model_overrides, train_config=train_config,
-                         seed=args.seed, val_subjects=args.cv_val_subjects, control=control,
-                         run_dir=run_dir)
+    gen = cross_validate_model(dataset, k=args.cv, window=window, activities=activities,
+                               channels=channels, features=preset.features,
+                               model_overrides=model_overrides, train_config=train_config,
+                               val_subjects=args.cv_val_subjects, control=control,
+                               run_dir=run_dir, label=preset.name)
     def report(item) -> None:
         if isinstance(item, FoldFinished):
             _say(f"fold {item.fold}/{item.folds} (test subjects "
@@ -196,7 +197,6 @@ def _cross_validate(args, dataset, window, activities, channels, preset, model_o
 
     with _GracefulInterrupt(control):
         cv = run_to_end(gen, report)
-    remember_cv(cv, label=preset.name)
     _say(f"report: {run_dir}")
     if args.json:
         print_json(runs.clean_json({**cv.to_dict(), "preset": preset.name,
@@ -214,8 +214,8 @@ def train_command(args: argparse.Namespace) -> int:
     from ..data.windows import WindowConfig
     from ..model.io import ModelFileError, load_model
     from . import runs
-    from .engine import TrainControl, TrainNote, run_to_end, train
-    from .prepare import default_model_config, prepare_data
+    from .engine import TrainControl, TrainNote, run_to_end
+    from .jobs import train_model
     from .presets import DEFAULT_PRESET, get_preset
 
     if args.resume:
@@ -247,22 +247,12 @@ def train_command(args: argparse.Namespace) -> int:
                                    model_overrides, train_config)
         if args.split == "random":
             _say(f"warning: {RANDOM_SPLIT_WARNING}")
-        # a model continued from a file keeps reading what it was trained on
-        features = init_bundle.features if init_bundle is not None else preset.features
-        prepared = prepare_data(dataset, window, split, activities=activities, channels=channels,
-                                features=features)
-        model_config = default_model_config(prepared, **model_overrides)
-        if init_bundle is not None:
-            model_config = init_bundle.model_config
-        s = prepared.split
-        _say(f"{len(prepared.windows)} windows of {', '.join(prepared.labels)}: "
-             f"train {len(s.train)}, validation {len(s.val)}, test {len(s.test)}"
-             + (f" (test subjects {', '.join(map(str, s.test_subjects))})"
-                if s.kind == "subject" else ""))
-        run_dir = out if out is not None else runs.new_run_dir(f"{args.split}")
         control = TrainControl()
-        gen = train(prepared, model_config, train_config, control, run_dir,
-                    init_bundle=init_bundle)
+        gen = train_model(dataset, window=window, split=split, activities=activities,
+                          channels=channels, features=preset.features,
+                          model_overrides=model_overrides, train_config=train_config,
+                          control=control, init_bundle=init_bundle, run_dir=out,
+                          run_tag=args.split)
         def report(item) -> None:
             if not (isinstance(item, TrainNote) and item.text == RANDOM_SPLIT_WARNING):
                 _report_progress(item)  # (the leak warning was said already)

@@ -361,10 +361,10 @@ def _full_model(overrides: dict) -> dict:
     from dataclasses import fields
 
     from ..model.config import ViTConfig
+    from .jobs import MODEL_FIELDS
 
-    fixed = ("series", "modal", "classes")
-    full = {f.name: f.default for f in fields(ViTConfig) if f.name not in fixed}
-    full.update({k: v for k, v in overrides.items() if k not in fixed})
+    defaults = {f.name: f.default for f in fields(ViTConfig)}
+    full = {k: overrides.get(k, defaults[k]) for k in MODEL_FIELDS}
     return dict(sorted(full.items()))
 
 

@@ -1,16 +1,17 @@
 """The main window: one tab per area, menus, status bar, log dock, drag and drop.
 
-Tabs are listed in ``TAB_SPECS`` as (title, module, class). Each tab class takes
-``(state: AppState, parent=None)`` and talks to the others only through the shared
-``AppState``. A tab whose import or construction fails is replaced by a page showing the
-error (never silently hidden), so the rest of the app stays usable.
+Tabs are listed in ``TAB_SPECS`` as (title, factory); a factory builds its tab from the
+window's ``state`` (the shared ``AppState``, the tabs' only link to each other) and ``data``
+(the ``DataController`` that the File menu, drag and drop and start-up loading use too). A
+tab whose construction fails is replaced by a page showing the error (never silently
+hidden), so the rest of the app stays usable.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt
@@ -27,16 +28,19 @@ from PySide6.QtWidgets import (
 )
 
 from .. import APP_NAME, __version__, paths
+from .data import DataController, DataTab
+from .live import LiveTab
 from .log_panel import LogPanel, error_signals
 from .state import AppState
+from .train import TrainTab
 from .widgets import app_settings, configure_pyqtgraph
 
 log = logging.getLogger(__name__)
 
-TAB_SPECS: list[tuple[str, str, str]] = [
-    ("Data", "har_studio.ui.data_tab", "DataTab"),
-    ("Train", "har_studio.ui.train_tab", "TrainTab"),
-    ("Live", "har_studio.ui.live_tab", "LiveTab"),
+TAB_SPECS: list[tuple[str, Callable[[MainWindow], QWidget]]] = [
+    ("Data", lambda window: DataTab(window.state, window.data)),
+    ("Train", lambda window: TrainTab(window.state)),
+    ("Live", lambda window: LiveTab(window.state)),
 ]
 
 CITATIONS = (
@@ -79,6 +83,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         configure_pyqtgraph()
         self.state = state if state is not None else AppState(self)
+        self.data = DataController(self.state, self)
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
@@ -103,18 +108,15 @@ class MainWindow(QMainWindow):
 
         self.state.datasetChanged.connect(self._on_state_dataset_changed)
         error_signals().errorReported.connect(self._on_error_reported)
-        data = self._tabs.get("Data")
-        if data is not None and hasattr(data, "loadFailed"):
-            data.loadFailed.connect(self._on_data_load_failed)
+        self.data.loadFailed.connect(self._on_data_load_failed)
         self._restore_geometry()
         self.statusBar().showMessage("Ready", 3000)
 
     # -------------------------------------------------------------- tabs
     def _build_tabs(self) -> None:
-        for title, module_name, class_name in TAB_SPECS:
+        for title, factory in TAB_SPECS:
             try:
-                module = importlib.import_module(module_name)
-                widget = getattr(module, class_name)(self.state)
+                widget = factory(self)
             except Exception as exc:
                 text = "".join(traceback.format_exception(exc))
                 log.error("the %s tab failed to load: %s\n%s", title, exc, text)
@@ -133,10 +135,6 @@ class MainWindow(QMainWindow):
     def show_tab(self, name: str) -> None:
         self.tabs.setCurrentWidget(self._tabs[name])
 
-    @property
-    def data_tab(self):
-        return self._tabs.get("Data")
-
     # ------------------------------------------------------------- menus
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -148,8 +146,6 @@ class MainWindow(QMainWindow):
         self.demo_action = QAction("Open &demo data", self)
         self.demo_action.triggered.connect(self._on_demo_triggered)
         for action in (self.open_action, self.open_folder_action, self.demo_action):
-            action.setEnabled(self.data_tab is not None and not isinstance(self.data_tab,
-                                                                           TabErrorPage))
             file_menu.addAction(action)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._on_recent_menu_about_to_show)
@@ -172,20 +168,19 @@ class MainWindow(QMainWindow):
 
     def _on_open_triggered(self) -> None:
         self.show_tab("Data")
-        self.data_tab.open_files_dialog()
+        self.data.open_files_dialog(self)
 
     def _on_open_folder_triggered(self) -> None:
         self.show_tab("Data")
-        self.data_tab.open_folder_dialog()
+        self.data.open_folder_dialog(self)
 
     def _on_demo_triggered(self) -> None:
         self.show_tab("Data")
-        self.data_tab.open_demo()
+        self.data.open_demo()
 
     def _on_recent_menu_about_to_show(self) -> None:
         self.recent_menu.clear()
-        tab = self.data_tab
-        entries = tab.recent_entries() if tab is not None and hasattr(tab, "recent_entries") else []
+        entries = self.data.recent_entries()
         if not entries:
             none = self.recent_menu.addAction("(none)")
             none.setEnabled(False)
@@ -216,13 +211,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ data
     def open_paths(self, paths_: list[str]) -> None:
-        """Open files/folders in the Data tab (used by drag and drop and the command line)."""
-        tab = self.data_tab
-        if tab is None or not hasattr(tab, "open_paths"):
-            log.error("cannot open %s: the Data tab is not available", paths_)
-            return
+        """Open files/folders (drag and drop, the command line) and show the Data tab."""
         self.show_tab("Data")
-        tab.open_paths(paths_)
+        self.data.open_paths(paths_)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt name
         if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
@@ -249,7 +240,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{APP_NAME} — {name}")
         self.statusBar().showMessage(f"Loaded {name}", 5000)
 
-    def _on_data_load_failed(self, text: str) -> None:
+    def _on_data_load_failed(self, text: str, _modal: bool) -> None:
         self.statusBar().showMessage(f"Could not load data: {text}", 10000)
 
     def _on_error_reported(self, text: str) -> None:

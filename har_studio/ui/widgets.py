@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -54,6 +54,16 @@ _pg_configured = False
 def app_settings() -> QSettings:
     """The app's settings: ``settings.ini`` in the user data folder (read on each call)."""
     return QSettings(str(paths.user_data_dir() / SETTINGS_FILE), QSettings.Format.IniFormat)
+
+
+def make_timer(parent: QObject, interval_ms: int, slot, *, single_shot: bool = False) -> QTimer:
+    """A timer calling `slot` every `interval_ms` (once after it, with `single_shot`: restart
+    it to coalesce a burst of changes into one call); not started."""
+    timer = QTimer(parent)
+    timer.setSingleShot(single_shot)
+    timer.setInterval(interval_ms)
+    timer.timeout.connect(slot)
+    return timer
 
 
 def settings_list(settings: QSettings, key: str) -> list[str]:

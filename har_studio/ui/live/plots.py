@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from .widgets import channel_pen
+from ..widgets import channel_pen
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +110,7 @@ class SignalPlot(pg.PlotWidget):
     def __init__(self, span_s: float = 10.0, parent=None) -> None:
         super().__init__(parent=parent)
         self.span_s = float(span_s)
-        self.setMenuEnabled(False)
-        self.setMouseEnabled(x=False, y=False)
-        self.hideButtons()
-        item = self.getPlotItem()
+        item = _fixed_plot(self)
         item.setClipToView(True)
         item.setDownsampling(auto=True, mode="peak")
         item.showGrid(x=True, y=True, alpha=0.2)
@@ -155,15 +152,21 @@ class SignalPlot(pg.PlotWidget):
             curve.setData([], [])
 
 
+def _fixed_plot(widget: pg.PlotWidget):
+    """No context menu, mouse zoom or auto-range button: the tab sets the view. Returns the
+    widget's PlotItem."""
+    widget.setMenuEnabled(False)
+    widget.setMouseEnabled(x=False, y=False)
+    widget.hideButtons()
+    return widget.getPlotItem()
+
+
 class ProbabilityBars(pg.PlotWidget):
     """One bar per class with its probability (a single BarGraphItem updated with setOpts)."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent=parent)
-        self.setMenuEnabled(False)
-        self.setMouseEnabled(x=False, y=False)
-        self.hideButtons()
-        item = self.getPlotItem()
+        item = _fixed_plot(self)
         item.setYRange(0.0, 1.0, padding=0.02)
         item.setLabel("left", "probability")
         item.showGrid(y=True, alpha=0.2)
@@ -212,10 +215,7 @@ class TimelineRibbon(pg.PlotWidget):
     def __init__(self, capacity: int = 400, parent=None) -> None:
         super().__init__(parent=parent)
         self.capacity = int(capacity)
-        self.setMenuEnabled(False)
-        self.setMouseEnabled(x=False, y=False)
-        self.hideButtons()
-        item = self.getPlotItem()
+        item = _fixed_plot(self)
         item.hideAxis("bottom")
         left = item.getAxis("left")
         left.setTicks([[(0.5, "truth"), (1.5, "predicted")]])
@@ -287,10 +287,7 @@ class AttentionStrip(pg.PlotWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent=parent)
-        self.setMenuEnabled(False)
-        self.setMouseEnabled(x=False, y=False)
-        self.hideButtons()
-        item = self.getPlotItem()
+        item = _fixed_plot(self)
         item.setLabel("bottom", "time patch (oldest → newest)")
         self._image = pg.ImageItem(axisOrder="row-major")
         self._image.setColorMap(pg.colormap.get("inferno"))

@@ -10,14 +10,13 @@ allocates nothing: a few ms even for a large model).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 import threading
 import time
 from dataclasses import fields
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,18 +31,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..data.features import FeatureConfig, output_channels
-from ..model.config import ViTConfig
-from ..training.config import TrainConfig
-from ..training.presets import DEFAULT_PRESET, PRESETS, Preset
+from ...data.features import FeatureConfig, output_channels
+from ...model.config import ViTConfig
+from ...training.config import TrainConfig
+from ...training.jobs import MODEL_FIELDS
+from ...training.presets import DEFAULT_PRESET, PRESETS, Preset
+from ..widgets import make_timer
+from .form_helpers import (
+    TorchRelay,
+    changed_signal,
+    cuda_available,
+    format_count,
+    import_torch,
+    set_value,
+    size_estimate,
+    value_of,
+)
 
 log = logging.getLogger(__name__)
 
-# The network fields the user sets here; series/modal/classes come from the data.
-MODEL_FIELDS = ("embedding_dim", "patch_size", "head_num", "att_size", "depth", "head_width",
-                "dropout")
-DATA_FIELDS = ("series", "modal", "classes")
-TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
 
 
 def _defaults(cls) -> dict:
@@ -54,65 +60,6 @@ REFERENCE_MODEL: dict = {k: v for k, v in _defaults(ViTConfig).items() if k in M
 REFERENCE_TRAIN: dict = _defaults(TrainConfig)
 # Kept when a preset is chosen: where and how reproducibly to train is the user's business.
 KEEP_ON_PRESET = ("seed", "device", "precision")
-
-
-def _cuda_available() -> bool:
-    try:
-        import torch
-
-        return bool(torch.cuda.is_available())
-    except Exception:  # pragma: no cover - torch is a hard dependency
-        return False
-
-
-class _Relay(QObject):
-    """Carries the end of the background import to the GUI thread (queued signals)."""
-
-    imported = Signal()
-    failed = Signal(str)
-
-
-def _import_torch(relay: _Relay) -> None:
-    """Run in a thread: import torch and the network module (seconds on first use)."""
-    try:
-        import torch  # noqa: F401
-
-        from ..model import summary, vit  # noqa: F401
-    except Exception as exc:  # reported in the form, never raised
-        message = f"{type(exc).__name__}: {exc}"
-        with contextlib.suppress(RuntimeError):   # the form may be gone already
-            relay.failed.emit(message)
-        return
-    with contextlib.suppress(RuntimeError):
-        relay.imported.emit()
-
-
-def size_estimate(config: ViTConfig) -> tuple[int, int]:
-    """(parameters, multiply-adds per window) of `config`, without allocating weights."""
-    import torch
-
-    from ..model.vit import TimeSeriesViT
-
-    with torch.device("meta"):
-        model = TimeSeriesViT(config)
-    params = sum(p.numel() for p in model.parameters())
-    try:
-        from ..model.summary import count_macs
-
-        macs = int(count_macs(config))
-    except ImportError:  # pragma: no cover - summary.py is part of the model package
-        macs = -1
-    return int(params), macs
-
-
-def format_count(n: int) -> str:
-    """4367366 -> '4.37 M', 60360000 -> '60.36 M'."""
-    if n < 0:
-        return "?"
-    for scale, suffix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
-        if n >= scale:
-            return f"{n / scale:.2f}{suffix}"
-    return str(n)
 
 
 def _spin(low: int, high: int, step: int = 1, tip: str = "") -> QSpinBox:
@@ -135,10 +82,9 @@ def _dspin(low: float, high: float, step: float, decimals: int, tip: str = "") -
 
 
 class TrainSettingsForm(QWidget):
-    """Model + training settings. ``settingsChanged`` fires on any edit; ``sizeChanged`` after
-    the parameter/MAC estimate was recomputed (for tests and the Start check)."""
+    """Model + training settings. ``sizeChanged`` fires after the parameter/MAC estimate
+    was recomputed (for tests and the Start check)."""
 
-    settingsChanged = Signal()
     sizeChanged = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -248,10 +194,8 @@ class TrainSettingsForm(QWidget):
         layout.addLayout(buttons)
         layout.addStretch(1)
 
-        self._size_timer = QTimer(self)   # coalesce a burst of edits into one estimate
-        self._size_timer.setSingleShot(True)
-        self._size_timer.setInterval(30)
-        self._size_timer.timeout.connect(self.update_size)
+        # coalesce a burst of edits into one estimate
+        self._size_timer = make_timer(self, 30, self.update_size, single_shot=True)
 
         # torch takes seconds to import: when nobody has yet, import it in the background so
         # the window appears at once; the size shows when it is ready.
@@ -260,18 +204,16 @@ class TrainSettingsForm(QWidget):
                                             if k in self.train_widgets})
         self.set_preset(DEFAULT_PRESET)
         self.preset_combo.currentIndexChanged.connect(self._on_preset_chosen)
-        for widget in (*self.model_widgets.values(), *self.train_widgets.values()):
-            _changed_signal(widget).connect(self._on_field_changed)
         for widget in self.model_widgets.values():
-            _changed_signal(widget).connect(self._size_timer.start)
+            changed_signal(widget).connect(self._size_timer.start)
         if self._torch_ready:
             self._on_torch_ready()
         else:
             # A daemon thread, not a QThread: quitting during the import must not abort.
-            self._relay = _Relay(self)
+            self._relay = TorchRelay(self)
             self._relay.imported.connect(self._on_torch_ready)
             self._relay.failed.connect(self._on_torch_failed)
-            threading.Thread(target=_import_torch, args=(self._relay,), daemon=True,
+            threading.Thread(target=import_torch, args=(self._relay,), daemon=True,
                              name="import-torch").start()
 
     # ----- reading and writing the form -----
@@ -290,11 +232,10 @@ class TrainSettingsForm(QWidget):
         for widget, value in widgets:
             widget.blockSignals(True)
             try:
-                _set_value(widget, value)
+                set_value(widget, value)
             finally:
                 widget.blockSignals(False)
         self.update_size()
-        self.settingsChanged.emit()
 
     def set_preset(self, name: str) -> None:
         """Apply preset `name`: its features, and its model and training fields over the
@@ -307,7 +248,7 @@ class TrainSettingsForm(QWidget):
         self._features = preset.features
         self.features_label.setText(preset.features.describe())
         self.features_label.setToolTip(preset.description)
-        keep = {k: _value(self.train_widgets[k]) for k in KEEP_ON_PRESET}
+        keep = {k: value_of(self.train_widgets[k]) for k in KEEP_ON_PRESET}
         train = {**REFERENCE_TRAIN, **preset.training, **keep}
         self._hidden_train = {k: v for k, v in train.items() if k not in self.train_widgets}
         self.set_settings({**REFERENCE_MODEL, **preset.model},
@@ -326,10 +267,10 @@ class TrainSettingsForm(QWidget):
 
     def model_overrides(self) -> dict:
         """The network fields of the form (everything but series/modal/classes)."""
-        return {k: _value(w) for k, w in self.model_widgets.items()}
+        return {k: value_of(w) for k, w in self.model_widgets.items()}
 
     def train_values(self) -> dict:
-        return {**self._hidden_train, **{k: _value(w) for k, w in self.train_widgets.items()}}
+        return {**self._hidden_train, **{k: value_of(w) for k, w in self.train_widgets.items()}}
 
     def train_config(self) -> TrainConfig:
         """The form as a TrainConfig (ValueError with a readable message if invalid)."""
@@ -395,7 +336,7 @@ class TrainSettingsForm(QWidget):
     # ----- slots -----
     def _on_torch_ready(self, *_args) -> None:
         self._torch_ready = True
-        if not _cuda_available():
+        if not cuda_available():
             item = self.train_widgets["device"].model().item(2)
             item.setEnabled(False)
             item.setToolTip("no CUDA GPU found")
@@ -407,43 +348,3 @@ class TrainSettingsForm(QWidget):
 
     def _on_reference_clicked(self) -> None:
         self.set_preset("reference")
-
-    def _on_field_changed(self, *_args) -> None:
-        self.settingsChanged.emit()
-
-
-def _changed_signal(widget: QWidget):
-    if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
-        return widget.valueChanged
-    if isinstance(widget, QCheckBox):
-        return widget.toggled
-    if isinstance(widget, QComboBox):
-        return widget.currentIndexChanged
-    raise TypeError(type(widget).__name__)
-
-
-def _set_value(widget: QWidget, value) -> None:
-    if isinstance(widget, QSpinBox):
-        widget.setValue(int(value))
-    elif isinstance(widget, QDoubleSpinBox):
-        widget.setValue(float(value))
-    elif isinstance(widget, QCheckBox):
-        widget.setChecked(bool(value))
-    elif isinstance(widget, QComboBox):
-        index = widget.findText(str(value))
-        if index < 0:
-            raise ValueError(f"{value!r} is not one of "
-                             f"{', '.join(widget.itemText(i) for i in range(widget.count()))}")
-        widget.setCurrentIndex(index)
-
-
-def _value(widget: QWidget):
-    if isinstance(widget, QSpinBox):
-        return int(widget.value())
-    if isinstance(widget, QDoubleSpinBox):
-        return float(widget.value())
-    if isinstance(widget, QCheckBox):
-        return bool(widget.isChecked())
-    if isinstance(widget, QComboBox):
-        return widget.currentText()
-    raise TypeError(type(widget).__name__)

@@ -15,7 +15,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from ..atomic import atomic_write_bytes
+from ...atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

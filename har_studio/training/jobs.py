@@ -1,0 +1,216 @@
+"""What a run *is*: the jobs that the Train tab and ``har-studio train`` both run.
+
+Each job is a generator: it yields progress (``TrainNote``, ``DeviceChosen``, the engine's
+``BatchProgress``/``EpochProgress``, cross-validation's ``FoldProgress``/``FoldFinished``) and
+returns what its caller needs. The Train tab drives one in a worker thread, the command line
+with ``run_to_end``; neither puts a run together by itself.
+
+Beside the jobs: the one list of model fields a user sets (``MODEL_FIELDS``), the check
+whether a saved model can continue training on chosen data (``resume_problem``), the
+report shown and exported for a run (``run_report``), and the windows a run would get from
+chosen data settings, counted per split and class (``count_windows``, the Data tab's preview).
+
+(A calibrate job, fine-tuning a model on one person's recording, belongs here too, next to
+``train_model``: it will yield the same progress and return the calibrated bundle.)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import runs
+from .config import TrainConfig
+from .engine import TrainControl, TrainNote, TrainResult, resolve_device, resolve_precision
+
+# The ViTConfig fields a user sets (form, presets, flags); series/modal/classes come from data.
+MODEL_FIELDS = ("embedding_dim", "patch_size", "head_num", "att_size", "depth", "head_width",
+                "dropout")
+
+log = logging.getLogger(__name__)
+
+
+def model_fields(model_config) -> dict:
+    """The user-settable fields of a ViTConfig (e.g. a loaded model's, to train it on)."""
+    return {name: getattr(model_config, name) for name in MODEL_FIELDS}
+
+
+def describe_model(fields: dict) -> str:
+    """One line naming a model's size, e.g. for a log."""
+    return (f"embedding {fields.get('embedding_dim')}, patch {fields.get('patch_size')}, "
+            f"{fields.get('head_num')}×{fields.get('att_size')} heads, "
+            f"{fields.get('depth')} blocks, head {fields.get('head_width')}")
+
+
+@dataclass(frozen=True)
+class DeviceChosen:
+    """Where the job trains, once "auto" was resolved."""
+
+    device: str
+    precision: str
+
+
+def _device_chosen(train_config: TrainConfig) -> DeviceChosen:
+    device = resolve_device(train_config.device)
+    return DeviceChosen(str(device), resolve_precision(device, train_config.precision))
+
+
+def train_model(dataset, *, window, split, activities=None, channels=None, features=None,
+                model_overrides: dict | None = None, train_config: TrainConfig,
+                control: TrainControl | None = None, init_bundle=None,
+                run_dir: Path | str | None = None, run_tag: str | None = None,
+                ) -> Generator[object, None, TrainResult | None]:
+    """Window and split `dataset`, then train one model into `run_dir` (when None, a new
+    run folder named by `run_tag`, default the activities). `init_bundle` continues from a saved model (its own model settings and input
+    features). Returns the engine's TrainResult, or None when stopped before training."""
+    from .engine import train
+    from .prepare import default_model_config, prepare_data
+
+    control = control or TrainControl()
+    if init_bundle is not None:
+        features = init_bundle.features
+    yield TrainNote("Preparing windows…", "info")
+    prepared = prepare_data(dataset, window=window, split=split, activities=activities,
+                            channels=channels, features=features)
+    s = prepared.split
+    text = (f"{len(prepared.windows):,} windows of {len(prepared.labels)} classes "
+            f"({', '.join(prepared.labels)}): {len(s.train):,} training, {len(s.val):,} "
+            f"validation, {len(s.test):,} test ({s.kind} split"
+            + (f", test subjects {', '.join(map(str, s.test_subjects))})"
+               if s.kind == "subject" else ")"))
+    log.info("%s", text)
+    yield TrainNote(text, "info")
+    if control.stopped:
+        return None
+    if init_bundle is not None:
+        model_config = init_bundle.model_config
+    else:
+        model_config = default_model_config(prepared, **(model_overrides or {}))
+    yield _device_chosen(train_config)
+    if not run_dir:
+        run_dir = runs.new_run_dir(run_tag or "-".join(prepared.labels)[:30])
+    return (yield from train(prepared, model_config, train_config, control=control,
+                             run_dir=Path(run_dir), init_bundle=init_bundle))
+
+
+def cross_validate_model(dataset, *, k: int, window, activities=None, channels=None,
+                         features=None, model_overrides: dict | None = None,
+                         train_config: TrainConfig, control: TrainControl | None = None,
+                         val_subjects: int | None = None, run_dir: Path | str | None = None,
+                         label: str = ""):
+    """Leave-subjects-out cross-validation in `k` folds into `run_dir` (new when None);
+    the figures are remembered (under `label`, e.g. the preset) for later comparison.
+    Returns the CVResult."""
+    from .crossval import cross_validate, remember_cv
+
+    if k < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {k}")
+    yield TrainNote(f"Cross-validating by subject in {k} folds…", "info")
+    yield _device_chosen(train_config)
+    run_dir = Path(run_dir) if run_dir else runs.new_run_dir(f"cv{k}")
+    cv = yield from cross_validate(
+        dataset, k=k, window=window, activities=activities, channels=channels,
+        features=features, model_overrides=model_overrides, train_config=train_config,
+        seed=train_config.seed, val_subjects=val_subjects, control=control, run_dir=run_dir)
+    remember_cv(cv, label=label)
+    return cv
+
+
+def resume_problem(bundle, *, window_size: int, channels: list[str],
+                   labels: list[str]) -> str | None:
+    """Why `bundle` cannot continue training on data with this window size, channels and
+    activities (one sentence), or None when it can."""
+    if bundle.window.size != window_size:
+        return (f"The model reads windows of {bundle.window.size} samples; the data is set "
+                f"to {window_size}.")
+    if list(bundle.channels) != list(channels):
+        return (f"The model reads channels {', '.join(bundle.channels)}; the data selects "
+                f"{', '.join(channels)}.")
+    if sorted(bundle.labels) != sorted(labels):
+        return (f"The model knows {', '.join(bundle.labels)}; the data selects "
+                f"{', '.join(labels)}.")
+    return None
+
+
+def run_report(*, metrics: dict, history: list[dict], split: dict, stopped_reason, device,
+               precision, minutes, run_dir=None, model_path=None,
+               config: dict | None = None) -> dict:
+    """The report of one trained model, as shown, exported and written to report.json."""
+    return {"metrics": dict(metrics or {}), "history": list(history), "split": dict(split),
+            "stopped_reason": stopped_reason, "device": device, "precision": precision,
+            "epochs": len(history), "minutes": minutes,
+            "run_dir": str(run_dir) if run_dir else None,
+            "model_path": str(model_path) if model_path else None,
+            "config": config or {}}
+
+
+def result_report(result: TrainResult, history: list[dict], minutes: float) -> dict:
+    """``run_report`` of a TrainResult just returned by ``train_model``."""
+    return run_report(metrics=result.metrics, history=history,
+                      split=(result.bundle.recipe or {}).get("split") or {},
+                      stopped_reason=result.stopped_reason, device=result.device,
+                      precision=result.precision, minutes=minutes, run_dir=result.run_dir,
+                      model_path=result.model_path)
+
+
+def record_report(record) -> dict:
+    """``run_report`` of a past run read back with ``runs.load_run``."""
+    history = list(record.history)
+    report = record.report or {}
+    total = report.get("seconds_total")
+    if isinstance(total, (int, float)):
+        minutes = total / 60.0
+    else:
+        seconds = [h.get("seconds") for h in history if isinstance(h.get("seconds"), (int, float))]
+        minutes = sum(seconds) / 60.0 if seconds else None
+    return run_report(metrics=record.metrics, history=history,
+                      split=report.get("split") or record.config.get("split") or {},
+                      stopped_reason=report.get("stopped_reason"), device=report.get("device"),
+                      precision=report.get("precision"), minutes=minutes,
+                      run_dir=record.folder, model_path=record.model_path, config=record.config)
+
+
+@dataclass
+class WindowCounts:
+    """What data settings give a run: windows per split and class."""
+
+    labels: list[str]
+    train: list[int]
+    val: list[int]
+    test: list[int]
+    split: dict = field(default_factory=dict)
+    warning: str | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.train) + sum(self.val) + sum(self.test)
+
+    def imbalance(self) -> float:
+        """max / min training windows over classes (inf when a class has none)."""
+        if not self.train or max(self.train) == 0:
+            return float("nan")
+        return float("inf") if min(self.train) == 0 else max(self.train) / min(self.train)
+
+
+def count_windows(frame, window, split, activities: list[str] | None,
+                  channels: list[str] | None) -> WindowCounts:
+    """Window and split `frame` as training will, and count."""
+    import numpy as np
+
+    from ..data.splits import split_windows
+    from ..data.windows import make_windows
+
+    windows = make_windows(frame, window, channels=channels, activities=activities)
+    if len(windows) == 0:
+        zeros = [0] * len(windows.labels)
+        return WindowCounts(list(windows.labels), zeros, list(zeros), list(zeros))
+    parts = split_windows(windows, split)
+    k = len(windows.labels)
+
+    def per_class(index) -> list[int]:
+        return [int(c) for c in np.bincount(windows.y[index], minlength=k)]
+
+    return WindowCounts(list(windows.labels), per_class(parts.train), per_class(parts.val),
+                        per_class(parts.test), parts.to_dict(), parts.warning)

@@ -1,0 +1,379 @@
+"""The Live tab's left side: model, source, classification and recording settings, with
+Start and Stop. Widgets and their layout only; the tab connects them."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6 import QtWidgets
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ... import paths
+from ...data.activities import canonical_activity
+from ...live import ReplaySource, local_addresses, make_network_source, parse_speed
+
+SOURCE_KINDS = (
+    ("replay", "Replay a loaded recording"),
+    ("udp", "UDP: lines x,y,z (HyperIMU and similar)"),
+    ("tcp", "TCP: lines x,y,z"),
+    ("http", "HTTP: Sensor Logger JSON"),
+)
+DEFAULT_PORTS = {"udp": 5555, "tcp": 5556, "http": 8000}
+HOSTS = (
+    ("127.0.0.1", "This computer only (127.0.0.1)"),
+    ("0.0.0.0", "Local network (0.0.0.0)"),
+)
+SPEEDS = (("1×", 1.0), ("2×", 2.0), ("5×", 5.0), ("10×", 10.0), ("max", math.inf))
+UNITS = (("ms2", "m/s²"), ("g", "g (×9.81)"))
+SMOOTHING = (("none", "none"), ("mean", "mean of probabilities"), ("majority", "majority vote"))
+_FORMATS = {"udp": "Send lines <tt>x,y,z</tt> or <tt>timestamp,x,y,z</tt> (gyroscope x,y,z may "
+                   "follow) in UDP packets.",
+            "tcp": "Send lines <tt>x,y,z</tt> or <tt>timestamp,x,y,z</tt> over TCP.",
+            "http": "Sensor Logger: HTTP push to http://address:port/ (JSON)."}
+
+
+def address_hint(kind: str, host: str, port_text: str, addresses) -> str:
+    """What to type into the phone for a network source (HTML); `addresses()` lists this
+    computer's addresses (asked only for "Local network")."""
+    if host == "0.0.0.0":
+        hint = (f"Type into the phone: address <b>{' or '.join(addresses())}</b>, "
+                f"port <b>{port_text}</b>.<br>The phone must be on the same network and "
+                "the firewall must let the port in.")
+    elif host == "127.0.0.1":
+        hint = (f"Listening on <b>127.0.0.1</b>, port <b>{port_text}</b> (this computer "
+                "only; for a phone choose Local network).")
+    else:
+        hint = f"Listening on <b>{host}</b>, port <b>{port_text}</b>."
+    return f"{hint}<br>{_FORMATS[kind]}"
+
+
+def select_data(combo: QComboBox, value, what: str) -> None:
+    """Select the item whose data is `value`; ValueError naming the choices if none is."""
+    index = combo.findData(value)
+    if index < 0:
+        choices = [str(combo.itemData(i)) for i in range(combo.count())]
+        raise ValueError(f"{what} {value!r} is not available (choose from {', '.join(choices)})")
+    combo.setCurrentIndex(index)
+
+
+def _combo(items) -> QComboBox:
+    combo = QComboBox()
+    for value, text in items:
+        combo.addItem(text, value)
+    return combo
+
+
+def _label() -> QLabel:
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+class LivePanel(QWidget):
+    """Settings boxes in a scroll area, Start and Stop below."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        settings = QWidget()
+        side = QVBoxLayout(settings)
+        side.setContentsMargins(4, 4, 4, 4)
+        for box in (self._model_box(), self._source_box(), self._classifier_box(),
+                    self._record_box()):
+            side.addWidget(box)
+        side.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(settings)
+        scroll.setMinimumWidth(340)
+        self.start_button = QPushButton("▶ Start")
+        self.start_button.setToolTip("Start classifying the chosen source")
+        self.stop_button = QPushButton("■ Stop")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.stop_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(buttons)
+        self._address_cache: list[str] | None = None
+        self.source_combo.currentIndexChanged.connect(self._on_source_combo_changed)
+
+    def _model_box(self) -> QtWidgets.QGroupBox:
+        box = QtWidgets.QGroupBox("Model")
+        layout = QVBoxLayout(box)
+        row = QHBoxLayout()
+        self.model_combo = QComboBox()
+        self.open_model_button = QPushButton("Open model…")
+        row.addWidget(self.model_combo, 1)
+        row.addWidget(self.open_model_button)
+        layout.addLayout(row)
+        self.model_info = _label()
+        layout.addWidget(self.model_info)
+        return box
+
+    def _source_box(self) -> QtWidgets.QGroupBox:
+        box = QtWidgets.QGroupBox("Source")
+        layout = QVBoxLayout(box)
+        self.source_combo = _combo((kind, text) for kind, text in SOURCE_KINDS)
+        layout.addWidget(self.source_combo)
+        self.source_stack = QStackedWidget()
+        layout.addWidget(self.source_stack)
+
+        replay = QWidget()
+        form = QtWidgets.QFormLayout(replay)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.subject_combo = QComboBox()
+        self.activity_combo = QComboBox()
+        self.speed_combo = _combo((value, text) for text, value in SPEEDS)
+        self.loop_check = QCheckBox("Loop at the end")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.seek_slider = QSlider(Qt.Orientation.Horizontal)
+        self.seek_slider.setRange(0, 0)
+        self.seek_slider.setToolTip("Position in the recording; drag to jump")
+        self.position_label = QLabel("")
+        form.addRow("Subject", self.subject_combo)
+        form.addRow("Activity", self.activity_combo)
+        form.addRow("Speed", self.speed_combo)
+        form.addRow("", self.loop_check)
+        transport = QHBoxLayout()
+        transport.addWidget(self.pause_button)
+        transport.addWidget(self.seek_slider, 1)
+        form.addRow(transport)
+        form.addRow("Position", self.position_label)
+        self.source_stack.addWidget(replay)
+
+        network = QWidget()
+        nform = QtWidgets.QFormLayout(network)
+        nform.setContentsMargins(0, 0, 0, 0)
+        self.host_combo = _combo(HOSTS)
+        self.port_spin = QSpinBox()
+        self.port_spin.setRange(0, 65535)
+        self.port_spin.setSpecialValueText("any free port")
+        self.port_spin.setValue(DEFAULT_PORTS["udp"])
+        self.units_combo = _combo(UNITS)
+        self.address_label = _label()
+        nform.addRow("Listen on", self.host_combo)
+        nform.addRow("Port", self.port_spin)
+        nform.addRow("Phone sends", self.units_combo)
+        nform.addRow(self.address_label)
+        self.source_stack.addWidget(network)
+        return box
+
+    def _classifier_box(self) -> QtWidgets.QGroupBox:
+        box = QtWidgets.QGroupBox("Classification")
+        form = QtWidgets.QFormLayout(box)
+        self.hop_spin = QSpinBox()
+        self.hop_spin.setRange(1, 4096)
+        self.hop_spin.setSuffix(" samples")
+        self.hop_spin.setToolTip("Classify a window every this many samples "
+                                 "(the model's step by default; 1 = every sample)")
+        self.smoothing_combo = _combo(SMOOTHING)
+        self.smoothing_combo.setCurrentIndex(1)
+        self.smooth_k_spin = QSpinBox()
+        self.smooth_k_spin.setRange(1, 50)
+        self.smooth_k_spin.setValue(3)
+        self.smooth_k_spin.setSuffix(" windows")
+        self.threshold_spin = QDoubleSpinBox()
+        self.threshold_spin.setRange(0.0, 1.0)
+        self.threshold_spin.setSingleStep(0.05)
+        self.threshold_spin.setDecimals(2)
+        self.threshold_spin.setValue(0.5)
+        self.threshold_spin.setToolTip("Below this confidence the activity shows as 'uncertain'")
+        self.attention_check = QCheckBox("Show attention over the window")
+        self.attention_check.setChecked(True)
+        form.addRow("Hop", self.hop_spin)
+        form.addRow("Smoothing", self.smoothing_combo)
+        form.addRow("Smooth over", self.smooth_k_spin)
+        form.addRow("Confidence threshold", self.threshold_spin)
+        form.addRow(self.attention_check)
+        return box
+
+    def _record_box(self) -> QtWidgets.QGroupBox:
+        box = QtWidgets.QGroupBox("Record the incoming stream")
+        form = QtWidgets.QFormLayout(box)
+        self.record_activity_combo = QComboBox()
+        self.record_activity_combo.setEditable(True)
+        self.record_activity_combo.setToolTip("The activity the person is doing while recording")
+        self.record_subject_spin = QSpinBox()
+        self.record_subject_spin.setRange(0, 999_999)
+        self.record_subject_spin.setValue(99)
+        folder_row = QHBoxLayout()
+        self.record_folder_edit = QLineEdit(str(paths.user_data_dir() / "recordings"))
+        self.browse_button = QPushButton("…")
+        self.browse_button.setToolTip("Choose the folder recordings are saved in")
+        folder_row.addWidget(self.record_folder_edit, 1)
+        folder_row.addWidget(self.browse_button)
+        self.record_button = QPushButton("● Record")
+        self.record_button.setCheckable(True)
+        self.record_button.setToolTip("Save the incoming samples to a WISDM-format file "
+                                      "(written when recording stops)")
+        self.record_status = _label()
+        form.addRow("Activity", self.record_activity_combo)
+        form.addRow("Subject id", self.record_subject_spin)
+        form.addRow("Folder", folder_row)
+        form.addRow(self.record_button)
+        form.addRow(self.record_status)
+        return box
+
+    # ------------------------------------------------------------------ source
+    @property
+    def source_kind(self) -> str:
+        return str(self.source_combo.currentData())
+
+    def set_source(self, kind: str, **options) -> None:
+        """Choose and configure the source as a user would.
+
+        replay: ``subject`` (int or None = all), ``activity`` (name or None = all), ``speed``
+        (1, 2, 5, 10, "2x", "max"), ``loop`` (bool). udp / tcp / http: ``host``
+        ("127.0.0.1", "0.0.0.0" or another address), ``port`` (0 = any free port), ``units``
+        ("ms2" or "g"). Raises ValueError for an unknown kind or option.
+        """
+        kind = str(kind).lower()
+        index = self.source_combo.findData(kind)
+        if index < 0:
+            raise ValueError(f"unknown source {kind!r} (use replay, udp, tcp or http)")
+        self.source_combo.setCurrentIndex(index)
+        for key, value in options.items():
+            if kind == "replay" and key == "subject":
+                select_data(self.subject_combo, None if value is None else int(value), key)
+            elif kind == "replay" and key == "activity":
+                select_data(self.activity_combo,
+                            None if value is None else canonical_activity(value), key)
+            elif kind == "replay" and key == "speed":
+                speed = parse_speed(value)
+                matches = [i for i, (_, v) in enumerate(SPEEDS) if v == speed]
+                if not matches:
+                    raise ValueError(f"speed must be one of 1, 2, 5, 10 or max, got {value!r}")
+                self.speed_combo.setCurrentIndex(matches[0])
+            elif kind == "replay" and key == "loop":
+                self.loop_check.setChecked(bool(value))
+            elif kind != "replay" and key == "host":
+                host = str(value)
+                if self.host_combo.findData(host) < 0:
+                    self.host_combo.addItem(host, host)
+                self.host_combo.setCurrentIndex(self.host_combo.findData(host))
+            elif kind != "replay" and key == "port":
+                self.port_spin.setValue(int(value))
+            elif kind != "replay" and key == "units":
+                select_data(self.units_combo, str(value), key)
+            else:
+                raise ValueError(f"unknown option {key!r} for a {kind} source")
+
+    def set_recordings(self, dataset) -> None:
+        """Offer the subjects and activities of `dataset` (None: nothing to replay)."""
+        prev_subject = self.subject_combo.currentData()
+        prev_activity = self.activity_combo.currentData()
+        self.subject_combo.clear()
+        self.activity_combo.clear()
+        self.subject_combo.addItem("All subjects", None)
+        self.activity_combo.addItem("All activities", None)
+        if dataset is not None:
+            for s in dataset.subjects:
+                self.subject_combo.addItem(f"Subject {s}", int(s))
+            for a in dataset.activities:
+                self.activity_combo.addItem(a, a)
+        self.subject_combo.setCurrentIndex(max(0, self.subject_combo.findData(prev_subject)))
+        self.activity_combo.setCurrentIndex(max(0, self.activity_combo.findData(prev_activity)))
+        if dataset is None:
+            self.subject_combo.setToolTip("Load recordings on the Data tab to replay them")
+
+    def _on_source_combo_changed(self, _index: int) -> None:
+        kind = self.source_kind
+        self.source_stack.setCurrentIndex(0 if kind == "replay" else 1)
+        if kind in DEFAULT_PORTS and self.port_spin.value() in (*DEFAULT_PORTS.values(),):
+            self.port_spin.setValue(DEFAULT_PORTS[kind])
+
+    def make_source(self, bundle, dataset):
+        """The chosen source, reading the channels `bundle` needs (not started yet)."""
+        kind, channels = self.source_kind, tuple(bundle.channels)
+        if kind == "replay":
+            if dataset is None:
+                raise ValueError("no recording to replay: load one on the Data tab first")
+            return ReplaySource(dataset, subject=self.subject_combo.currentData(),
+                                activity=self.activity_combo.currentData(), channels=channels,
+                                speed=float(self.speed_combo.currentData()),
+                                loop=self.loop_check.isChecked(), window=bundle.window)
+        return make_network_source(kind, str(self.host_combo.currentData()),
+                                   self.port_spin.value(), channels=channels,
+                                   units=str(self.units_combo.currentData()))
+
+    def _addresses(self) -> list[str]:
+        if self._address_cache is None:
+            try:
+                self._address_cache = local_addresses()
+            except Exception:  # never let a network query break the tab
+                self._address_cache = ["127.0.0.1"]
+        return self._address_cache
+
+    def update_address_hint(self, listening: str | None = None) -> None:
+        """What to type into the phone; `listening`: the running source's address."""
+        kind = self.source_kind
+        if kind == "replay":
+            return
+        port = self.port_spin.value()
+        if listening:
+            port_text = listening.rpartition(":")[2]
+        else:
+            port_text = str(port) if port else "chosen at Start"
+        self.address_label.setText(address_hint(kind, str(self.host_combo.currentData()),
+                                                port_text, self._addresses))
+
+    # ------------------------------------------------------------------ classification
+    def set_options(self, **options) -> None:
+        """Set classification settings by name: hop, smoothing ("none", "mean",
+        "majority"), smooth_k, threshold, attention (None leaves one as it is)."""
+        setters = {
+            "hop": lambda v: self.hop_spin.setValue(int(v)),
+            "smoothing": lambda v: select_data(self.smoothing_combo, v, "smoothing"),
+            "smooth_k": lambda v: self.smooth_k_spin.setValue(int(v)),
+            "threshold": lambda v: self.threshold_spin.setValue(float(v)),
+            "attention": lambda v: self.attention_check.setChecked(bool(v)),
+        }
+        unknown = set(options) - set(setters)
+        if unknown:
+            raise ValueError(f"unknown classification setting(s): {', '.join(sorted(unknown))}")
+        for name, value in options.items():
+            if value is not None:
+                setters[name](value)
+
+    def classifier_options(self) -> dict:
+        """The classification settings, as ``StreamingClassifier`` keyword arguments."""
+        return {"hop": self.hop_spin.value(),
+                "smoothing": str(self.smoothing_combo.currentData()),
+                "smooth_k": self.smooth_k_spin.value(),
+                "threshold": self.threshold_spin.value(),
+                "attention": self.attention_check.isChecked()}
+
+    def set_record_checked(self, on: bool) -> None:
+        """Show the Record button as `on` without toggling recording."""
+        self.record_button.blockSignals(True)
+        self.record_button.setChecked(on)
+        self.record_button.setText("■ Stop recording" if on else "● Record")
+        self.record_button.blockSignals(False)
+
+    def set_running(self, running: bool, replay: bool, has_model: bool) -> None:
+        self.start_button.setEnabled(not running and has_model)
+        self.stop_button.setEnabled(running)
+        for widget in (self.model_combo, self.open_model_button, self.source_combo,
+                       self.subject_combo, self.activity_combo, self.host_combo, self.port_spin,
+                       self.units_combo, self.record_folder_edit):
+            widget.setEnabled(not running)
+        self.pause_button.setEnabled(running and replay)
+        self.seek_slider.setEnabled(running and replay)

@@ -74,3 +74,23 @@ def test_augment_windows_rotates_each_window_keeping_norms():
     scaled = augment_windows(X, ["x", "y", "z"], np.random.default_rng(1), rotation=False,
                              gain=0.15, cadence=0.15)
     assert scaled.shape == X.shape and not np.allclose(scaled, X)
+
+
+def test_expand_training_adds_perturbed_copies_of_the_training_windows():
+    from har_studio.data.demo import demo_dataset
+    from har_studio.data.features import FeatureConfig
+    from har_studio.data.splits import SplitConfig
+    from har_studio.training import prepare_data
+    from har_studio.training.augment import expand_training
+
+    prepared = prepare_data(demo_dataset(subjects=3, seconds_per_activity=8.0, activities=ACTS),
+                            WindowConfig(size=32, step=16), SplitConfig(seed=1),
+                            features=FeatureConfig(outputs=("gravity_abs", "magnitude")))
+    bigger = expand_training(prepared, 2, seed=0)
+    n = len(prepared.train)
+    assert len(bigger.train) == 3 * n and bigger.inputs("train").shape[0] == 3 * n
+    np.testing.assert_array_equal(bigger.train.X[:n], prepared.train.X)
+    np.testing.assert_array_equal(bigger.train.y, np.tile(prepared.train.y, 3))
+    assert not np.allclose(bigger.train.X[n:2 * n], prepared.train.X)
+    assert bigger.normaliser is prepared.normaliser and len(bigger.test) == len(prepared.test)
+    assert expand_training(prepared, 0) is prepared

@@ -141,3 +141,29 @@ def augment_windows(X: np.ndarray, channels, rng: np.random.Generator, *,
         rows = np.arange(n)[:, None]
         out = out[rows, lo] * (1 - frac) + out[rows, hi] * frac
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def expand_training(prepared, copies: int, seed: int = 0, *, gain: float = 0.15,
+                    cadence: float = 0.15):
+    """`prepared` (a ``PreparedData``) with `copies` perturbed copies of every training
+    window added (``augment_windows``: random 3-D rotation, gain, time-scale), the derived
+    inputs recomputed; the normaliser and the other parts stay as they were."""
+    from dataclasses import replace
+
+    from ..data.features import derive
+    from ..data.windows import Windows
+
+    if copies <= 0 or len(prepared.train) == 0:
+        return prepared
+    rng = np.random.default_rng([int(seed), 0xA06])
+    train = prepared.train
+    extra = [augment_windows(train.X, train.channels, rng, gain=gain, cadence=cadence)
+             for _ in range(copies)]
+    reps = copies + 1
+    expanded = Windows(np.concatenate([train.X, *extra]), np.tile(train.y, reps),
+                       np.tile(train.subjects, reps), np.tile(train.starts, reps),
+                       list(train.labels), list(train.channels), train.config)
+    inputs = dict(prepared._inputs)
+    inputs["train"] = derive(expanded.X, expanded.channels, prepared.features,
+                             rate_hz=expanded.config.rate_hz)[0]
+    return replace(prepared, train=expanded, _inputs=inputs)

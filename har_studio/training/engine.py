@@ -415,6 +415,10 @@ def train(
     model.to(device)
     model.train()
 
+    if cfg.augment_copies:
+        from .augment import expand_training
+
+        prepared = expand_training(prepared, cfg.augment_copies, cfg.seed)
     norm = prepared.normaliser
     mean_t = torch.as_tensor(norm.mean, device=device)
     std_t = torch.as_tensor(norm.std, device=device)

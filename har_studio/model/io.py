@@ -289,6 +289,12 @@ def file_checksum(recipe_text: str, tensors: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
+def _weights_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the weights alone (names, types, shapes, bytes): calibration records its
+    base model's weights by it (format 2 had this as the file's weights checksum)."""
+    return file_checksum("", tensors)
+
+
 def _sniff(head: bytes) -> str | None:
     """A reason for well-known non-model files, judged from their first bytes."""
     if head.startswith(b"PK\x03\x04"):

@@ -342,6 +342,7 @@ def train(
     *,
     init_bundle=None,
     resume=None,
+    frozen: tuple[str, ...] = (),
 ) -> Generator[BatchProgress | EpochProgress | TrainNote, None, TrainResult]:
     """Train a TimeSeriesViT on `prepared` and return a TrainResult.
 
@@ -353,7 +354,8 @@ def train(
     continue or fine-tune a saved model; the normaliser is still fitted on `prepared`'s
     training windows. Closing the generator (``gen.close()``) abandons the run and records
     "aborted" in report.json. While paused it re-yields the last BatchProgress every 0.5 s
-    so a worker can still close it.
+    so a worker can still close it. `frozen`: parameter-name prefixes (e.g. ``"embed."``,
+    ``"blocks.0."``) whose weights are not trained (calibration freezes early layers).
 
     With `run_dir`, the latest finished epoch's model is also saved (atomically) as
     ``checkpoint.harmodel`` after every epoch, and the folder is locked while the run goes
@@ -423,9 +425,15 @@ def train(
     if init_bundle is not None:
         model.load_state_dict(init_bundle.model.state_dict())
         yield note("Starting from the weights of the given model")
+    for name, param in model.named_parameters():
+        param.requires_grad_(not any(name.startswith(prefix) for prefix in frozen))
     model.to(device)
     model.train()
 
+    if cfg.augment_copies:
+        from .augment import expand_training
+
+        prepared = expand_training(prepared, cfg.augment_copies, cfg.seed)
     norm = prepared.normaliser
     mean_t = torch.as_tensor(norm.mean, device=device)
     std_t = torch.as_tensor(norm.std, device=device)
@@ -453,7 +461,8 @@ def train(
         return F.cross_entropy(logits.float(), target, weight=weight if weighted else None,
                                label_smoothing=cfg.label_smoothing)
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                                  weight_decay=cfg.weight_decay)
     n_train = len(prepared.train)
     batch_size = min(cfg.batch_size, n_train)
     batches = math.ceil(n_train / batch_size)

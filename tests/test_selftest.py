@@ -25,7 +25,8 @@ def test_tour_loads_trains_and_replays(qtbot):
     assert result["predictions"] >= TOUR_PREDICTIONS
     labels = set(window.state.model.labels) | {"uncertain"}
     assert result["last_prediction"] in labels
-    assert set(result["steps_s"]) == {"load_demo_s", "train_s", "replay_s"}
+    # (+ "shipped_replay_s" where resources/models holds the built-in model)
+    assert {"load_demo_s", "train_s", "replay_s"} <= set(result["steps_s"])
     assert result["screenshots"] == []
 
 

@@ -10,8 +10,10 @@ whether a saved model can continue training on chosen data (``resume_problem``),
 report shown and exported for a run (``run_report``), and the windows a run would get from
 chosen data settings, counted per split and class (``count_windows``, the Data tab's preview).
 
-(A calibrate job, fine-tuning a model on one person's recording, belongs here too, next to
-``train_model``: it will yield the same progress and return the calibrated bundle.)
+``calibrate_model`` fine-tunes a model to one person's recording (the Live tab's guided
+calibration and ``har-studio calibrate``): it yields the same progress as ``train_model`` plus
+calibration's ``CalibrationStep`` items, saves the calibrated model and returns the
+``CalibrationResult``.
 """
 
 from __future__ import annotations
@@ -116,6 +118,30 @@ def cross_validate_model(dataset, *, k: int, window, activities=None, channels=N
         seed=train_config.seed, val_subjects=val_subjects, control=control, run_dir=run_dir)
     remember_cv(cv, label=label)
     return cv
+
+
+def calibrate_model(bundle, data, config=None, *, control: TrainControl | None = None,
+                    subject: int | None = None, base_path: str | Path | None = None,
+                    person: str | None = None, out: str | Path | None = None):
+    """Calibrate `bundle` to one person's labelled recording `data` (a Dataset or a tidy
+    frame; see ``calibration.calibrate``) and, with `out`, save the calibrated model there
+    atomically. Returns the CalibrationResult (``record["model_path"]``: where it was saved),
+    or None when stopped (``control.stop()``) before the fine-tuning finished."""
+    from ..model.io import save_model
+    from .calibration import CalibrationConfig, calibrate
+
+    control = control or TrainControl()
+    config = config or CalibrationConfig()
+    yield _device_chosen(TrainConfig(device=config.device, precision=config.precision))
+    result = yield from calibrate(bundle, data, config, control, subject=subject,
+                                  base_path=base_path, person=person)
+    if control.stopped:
+        return None
+    if out is not None:
+        path = save_model(out, result.bundle)
+        result.record["model_path"] = str(path or out)
+        yield TrainNote(f"Saved the calibrated model to {path or out}", "info")
+    return result
 
 
 def resume_problem(bundle, *, window_size: int, channels: list[str],

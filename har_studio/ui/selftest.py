@@ -1,7 +1,9 @@
 """Drive the real app end to end: the frozen bundle's ``--self-test`` and ``--screenshots``.
 
-The tour opens the demo data on the Data tab, trains one short epoch of a small model on the
-Train tab, and replays the recording through it on the Live tab, timing each step. It uses
+The tour opens the demo data on the Data tab, replays it through the built-in default model
+on the Live tab (``model/shipped.py``: what a first start shows; the frozen app must have it),
+trains one short epoch of a small model on the Train tab, and replays the recording through
+it on the Live tab, timing each step. It uses
 the same public methods a test would, and waits by processing events (never by blocking the
 GUI thread), so it works offscreen and on a real display alike.
 """
@@ -9,6 +11,7 @@ GUI thread), so it works offscreen and on a real display alike.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +52,52 @@ def _capture(window, tab_name: str, folder: Path) -> str:
     return str(path)
 
 
+def _replay(live_tab, wanted: int, timeout_s: float, before_stop=None) -> int:
+    """Replay the loaded recording at full speed on the Live tab until `wanted` predictions
+    (or its end); the number of predictions made."""
+    finished: list = []
+    live_tab.sessionFinished.connect(finished.append)
+    try:
+        live_tab.set_source("replay", speed="max")
+        if not live_tab.start():
+            raise SelfTestError(f"the replay did not start: {live_tab.message.text()}")
+        _wait(lambda: len(live_tab.timeline) >= wanted or bool(finished), timeout_s,
+              "predictions on the Live tab")
+        replayed = len(live_tab.timeline)
+        drawn = live_tab.redraw_count
+        _wait(lambda: live_tab.redraw_count > drawn or bool(finished), 30,
+              "the Live tab to redraw")
+        if before_stop is not None:
+            before_stop()
+        if not finished:
+            live_tab.stop()
+            _wait(lambda: bool(finished), 30, "the replay to stop")
+    finally:
+        live_tab.sessionFinished.disconnect(finished.append)
+    if replayed == 0:
+        raise SelfTestError("the replay produced no prediction")
+    return replayed
+
+
+def _shipped_replay(window, timeout_s: float) -> dict | None:
+    """Replay the demo data through the built-in model, as a first start would; None when
+    this (source) installation has no built-in model."""
+    from .live.models import SHIPPED_KEY
+
+    live_tab = window.tab("Live")
+    if live_tab.model_combo.findData(SHIPPED_KEY) < 0:
+        if getattr(sys, "frozen", False):
+            raise SelfTestError("the app has no built-in default model (resources/models)")
+        return None
+    if live_tab.model_combo.currentData() != SHIPPED_KEY:
+        raise SelfTestError("with no trained model the Live tab did not choose the built-in "
+                            f"model ({live_tab.model_combo.currentText()})")
+    window.show_tab("Live")
+    count = _replay(live_tab, TOUR_PREDICTIONS, timeout_s)
+    return {"predictions": count, "last_prediction": live_tab.timeline[-1],
+            "labels": list(live_tab.current_model().labels)}
+
+
 def run_tour(window, *, screenshots_dir: str | Path | None = None,
              timeout_s: float = 300.0) -> dict:
     """Demo data -> one short training epoch -> replay a few windows. Returns the figures."""
@@ -77,6 +126,11 @@ def run_tour(window, *, screenshots_dir: str | Path | None = None,
     records = int(state.dataset.report.records)
     if folder is not None:
         shots.append(_capture(window, "Data", folder))
+
+    t = time.perf_counter()
+    shipped = _shipped_replay(window, timeout_s)
+    if shipped is not None:
+        steps["shipped_replay_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
     train_tab = window.tab("Train")
@@ -111,34 +165,14 @@ def run_tour(window, *, screenshots_dir: str | Path | None = None,
     t = time.perf_counter()
     live_tab = window.tab("Live")
     window.show_tab("Live")
-    live_tab.set_source("replay", speed="max")
-    predictions: list = []
-    finished: list = []
-
-    def on_prediction(prediction) -> None:
-        predictions.append(prediction)
-
-    def on_session_finished(summary) -> None:
-        finished.append(summary)
-
-    live_tab.predictionMade.connect(on_prediction)
-    live_tab.sessionFinished.connect(on_session_finished)
-    if not live_tab.start():
-        raise SelfTestError(f"the replay did not start: {live_tab.message.text()}")
     wanted = TOUR_PREDICTIONS if folder is None else 4 * TOUR_PREDICTIONS
-    _wait(lambda: len(live_tab.timeline) >= wanted or bool(finished), timeout_s,
-          "predictions on the Live tab")
-    replayed = len(live_tab.timeline)
-    drawn = live_tab.redraw_count
-    _wait(lambda: live_tab.redraw_count > drawn or bool(finished), 30, "the Live tab to redraw")
-    if folder is not None:
-        shots.append(_capture(window, "Live", folder))
-    if not finished:
-        live_tab.stop()
-        _wait(lambda: bool(finished), 30, "the replay to stop")
+
+    def capture() -> None:
+        if folder is not None:
+            shots.append(_capture(window, "Live", folder))
+
+    replayed = _replay(live_tab, wanted, timeout_s, capture)
     steps["replay_s"] = time.perf_counter() - t
-    if replayed == 0:
-        raise SelfTestError("the replay produced no prediction")
 
     return {
         "records": records,
@@ -149,6 +183,7 @@ def run_tour(window, *, screenshots_dir: str | Path | None = None,
         "last_prediction": live_tab.timeline[-1] if live_tab.timeline else None,
         "steps_s": {k: round(v, 3) for k, v in steps.items()},
         "screenshots": shots,
+        "shipped_model": shipped,
     }
 
 

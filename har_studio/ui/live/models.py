@@ -1,5 +1,7 @@
-"""The Live tab's model choice: the model trained in this session (from ``AppState``) or
-model files opened here, in the model combo box with a description below it."""
+"""The Live tab's model choice: the model trained in this session (from ``AppState``), the
+built-in default model shipped with the app (``model/shipped.py``; chosen at first start, so
+a demo needs no training) or model files opened here, in the model combo box with a
+description below it."""
 
 from __future__ import annotations
 
@@ -11,8 +13,12 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QMessageBox, QWidg
 
 from ... import paths
 from ...model.io import ModelFileError, load_model
+from ...model.shipped import default_model_path
 
 log = logging.getLogger(__name__)
+
+SHIPPED_KEY = "shipped"
+SHIPPED_TEXT = "Built-in default model (trained on 16 WISDM people)"
 
 
 def model_info(bundle, where: str) -> str:
@@ -35,12 +41,33 @@ class ModelChoice(QObject):
         super().__init__(owner)
         self.state, self.combo, self.info, self._owner = state, combo, info, owner
         self._files: dict[str, object] = {}   # path -> ModelBundle opened here
+        self._shipped = None                  # the built-in model, loaded on first use
+        self._shipped_path = default_model_path()
         combo.currentIndexChanged.connect(self._on_combo_changed)
 
     def current(self):
         """The ModelBundle chosen (None when there is none)."""
         key = self.combo.currentData()
+        if key == SHIPPED_KEY:
+            return self._shipped_bundle()
         return self.state.model if key == "state" else self._files.get(key)
+
+    def current_path(self) -> str | None:
+        """The file the chosen model was loaded from (None: trained here and not saved)."""
+        key = self.combo.currentData()
+        if key == SHIPPED_KEY:
+            return str(self._shipped_path) if self._shipped_path else None
+        return self.state.model_path if key == "state" else key
+
+    def _shipped_bundle(self):
+        if self._shipped is None and self._shipped_path is not None:
+            try:
+                self._shipped = load_model(self._shipped_path)
+            except Exception as exc:  # a broken installation: say so, never crash
+                log.warning("the built-in model cannot be loaded: %s", exc)
+                self._shipped_path = None
+                self.failed.emit(f"The built-in default model cannot be used: {exc}")
+        return self._shipped
 
     def refresh(self, select: str | None = None) -> None:
         """Rebuild the list ("state" first, then files); select `select` (default the first)."""
@@ -54,6 +81,12 @@ class ModelChoice(QObject):
                 combo.addItem(f"Trained model ({where})", "state")
             else:
                 combo.addItem("Trained model (none yet: train one on the Train tab)", "state")
+            if self._shipped_path is not None:
+                combo.addItem(SHIPPED_TEXT, SHIPPED_KEY)
+                combo.setItemData(combo.count() - 1, str(self._shipped_path),
+                                  Qt.ItemDataRole.ToolTipRole)
+                if select == "state" and self.state.model is None:
+                    select = SHIPPED_KEY   # first start: nothing trained, use the built-in
             for path in self._files:
                 combo.addItem(f"File: {Path(path).name}", path)
                 combo.setItemData(combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
@@ -102,7 +135,10 @@ class ModelChoice(QObject):
             self.info.setText("No model yet. Train one on the Train tab, or open a "
                               "<i>.harmodel</i> file.")
         else:
-            where = ("Trained in this session" if key == "state" and not self.state.model_path
-                     else str(self.state.model_path if key == "state" else key))
+            if key == SHIPPED_KEY:
+                where = f"{SHIPPED_TEXT}: {self._shipped_path}"
+            else:
+                where = ("Trained in this session" if key == "state" and not self.state.model_path
+                         else str(self.state.model_path if key == "state" else key))
             self.info.setText(model_info(bundle, where))
         self.chosen.emit(bundle)

@@ -94,7 +94,7 @@ class LivePanel(QWidget):
         side = QVBoxLayout(settings)
         side.setContentsMargins(4, 4, 4, 4)
         for box in (self._model_box(), self._source_box(), self._classifier_box(),
-                    self._record_box()):
+                    self._record_box(), self._calibrate_box()):
             side.addWidget(box)
         side.addStretch(1)
         scroll = QScrollArea()
@@ -230,6 +230,15 @@ class LivePanel(QWidget):
         form.addRow("Folder", folder_row)
         form.addRow(self.record_button)
         form.addRow(self.record_status)
+        return box
+
+    def _calibrate_box(self) -> QtWidgets.QGroupBox:
+        box = QtWidgets.QGroupBox("Calibrate")
+        layout = QVBoxLayout(box)
+        self.calibrate_button = QPushButton("Calibrate to this person…")
+        self.calibrate_button.setToolTip("Fine-tune the model to one person: they do each "
+                                         "activity for a minute (a phone or a replay)")
+        layout.addWidget(self.calibrate_button)
         return box
 
     # ------------------------------------------------------------------ source

@@ -24,6 +24,7 @@ from ...live import (
 )
 from ..state import AppState
 from ..widgets import configure_pyqtgraph, make_timer
+from .calibrate import CalibrationGuide
 from .models import ModelChoice
 from .panel import LivePanel
 from .session import LiveSession
@@ -62,6 +63,7 @@ class LiveTab(QWidget):
 
         self.panel, self.view, self.session = LivePanel(), LiveView(), LiveSession(self)
         self.models = ModelChoice(state, self.panel.model_combo, self.panel.model_info, self)
+        self.calibration = CalibrationGuide(self, state)
         for name in _WIDGETS:
             setattr(self, name, getattr(self.panel, name))
         for name in _VIEWS:
@@ -94,6 +96,7 @@ class LiveTab(QWidget):
                 p.attention_check.toggled)),
             (p.browse_button.clicked, self._on_browse_record_folder),
             (p.record_button.toggled, self._on_record_toggled),
+            (p.calibrate_button.clicked, self.calibration.open_guide),
             (self.session.updated, self._on_session_updated),
             (self.session.ended, self._on_session_ended), (self.session.failed, self._error),
             (state.modelChanged, self._on_state_model_changed),

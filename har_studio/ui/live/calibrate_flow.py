@@ -1,0 +1,391 @@
+"""The guided calibration's controller: one activity after another (prompt, countdown,
+capture from the Live tab's sample stream), then the fine-tuning in a worker, the saved model
+and "Use this model". It holds no widgets; ``calibrate.CalibrationGuide`` shows it.
+
+Samples come from the Live tab's running session (``LiveSession.updated``): a phone stream as
+it is, a replayed recording retargeted to the prompted activity (and only its samples kept,
+by the replay's truth), so a demo needs no phone. Recordings made earlier (the Data tab's,
+or files) skip the capture. The fine-tuning is ``training.jobs.calibrate_model``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+
+from ... import paths
+from ...data.activities import canonical_activity
+from ..workers import JobRunner
+
+log = logging.getLogger(__name__)
+
+PROMPTS = {
+    "walking": "Walk normally",
+    "jogging": "Jog on the spot or outside",
+    "stairs": "Walk up and down stairs",
+    "upstairs": "Walk up stairs",
+    "downstairs": "Walk down stairs",
+    "sitting": "Sit on a chair",
+    "standing": "Stand still",
+}
+COUNTDOWN = 3            # "seconds" before each capture
+GAP_S = 10.0             # time inserted at a break in the captured stream (windows never span it)
+
+
+def prompt_for(label: str) -> str:
+    """What to tell the person to do for the activity `label`."""
+    return PROMPTS.get(canonical_activity(label),
+                       f"Do “{label}” as you normally would")
+
+
+def calibration_seconds(total_s: float, window_s: float) -> float:
+    """Of `total_s` captured per activity, the first part calibrates; the rest (a quarter,
+    at least 1.2 windows) is held back to score the model before and after."""
+    held = max(0.25 * total_s, 1.2 * window_s)
+    return max(total_s - held, 1.2 * window_s)
+
+
+def models_folder() -> Path:
+    """The app's folder of calibrated models."""
+    folder = paths.user_data_dir() / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def model_file_for(person: str, folder: Path | None = None) -> Path:
+    """A new file named after `person` in the models folder (``-2``, ``-3``... if taken)."""
+    folder = folder or models_folder()
+    stem = re.sub(r"[^\w\- ]+", "", person).strip().replace(" ", "_") or "person"
+    path, n = folder / f"{stem}.harmodel", 2
+    while path.exists():
+        path, n = folder / f"{stem}-{n}.harmodel", n + 1
+    return path
+
+
+@dataclass
+class Capture:
+    """The samples captured for one activity."""
+
+    label: str
+    t: list[np.ndarray] = field(default_factory=list)
+    values: list[np.ndarray] = field(default_factory=list)
+    breaks: list[np.ndarray] = field(default_factory=list)
+    seconds: float = 0.0
+    skipped: bool = False
+    _last_t: float | None = None
+
+    def add(self, t: np.ndarray, values: np.ndarray, breaks: np.ndarray) -> None:
+        if len(t) == 0:
+            return
+        dt = np.diff(np.concatenate([[t[0] if self._last_t is None else self._last_t], t]))
+        ok = (dt > 0) & (dt < 1.0) & ~breaks
+        self.seconds += float(dt[ok].sum())
+        self._last_t = float(t[-1])
+        self.t.append(t)
+        self.values.append(values)
+        self.breaks.append(breaks)
+
+    @property
+    def samples(self) -> int:
+        return int(sum(len(t) for t in self.t))
+
+
+def capture_frame(captures: list[Capture], channels: list[str], subject: int = 0):
+    """The captured activities as a tidy frame (the phone's own rate; calibration resamples).
+    Each activity gets its own increasing clock; a break or jump in the stream becomes a gap."""
+    import pandas as pd
+
+    parts = []
+    start = 0.0
+    for cap in captures:
+        if cap.skipped or not cap.t:
+            continue
+        t = np.concatenate(cap.t)
+        breaks = np.concatenate(cap.breaks)
+        dt = np.diff(t, prepend=t[0])
+        bad = (dt <= 0) | (dt > 1.0) | breaks
+        dt[bad] = GAP_S
+        dt[0] = 0.0
+        clock = start + np.cumsum(dt)
+        start = float(clock[-1]) + 60.0
+        part = pd.DataFrame(np.concatenate(cap.values).astype(np.float32), columns=channels)
+        part.insert(0, "timestamp", np.round(clock * 1e9).astype(np.int64))
+        part.insert(0, "activity", cap.label)
+        part.insert(0, "subject", int(subject))
+        parts.append(part)
+    if not parts:
+        raise ValueError("nothing was captured")
+    frame = pd.concat(parts, ignore_index=True)
+    frame["activity"] = frame["activity"].astype("category")
+    return frame
+
+
+def _job(bundle, data, config, control, subject, base_path, person, out):
+    """The worker's job: load recording files when given, then ``calibrate_model``."""
+    from ...training.jobs import calibrate_model
+
+    if isinstance(data, list):          # recording files chosen by the user
+        from ...data.loaders import load
+
+        data = load(data)
+    return (yield from calibrate_model(bundle, data, config, control=control, subject=subject,
+                                       base_path=base_path, person=person, out=out))
+
+
+class CalibrationFlow(QObject):
+    """The guided calibration of one person against the Live tab `tab` (see the module
+    docstring). ``tick_ms``: the countdown's "second" (tests make it 1 ms)."""
+
+    stepStarted = Signal(int, str, str)        # index, activity, prompt
+    countdownTicked = Signal(int)              # seconds left before the capture
+    captureProgressed = Signal(float, object)  # fraction of the step, SampleBatch-like (t, values)
+    stepsFinished = Signal()                   # all activities captured or skipped
+    tuningProgressed = Signal(float, str)
+    calibrationFinished = Signal(object)       # CalibrationResult
+    calibrationFailed = Signal(str)
+    modelUsed = Signal(str)                    # path of the model now used on the Live tab
+    noted = Signal(str)
+
+    def __init__(self, tab, state, parent: QObject | None = None, *, tick_ms: int = 1000) -> None:
+        super().__init__(parent)
+        self.tab, self.state, self.tick_ms = tab, state, int(tick_ms)
+        self._runner = JobRunner(self, receiver=self)
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self.phase = "idle"       # idle, countdown, capture, tuning, done
+        self.captures: list[Capture] = []
+        self.index = -1
+        self.result = None
+        self.model_path: Path | None = None
+        self._control = None
+        self._restart_replay: str | None = None
+        self._restart_live = False
+        self._replay_subject = None
+        tab.session.updated.connect(self._on_session_updated)
+        # queued: the tab has finished with the ended session before a new one starts here
+        tab.session.ended.connect(self._on_session_ended, Qt.ConnectionType.QueuedConnection)
+
+    # ------------------------------------------------------------------ set-up
+    def begin(self, *, person: str, seconds: float, subject: int | None = None) -> None:
+        """Start the guided capture from the Live tab's source (a phone or a replay).
+        Raises ValueError (one line) when it cannot start."""
+        bundle = self.tab.current_model()
+        if bundle is None:
+            raise ValueError("choose a model on the Live tab first")
+        if self.tab.source_kind == "replay":
+            dataset = self.state.dataset
+            if dataset is None:
+                raise ValueError("no recording to replay: load one on the Data tab, or "
+                                 "choose a phone source")
+            self._replay_subject = subject if subject is not None else int(dataset.subjects[0])
+        self._setup(bundle, person, seconds)
+        self.captures = [Capture(label) for label in bundle.labels]
+        self._start_step(0)
+
+    def calibrate_recordings(self, data, *, person: str, seconds: float,
+                             subject: int | None = None) -> None:
+        """Skip the capture: calibrate on recordings made earlier (a Dataset, or a list of
+        file paths loaded in the worker)."""
+        bundle = self.tab.current_model()
+        if bundle is None:
+            raise ValueError("choose a model on the Live tab first")
+        self._setup(bundle, person, seconds)
+        self._tune(data, subject)
+
+    def _setup(self, bundle, person: str, seconds: float) -> None:
+        self.cancel()
+        self.bundle, self.base_path = bundle, self.tab.models.current_path()
+        self.person = person.strip() or "person"
+        self.seconds = float(seconds)
+        self.result, self.model_path = None, None
+
+    # ------------------------------------------------------------------ capture steps
+    @property
+    def current(self) -> Capture | None:
+        return self.captures[self.index] if 0 <= self.index < len(self.captures) else None
+
+    def _start_step(self, index: int) -> None:
+        self.index = index
+        if index >= len(self.captures):
+            self._finish_steps()
+            return
+        cap = self.captures[index] = Capture(self.captures[index].label)
+        self.phase, self._left = "countdown", COUNTDOWN
+        self.stepStarted.emit(index, cap.label, prompt_for(cap.label))
+        self.countdownTicked.emit(self._left)
+        if self.tab.source_kind == "replay":
+            if not self._replay(cap.label):
+                return
+        elif not self.tab.is_running and not self.tab.start():
+            self._fail(f"the phone stream did not start: {self.tab.message.text()}")
+            return
+        self._timer.start(self.tick_ms)
+
+    def _replay(self, label: str) -> bool:
+        """Point the replay at `label` of the chosen person (restarting the session)."""
+        if self.tab.is_running:
+            self._restart_replay = label
+            self.tab.stop()
+            return True
+        try:
+            self.tab.set_source("replay", subject=self._replay_subject, activity=label,
+                                loop=True)
+        except ValueError:
+            self.noted.emit(f"The replayed recording has no “{label}”: skipped.")
+            self.skip()
+            return False
+        if not self.tab.start():
+            self._fail(f"the replay did not start: {self.tab.message.text()}")
+            return False
+        return True
+
+    def _on_timer_timeout(self) -> None:
+        if self.phase != "countdown":
+            self._timer.stop()
+            return
+        self._left -= 1
+        self.countdownTicked.emit(max(self._left, 0))
+        if self._left <= 0:
+            self._timer.stop()
+            self.phase = "capture"
+
+    def _on_session_updated(self, update) -> None:
+        cap = self.current
+        if self.phase != "capture" or cap is None:
+            return
+        batch = update.samples
+        if len(batch) == 0:
+            return
+        keep = np.ones(len(batch), bool)
+        if batch.truth is not None:
+            keep = np.array([canonical_activity(x) == cap.label if x else False
+                             for x in batch.truth])
+            if not keep.any():
+                return
+        names = list(batch.channels) if batch.channels else list(self.bundle.channels)
+        cols = [names.index(c) for c in self.bundle.channels]
+        breaks = (batch.breaks if batch.breaks is not None
+                  else np.zeros(len(batch), bool))[keep]
+        t, values = batch.t[keep], batch.values[keep][:, cols]
+        cap.add(t, values, breaks)
+        self.captureProgressed.emit(min(cap.seconds / self.seconds, 1.0), (t, values))
+        if cap.seconds >= self.seconds:
+            self._start_step(self.index + 1)
+
+    def redo(self) -> None:
+        """Capture the current activity again."""
+        if self.phase in ("countdown", "capture"):
+            self._timer.stop()
+            self._start_step(self.index)
+
+    def skip(self) -> None:
+        """Leave the current activity out (the model keeps what it knew of it)."""
+        if self.phase in ("countdown", "capture") and self.current is not None:
+            self._timer.stop()
+            self.current.skipped = True
+            self._start_step(self.index + 1)
+
+    def _finish_steps(self) -> None:
+        self._timer.stop()
+        self.phase = "tuning"
+        if self.tab.source_kind == "replay" and self.tab.is_running:
+            self.tab.stop()
+        self.stepsFinished.emit()
+        try:
+            frame = capture_frame(self.captures, list(self.bundle.channels))
+        except ValueError as exc:
+            self._fail(f"Cannot calibrate: {exc}")
+            return
+        self._tune(frame, None)
+
+    def _on_session_ended(self, _summary) -> None:
+        if self._restart_replay is not None:
+            label, self._restart_replay = self._restart_replay, None
+            if self.phase in ("countdown", "capture"):
+                self._replay(label)
+        elif self._restart_live:
+            self._restart_live = False
+            self.tab.models.refresh(select="state")
+            self.tab.start()
+        elif self.phase == "capture" and self.tab.source_kind != "replay":
+            self.noted.emit("The stream stopped: Redo to start it again, or Skip.")
+
+    # ------------------------------------------------------------------ fine-tuning
+    def _tune(self, data, subject) -> None:
+        from ...training.calibration import CalibrationConfig
+        from ...training.engine import TrainControl
+
+        self.phase = "tuning"
+        window_s = self.bundle.window.size / self.bundle.window.rate_hz
+        config = CalibrationConfig(seconds=calibration_seconds(self.seconds, window_s))
+        control = self._control = TrainControl()
+        out = model_file_for(self.person)
+        bundle, base, person = self.bundle, self.base_path, self.person
+        self.tuningProgressed.emit(0.0, "Starting the fine-tuning…")
+        self._runner.start(lambda: _job(bundle, data, config, control, subject, base, person,
+                                        out))
+
+    def _on_runner_progressed(self, item) -> None:
+        kind = type(item).__name__
+        if kind == "CalibrationStep":
+            self.tuningProgressed.emit(item.fraction, item.text)
+        elif kind in ("BatchProgress", "EpochProgress"):
+            done = (item.epoch - 1 + (item.batch / item.batches if kind == "BatchProgress"
+                                      else 1.0)) / item.epochs
+            self.tuningProgressed.emit(0.05 + 0.9 * done,
+                                       f"Fine-tuning: epoch {item.epoch} of {item.epochs}")
+        elif kind == "TrainNote" and item.level != "info":
+            self.noted.emit(item.text)
+
+    def _on_runner_succeeded(self, result) -> None:
+        if result is None:
+            self.phase = "idle"
+            return
+        self.phase, self.result = "done", result
+        self.model_path = Path(result.record["model_path"])
+        self.tuningProgressed.emit(1.0, f"Saved as {self.model_path}")
+        log.info("calibrated model saved to %s", self.model_path)
+        self.calibrationFinished.emit(result)
+
+    def _on_runner_failed(self, exc, _tb: str) -> None:
+        self._fail(f"Calibration failed: {str(exc).splitlines()[0] if str(exc) else exc!r}")
+
+    def _fail(self, text: str) -> None:
+        self._timer.stop()
+        self.phase = "idle"
+        log.warning("%s", text)
+        self.calibrationFailed.emit(text)
+
+    # ------------------------------------------------------------------ the result
+    def use_model(self) -> None:
+        """Make the calibrated model the current one: the Live tab switches to it (a running
+        session restarts with it)."""
+        if self.result is None:
+            return
+        self.state.set_model(self.result.bundle, str(self.model_path))
+        if self.tab.is_running:
+            self._restart_live = True
+            self.tab.stop()
+        else:
+            self.tab.models.refresh(select="state")
+        self.modelUsed.emit(str(self.model_path))
+
+    def cancel(self) -> None:
+        """Stop whatever runs (capture or fine-tuning)."""
+        self._timer.stop()
+        if self._control is not None:
+            self._control.stop()
+        self._runner.cancel()
+        self._restart_replay = None
+        if self.phase in ("countdown", "capture") and self.tab.source_kind == "replay":
+            self.tab.stop()
+        self.phase = "idle"
+
+    @property
+    def running(self) -> bool:
+        return self.phase in ("countdown", "capture", "tuning")

@@ -174,3 +174,39 @@ def test_selftest_replays_with_the_built_in_model(qtbot, model_file, monkeypatch
     assert shipped is not None and shipped["predictions"] >= TOUR_PREDICTIONS
     assert shipped["last_prediction"] in set(ACTIVITIES) | {"uncertain"}
     assert "shipped_replay_s" in result["steps_s"]
+
+
+def test_calibrate_from_recordings_of_the_data_tab_and_from_files(qtbot, dataset, model_file,
+                                                                  monkeypatch, tmp_path):
+    """No capture: the Data tab's recording (its chosen person) or recording files."""
+    from har_studio.data.demo import write_demo_files
+    from har_studio.model.io import load_model
+
+    monkeypatch.setattr(live_models, "default_model_path", lambda: None)
+    state = AppState()
+    state.set_dataset(dataset, [])
+    tab = _tab(qtbot, state)
+    assert tab.open_model(model_file)
+    guide = tab.calibration
+    guide.open_guide()
+    second = int(dataset.subjects[1])
+    guide.subject_combo.setCurrentIndex(guide.subject_combo.findData(second))
+    with qtbot.waitSignal(guide.flow.calibrationFinished, timeout=60000) as done:
+        assert guide.begin(person="Cy", seconds=8, source="data")
+    assert done.args[0].record["subject"] == second
+    assert guide.flow.model_path.name == "Cy.harmodel"
+
+    files = write_demo_files(tmp_path / "rec", subjects=1, seconds_per_activity=10.0,
+                             activities=ACTIVITIES, seed=9)
+    guide.open_guide()
+    with qtbot.waitSignal(guide.flow.calibrationFinished, timeout=60000) as done:
+        assert guide.begin(person="Cy", seconds=8, source="files", files=[str(f) for f in files])
+    path = guide.flow.model_path
+    assert path.name == "Cy-2.harmodel"          # the first one is kept
+    assert load_model(path).recipe["calibration"]["data_files"] == [str(files[0])]
+    # a missing name is asked for, not guessed
+    guide.open_guide()
+    guide.name_edit.clear()
+    assert not guide.begin(source="data")
+    assert "name" in guide.message.text()
+    tab.shutdown()

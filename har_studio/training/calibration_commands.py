@@ -70,9 +70,10 @@ def _show(item) -> None:
 def calibrate_command(args: argparse.Namespace) -> int:
     from ..data.dataset import DataError
     from ..data.loaders import load
-    from ..model.io import ModelFileError, load_model, save_model
-    from .calibration import CalibrationConfig, calibrate
+    from ..model.io import ModelFileError, load_model
+    from .calibration import CalibrationConfig
     from .engine import run_to_end
+    from .jobs import calibrate_model
 
     try:
         config = CalibrationConfig(seconds=args.seconds, freeze=args.freeze,
@@ -81,9 +82,9 @@ def calibrate_command(args: argparse.Namespace) -> int:
                                    device=args.device)
         bundle = load_model(args.model)
         dataset = load(args.data)
-        result = run_to_end(calibrate(bundle, dataset, config, subject=args.subject,
-                                      base_path=args.model, person=args.person), _show)
-        save_model(args.out, result.bundle)
+        result = run_to_end(calibrate_model(bundle, dataset, config, subject=args.subject,
+                                            base_path=args.model, person=args.person,
+                                            out=args.out), _show)
     except (DataError, ModelFileError, ValueError, OSError) as exc:
         return fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
 

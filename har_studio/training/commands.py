@@ -10,6 +10,7 @@ diverged (the last good model is still written).
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import signal
 import sys
@@ -43,11 +44,16 @@ def register(subparsers) -> None:
                    help="recipe of input features, model size and training settings: "
                         "'reference' (the published ViT on raw x, y, z) or 'robust' (better on "
                         "new people); default: the app's default preset. Flags below override "
-                        "the preset's values")
+                        "the preset's values. Also a preset file (TOML), e.g. a sweep's "
+                        "best.toml")
     p.add_argument("--cv", type=int, default=0, metavar="K",
                    help="cross-validate by subject instead: K folds over the subjects, each "
                         "tested once by a model that never saw them (mean and spread of "
                         "accuracy and macro F1; --test-subjects, --split are ignored)")
+    p.add_argument("--parallel", nargs="?", const="ray", default=None, metavar="ray[:ADDRESS]",
+                   help="with --cv: run the folds as Ray tasks, on a local Ray started for the "
+                        "run (one fold per core) or on a cluster (ray:auto, ray:HOST:PORT); "
+                        "needs pip install 'har-studio[cluster]'")
     p.add_argument("--cv-val-subjects", type=int, default=None, metavar="N",
                    help="validation subjects (for early stopping) per fold, drawn from the "
                         "fold's training subjects (default 2 when the settings use "
@@ -177,11 +183,17 @@ def _cross_validate(args, dataset, window, activities, channels, preset, model_o
 
     run_dir = Path(args.out) if args.out else runs.new_run_dir(f"cv{args.cv}")
     control = TrainControl()
-    gen = cross_validate(dataset, k=args.cv, window=window, activities=activities,
-                         channels=channels, features=preset.features,
-                         model_overrides=model_overrides, train_config=train_config,
-                         seed=args.seed, val_subjects=args.cv_val_subjects, control=control,
-                         run_dir=run_dir)
+    runner = cross_validate
+    if args.parallel:
+        from .parallel import cross_validate_parallel, parse_parallel
+
+        runner = functools.partial(cross_validate_parallel,
+                                   address=parse_parallel(args.parallel))
+    gen = runner(dataset, k=args.cv, window=window, activities=activities,
+                 channels=channels, features=preset.features,
+                 model_overrides=model_overrides, train_config=train_config,
+                 seed=args.seed, val_subjects=args.cv_val_subjects, control=control,
+                 run_dir=run_dir)
     def report(item) -> None:
         if isinstance(item, FoldFinished):
             _say(f"fold {item.fold}/{item.folds} (test subjects "
@@ -215,6 +227,13 @@ def train_command(args: argparse.Namespace) -> int:
     from .presets import DEFAULT_PRESET, get_preset
 
     try:
+        if args.parallel:  # before loading the data: a missing Ray is said at once
+            from .parallel import parse_parallel, require
+
+            if not args.cv:
+                return fail("--parallel runs cross-validation folds side by side: give --cv K")
+            parse_parallel(args.parallel)
+            require("ray", "--parallel")
         preset = get_preset(args.preset or DEFAULT_PRESET)
         train_config = preset.train_config(**_given(args, TRAIN_FLAGS), seed=args.seed,
                                            device=args.device, precision=args.precision)

@@ -54,6 +54,10 @@ def register(subparsers) -> None:
                    help="with --cv: run the folds as Ray tasks, on a local Ray started for the "
                         "run (one fold per core) or on a cluster (ray:auto, ray:HOST:PORT); "
                         "needs pip install 'har-studio[cluster]'")
+    p.add_argument("--ddp", action="store_true",
+                   help="one model on several processes started by torchrun "
+                        "(DistributedDataParallel: one GPU each, or CPU processes with gloo); "
+                        "e.g. torchrun --nproc-per-node 2 -m har_studio train --ddp ...")
     p.add_argument("--cv-val-subjects", type=int, default=None, metavar="N",
                    help="validation subjects (for early stopping) per fold, drawn from the "
                         "fold's training subjects (default 2 when the settings use "
@@ -213,6 +217,23 @@ def _cross_validate(args, dataset, window, activities, channels, preset, model_o
 
 
 def train_command(args: argparse.Namespace) -> int:
+    if not getattr(args, "ddp", False):
+        return _train(args)
+    from .ddp import start
+
+    if args.cv or args.parallel:
+        return fail("--ddp trains one model; it does not combine with --cv or --parallel")
+    try:
+        ddp = start(args.device)
+    except (ValueError, RuntimeError) as exc:
+        return fail(str(exc).splitlines()[0])
+    try:
+        return _train(args, ddp)
+    finally:
+        ddp.close()
+
+
+def _train(args: argparse.Namespace, ddp=None) -> int:
     from pathlib import Path
 
     from ..data.activities import parse_activity_list
@@ -226,6 +247,8 @@ def train_command(args: argparse.Namespace) -> int:
     from .prepare import default_model_config, prepare_data
     from .presets import DEFAULT_PRESET, get_preset
 
+    main_rank = ddp is None or ddp.is_main   # under --ddp, only rank 0 writes and talks
+    say = _say if main_rank else (lambda text: None)
     try:
         if args.parallel:  # before loading the data: a missing Ray is said at once
             from .parallel import parse_parallel, require
@@ -245,19 +268,19 @@ def train_command(args: argparse.Namespace) -> int:
                             test_fraction=args.test_fraction, val_fraction=args.val_fraction,
                             seed=args.seed)
         out = Path(args.out) if args.out else None
-        if out is not None and (out / runs.CONFIG_FILE).exists():
+        if main_rank and out is not None and (out / runs.CONFIG_FILE).exists():
             return fail(f"{out} already holds a training run; choose another --out folder")
         init_bundle = load_model(args.init_model) if args.init_model else None
         dataset = load(args.data)
         activities = parse_activity_list(args.activities, known=dataset.activities)
         channels = ([c.strip() for c in args.channels.split(",") if c.strip()]
                     if args.channels else None)
-        _say(f"preset {preset.name}: inputs {preset.features.describe()}")
+        say(f"preset {preset.name}: inputs {preset.features.describe()}")
         if args.cv:
             return _cross_validate(args, dataset, window, activities, channels, preset,
                                    model_overrides, train_config)
         if args.split == "random":
-            _say(f"warning: {RANDOM_SPLIT_WARNING}")
+            say(f"warning: {RANDOM_SPLIT_WARNING}")
         # a model continued from a file keeps reading what it was trained on
         features = init_bundle.features if init_bundle is not None else preset.features
         prepared = prepare_data(dataset, window, split, activities=activities, channels=channels,
@@ -266,16 +289,17 @@ def train_command(args: argparse.Namespace) -> int:
         if init_bundle is not None:
             model_config = init_bundle.model_config
         s = prepared.split
-        _say(f"{len(prepared.windows)} windows of {', '.join(prepared.labels)}: "
+        say(f"{len(prepared.windows)} windows of {', '.join(prepared.labels)}: "
              f"train {len(s.train)}, validation {len(s.val)}, test {len(s.test)}"
              + (f" (test subjects {', '.join(map(str, s.test_subjects))})"
                 if s.kind == "subject" else ""))
-        run_dir = out if out is not None else runs.new_run_dir(f"{args.split}")
+        run_dir = out if out is not None or not main_rank else runs.new_run_dir(f"{args.split}")
         control = TrainControl()
-        gen = train(prepared, model_config, train_config, control, run_dir,
-                    init_bundle=init_bundle)
+        gen = train(prepared, model_config, train_config, control, run_dir if main_rank else None,
+                    init_bundle=init_bundle, ddp=ddp)
         def report(item) -> None:
-            if not (isinstance(item, TrainNote) and item.text == RANDOM_SPLIT_WARNING):
+            if main_rank and not (isinstance(item, TrainNote)
+                                  and item.text == RANDOM_SPLIT_WARNING):
                 _report_progress(item)  # (the leak warning was said already)
 
         with _GracefulInterrupt(control):
@@ -283,6 +307,8 @@ def train_command(args: argparse.Namespace) -> int:
     except (DataError, ModelFileError, ValueError, OSError) as exc:
         return fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
 
+    if not main_rank:
+        return 3 if result.stopped_reason == "diverged" else 0
     _say(f"run folder: {result.run_dir}")
     if args.json:
         print_json({

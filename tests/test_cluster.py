@@ -15,6 +15,7 @@ import torch
 
 from har_studio.data.demo import write_demo_files
 from har_studio.training import commands, sweep_commands
+from har_studio.training.crossval import list_cv_runs
 from har_studio.training.presets import (
     ROBUST,
     get_preset,
@@ -113,6 +114,9 @@ def test_parallel_cross_validation_equals_sequential(ray_2cpu, data_folder, tmp_
     assert par["folds_completed"] == 2 and [r["fold"] for r in par["folds"]] == [1, 2]
     # the same folds, seeds and figures: identical content, only the timings differ
     assert _without_timings(par) == _without_timings(seq)
+    listed = {row["folder"].name: row for row in list_cv_runs(tmp_path)}
+    assert sorted(listed) == ["parallel", "sequential"]
+    assert listed["parallel"]["folds"][1]["accuracy"] == par["folds"][1]["accuracy"]
 
 
 def test_sweep_three_trials_two_folds(ray_2cpu, data_folder, space_file, tmp_path, capsys):

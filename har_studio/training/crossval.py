@@ -517,3 +517,28 @@ def data_settings(window: WindowConfig, activities, channels) -> dict:
     return {"window": window.to_dict(),
             "activities": list(activities) if activities is not None else None,
             "channels": list(channels) if channels is not None else None}
+
+
+def list_cv_runs(root: Path | str | None = None) -> list[dict]:
+    """Every cross-validation run folder under `root` (default: the app's runs folder),
+    newest first: ``{"folder", "k", "folds_completed", "accuracy", "f1_macro", "folds",
+    "settings"}`` from its crossval.json (the table: one row per fold); unreadable ones are
+    skipped. For Past runs."""
+    from ..paths import runs_dir
+
+    root = Path(root) if root is not None else runs_dir()
+    found: list[dict] = []
+    if not root.is_dir():
+        return found
+    for path in sorted(root.glob("*/crossval.json"), reverse=True):
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.info("skipping %s: %s", path, exc)
+            continue
+        if isinstance(d, dict) and isinstance(d.get("folds"), list):
+            found.append({"folder": path.parent, "k": d.get("k"),
+                          "folds_completed": d.get("folds_completed"),
+                          "accuracy": d.get("accuracy"), "f1_macro": d.get("f1_macro"),
+                          "folds": d["folds"], "settings": d.get("settings") or {}})
+    return found

@@ -601,12 +601,12 @@ def _tune_classes():
                 self.ended.add(trial.trial_id)
                 result = self.last.get(trial.trial_id) or {}
                 done = int(result.get("folds_done") or 0)
-                if error:
-                    status = "error"
-                elif done >= self.k:
+                if done >= self.k:
                     status = "finished"
-                elif control.stopped:
+                elif control.stopped:     # ended by the user's stop (or Ctrl-C in the worker)
                     status = "interrupted"
+                elif error:
+                    status = "error"
                 else:
                     status = "stopped early"
                 cv = json.loads(result["cv_json"]) if result.get("cv_json") else None

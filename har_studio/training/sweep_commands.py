@@ -67,6 +67,35 @@ def _trial_line(item) -> str:
     return text + "]"
 
 
+class _SweepInterrupt:
+    """First Ctrl-C ends the sweep (finished trials kept); the second one interrupts."""
+
+    def __init__(self, control) -> None:
+        self.control = control
+        self.previous = None
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.control.stopped:
+            raise KeyboardInterrupt
+        _say("ending the sweep: trials still running are not counted, finished ones are kept "
+             "(Ctrl-C again to abort)")
+        self.control.stop()
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 def sweep_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -75,7 +104,6 @@ def sweep_command(args: argparse.Namespace) -> int:
     from ..data.loaders import load
     from ..data.windows import WindowConfig
     from . import runs
-    from .commands import _GracefulInterrupt
     from .engine import TrainControl, run_to_end
     from .parallel import parse_parallel, require
     from .sweep import SweepNote, TrialFinished, load_space, run_sweep
@@ -108,7 +136,7 @@ def sweep_command(args: argparse.Namespace) -> int:
             elif isinstance(item, SweepNote):
                 _say(item.text)
 
-        with _GracefulInterrupt(control):
+        with _SweepInterrupt(control):
             result = run_to_end(gen, report)
     except (DataError, ValueError, OSError) as exc:
         return fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)

@@ -536,6 +536,8 @@ def _fit(plan, space, trials, k, seed, score, early_stop, options, folder, recor
     from ray.tune.search.optuna import OptunaSearch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Trials stopped before their first fold have no results: said by us, not by Tune's summary.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     # Tune pickles its callbacks and stopper with the experiment state: they hold only a key
     # into _LIVE, where this driver's (unpicklable) record, control and queue stay.
     key = f"{id(record)}-{time.monotonic_ns()}"

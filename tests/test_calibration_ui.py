@@ -111,14 +111,21 @@ def test_skip_and_redo_and_the_phone_rate_is_resampled(qtbot, dataset, model_fil
     tab = _tab(qtbot, state)
     assert tab.open_model(model_file)
     tab.set_source("replay", speed="max")
-    flow = tab.calibration.flow
-    flow.tick_ms = 1
+    guide = tab.calibration
+    flow = guide.flow
+    flow.tick_ms = 60_000                        # stays in the countdown: nothing is captured
+    guide.show()
     flow.begin(person="Bo", seconds=6)
     flow.redo()
     assert flow.index == 0 and flow.phase == "countdown"
     flow.skip()
     assert flow.captures[0].skipped and flow.index == 1
-    flow.cancel()
+    # the stream stopping under the guide is said, not waited on forever
+    qtbot.waitUntil(lambda: tab.is_running and flow._restart_replay is None, timeout=10000)
+    with qtbot.waitSignal(flow.noted, timeout=10000) as noted:
+        tab.stop()
+    assert "stopped" in noted.args[0]
+    guide.close()                                # closing stops the capture
     assert flow.phase == "idle"
     qtbot.waitUntil(lambda: not tab.is_running, timeout=10000)
     # 50 Hz capture -> the saved model says it was resampled

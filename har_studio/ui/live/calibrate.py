@@ -224,6 +224,12 @@ class CalibrationGuide(QDialog):
             self.source_combo.setCurrentIndex(self.source_combo.findData(source))
         return self._begin(files)
 
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt name
+        """Closing stops a capture in progress (a fine-tuning goes on and is saved)."""
+        if self.flow.phase in ("countdown", "capture"):
+            self.flow.cancel()
+        super().closeEvent(event)
+
     # ------------------------------------------------------------------ slots
     def _on_begin_clicked(self) -> None:
         self._begin(None)

@@ -312,7 +312,7 @@ class CalibrationFlow(QObject):
             self._restart_live = False
             self.tab.models.refresh(select="state")
             self.tab.start()
-        elif self.phase == "capture" and self.tab.source_kind != "replay":
+        elif self.phase in ("countdown", "capture"):
             self.noted.emit("The stream stopped: Redo to start it again, or Skip.")
 
     # ------------------------------------------------------------------ fine-tuning

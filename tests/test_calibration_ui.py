@@ -88,6 +88,7 @@ def test_guided_calibration_from_a_replay_writes_a_model_that_the_tab_then_uses(
     assert result.before is not None and result.after is not None
     assert "before" in guide.result_label.text() and guide.confusion_table.rowCount() == 3
     assert not tab.is_running
+    assert tab.activity_combo.currentData() is None     # the replay's settings are given back
     # "Use this model" switches the Live tab to it
     assert guide.use_button.isEnabled()
     guide.use_button.click()
@@ -103,7 +104,7 @@ def test_skip_and_redo_and_the_phone_rate_is_resampled(qtbot, dataset, model_fil
     import numpy as np
 
     from har_studio.training.calibration import resample_frame
-    from har_studio.ui.live.calibrate_flow import Capture, capture_frame
+    from har_studio.ui.live.calibrate_capture import Capture, capture_frame
 
     monkeypatch.setattr(live_models, "default_model_path", lambda: None)
     state = AppState()

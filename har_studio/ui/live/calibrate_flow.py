@@ -11,118 +11,24 @@ or files) skip the capture. The fine-tuning is ``training.jobs.calibrate_model``
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from ... import paths
 from ...data.activities import canonical_activity
 from ..workers import JobRunner
+from .calibrate_capture import (
+    ALIASES,
+    COUNTDOWN,
+    Capture,
+    calibration_seconds,
+    capture_frame,
+    model_file_for,
+    prompt_for,
+)
 
 log = logging.getLogger(__name__)
-
-PROMPTS = {
-    "walking": "Walk normally",
-    "jogging": "Jog on the spot or outside",
-    "stairs": "Walk up and down stairs",
-    "upstairs": "Walk up stairs",
-    "downstairs": "Walk down stairs",
-    "sitting": "Sit on a chair",
-    "standing": "Stand still",
-}
-COUNTDOWN = 3            # "seconds" before each capture
-GAP_S = 10.0             # time inserted at a break in the captured stream (windows never span it)
-
-
-def prompt_for(label: str) -> str:
-    """What to tell the person to do for the activity `label`."""
-    return PROMPTS.get(canonical_activity(label),
-                       f"Do “{label}” as you normally would")
-
-
-def calibration_seconds(total_s: float, window_s: float) -> float:
-    """Of `total_s` captured per activity, the first part calibrates; the rest (a quarter,
-    at least 1.2 windows) is held back to score the model before and after."""
-    held = max(0.25 * total_s, 1.2 * window_s)
-    return max(total_s - held, 1.2 * window_s)
-
-
-def models_folder() -> Path:
-    """The app's folder of calibrated models."""
-    folder = paths.user_data_dir() / "models"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def model_file_for(person: str, folder: Path | None = None) -> Path:
-    """A new file named after `person` in the models folder (``-2``, ``-3``... if taken)."""
-    folder = folder or models_folder()
-    stem = re.sub(r"[^\w\- ]+", "", person).strip().replace(" ", "_") or "person"
-    path, n = folder / f"{stem}.harmodel", 2
-    while path.exists():
-        path, n = folder / f"{stem}-{n}.harmodel", n + 1
-    return path
-
-
-@dataclass
-class Capture:
-    """The samples captured for one activity."""
-
-    label: str
-    t: list[np.ndarray] = field(default_factory=list)
-    values: list[np.ndarray] = field(default_factory=list)
-    breaks: list[np.ndarray] = field(default_factory=list)
-    seconds: float = 0.0
-    skipped: bool = False
-    _last_t: float | None = None
-
-    def add(self, t: np.ndarray, values: np.ndarray, breaks: np.ndarray) -> None:
-        if len(t) == 0:
-            return
-        dt = np.diff(np.concatenate([[t[0] if self._last_t is None else self._last_t], t]))
-        ok = (dt > 0) & (dt < 1.0) & ~breaks
-        self.seconds += float(dt[ok].sum())
-        self._last_t = float(t[-1])
-        self.t.append(t)
-        self.values.append(values)
-        self.breaks.append(breaks)
-
-    @property
-    def samples(self) -> int:
-        return int(sum(len(t) for t in self.t))
-
-
-def capture_frame(captures: list[Capture], channels: list[str], subject: int = 0):
-    """The captured activities as a tidy frame (the phone's own rate; calibration resamples).
-    Each activity gets its own increasing clock; a break or jump in the stream becomes a gap."""
-    import pandas as pd
-
-    parts = []
-    start = 0.0
-    for cap in captures:
-        if cap.skipped or not cap.t:
-            continue
-        t = np.concatenate(cap.t)
-        breaks = np.concatenate(cap.breaks)
-        dt = np.diff(t, prepend=t[0])
-        bad = (dt <= 0) | (dt > 1.0) | breaks
-        dt[bad] = GAP_S
-        dt[0] = 0.0
-        clock = start + np.cumsum(dt)
-        start = float(clock[-1]) + 60.0
-        part = pd.DataFrame(np.concatenate(cap.values).astype(np.float32), columns=channels)
-        part.insert(0, "timestamp", np.round(clock * 1e9).astype(np.int64))
-        part.insert(0, "activity", cap.label)
-        part.insert(0, "subject", int(subject))
-        parts.append(part)
-    if not parts:
-        raise ValueError("nothing was captured")
-    frame = pd.concat(parts, ignore_index=True)
-    frame["activity"] = frame["activity"].astype("category")
-    return frame
 
 
 def _job(bundle, data, config, control, subject, base_path, person, out):
@@ -166,6 +72,7 @@ class CalibrationFlow(QObject):
         self._restart_replay: str | None = None
         self._restart_live = False
         self._replay_subject = None
+        self._replay_before: dict | None = None   # the replay's settings before the guide
         tab.session.updated.connect(self._on_session_updated)
         # queued: the tab has finished with the ended session before a new one starts here
         tab.session.ended.connect(self._on_session_ended, Qt.ConnectionType.QueuedConnection)
@@ -183,6 +90,10 @@ class CalibrationFlow(QObject):
                 raise ValueError("no recording to replay: load one on the Data tab, or "
                                  "choose a phone source")
             self._replay_subject = subject if subject is not None else int(dataset.subjects[0])
+            p = self.tab.panel
+            self._replay_before = {"subject": p.subject_combo.currentData(),
+                                   "activity": p.activity_combo.currentData(),
+                                   "loop": p.loop_check.isChecked()}
         self._setup(bundle, person, seconds)
         self.captures = [Capture(label) for label in bundle.labels]
         self._start_step(0)
@@ -232,10 +143,14 @@ class CalibrationFlow(QObject):
             self._restart_replay = label
             self.tab.stop()
             return True
-        try:
-            self.tab.set_source("replay", subject=self._replay_subject, activity=label,
-                                loop=True)
-        except ValueError:
+        for name in (label, *ALIASES.get(label, ())):
+            try:
+                self.tab.set_source("replay", subject=self._replay_subject, activity=name,
+                                    loop=True)
+                break
+            except ValueError:
+                continue
+        else:
             self.noted.emit(f"The replayed recording has no “{label}”: skipped.")
             self.skip()
             return False
@@ -263,8 +178,8 @@ class CalibrationFlow(QObject):
             return
         keep = np.ones(len(batch), bool)
         if batch.truth is not None:
-            keep = np.array([canonical_activity(x) == cap.label if x else False
-                             for x in batch.truth])
+            names = {cap.label, *ALIASES.get(cap.label, ())}
+            keep = np.array([bool(x) and canonical_activity(x) in names for x in batch.truth])
             if not keep.any():
                 return
         names = list(batch.channels) if batch.channels else list(self.bundle.channels)
@@ -290,11 +205,22 @@ class CalibrationFlow(QObject):
             self.current.skipped = True
             self._start_step(self.index + 1)
 
+    def _restore_replay(self) -> None:
+        """Give the Live tab back the replay settings the guide changed."""
+        before, self._replay_before = self._replay_before, None
+        if self.tab.source_kind == "replay":
+            if self.tab.is_running:
+                self.tab.stop()
+            if before is not None:
+                try:
+                    self.tab.set_source("replay", **before)
+                except ValueError:   # the recording changed meanwhile: leave it
+                    pass
+
     def _finish_steps(self) -> None:
         self._timer.stop()
         self.phase = "tuning"
-        if self.tab.source_kind == "replay" and self.tab.is_running:
-            self.tab.stop()
+        self._restore_replay()
         self.stepsFinished.emit()
         try:
             frame = capture_frame(self.captures, list(self.bundle.channels))
@@ -382,8 +308,8 @@ class CalibrationFlow(QObject):
             self._control.stop()
         self._runner.cancel()
         self._restart_replay = None
-        if self.phase in ("countdown", "capture") and self.tab.source_kind == "replay":
-            self.tab.stop()
+        if self.phase in ("countdown", "capture"):
+            self._restore_replay()
         self.phase = "idle"
 
     @property

@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", nargs="+", default=[str(DEFAULT_DATA)])
     p.add_argument("--folds", type=int, default=16, help="16: leave one person out")
     p.add_argument("--people", type=int, default=0, help="test only this many people (0: all)")
+    p.add_argument("--max-folds", type=int, default=0,
+                   help="test only the people of the first N folds (0: all folds)")
     p.add_argument("--epochs", type=int, default=0, help="base model epochs (0: the preset's)")
     p.add_argument("--preset", default="robust")
     p.add_argument("--seconds", default="30,60")
@@ -144,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     window = WindowConfig(size=128, step=64)
     subjects = sorted(int(s) for s in frame["subject"].unique())
     folds = subject_folds(subjects, min(args.folds, len(subjects)), args.seed)
+    if args.max_folds:
+        folds = folds[:args.max_folds]
     order = [s for fold in zip(*[f + [None] * (max(map(len, folds)) - len(f)) for f in folds],
                                strict=True) for s in fold if s is not None]
     chosen = set(order[:args.people] if args.people else order)

@@ -188,7 +188,10 @@ def test_port_in_use_is_an_inline_error(tab):
     assert str(port) in tab.message.text() and tab.message.level() == "error"
 
 
-def test_replay_without_data_or_model_explains(qtbot, bundle):
+def test_replay_without_data_or_model_explains(qtbot, bundle, monkeypatch):
+    from har_studio.ui.live import models
+
+    monkeypatch.setattr(models, "default_model_path", lambda: None)   # no built-in model
     state = AppState()
     widget = LiveTab(state)
     qtbot.addWidget(widget)

@@ -27,6 +27,10 @@ def test_tour_loads_trains_and_replays(qtbot):
     assert result["last_prediction"] in labels
     # (+ "shipped_replay_s" where resources/models holds the built-in model)
     assert {"load_demo_s", "train_s", "replay_s"} <= set(result["steps_s"])
+    from har_studio.model.shipped import default_model_path
+
+    if default_model_path() is not None:   # the built-in model replayed the demo data first
+        assert result["shipped_model"]["predictions"] >= TOUR_PREDICTIONS
     assert result["screenshots"] == []
 
 

@@ -342,8 +342,8 @@ def train(
     *,
     init_bundle=None,
     resume=None,
-    frozen: tuple[str, ...] = (),
     ddp=None,
+    frozen: tuple[str, ...] = (),
 ) -> Generator[BatchProgress | EpochProgress | TrainNote, None, TrainResult]:
     """Train a TimeSeriesViT on `prepared` and return a TrainResult.
 
@@ -355,16 +355,17 @@ def train(
     continue or fine-tune a saved model; the normaliser is still fitted on `prepared`'s
     training windows. Closing the generator (``gen.close()``) abandons the run and records
     "aborted" in report.json. While paused it re-yields the last BatchProgress every 0.5 s
-    so a worker can still close it. `frozen`: parameter-name prefixes (e.g. ``"embed."``,
-    ``"blocks.0."``) whose weights are not trained (calibration freezes early layers). `ddp`
-    (a ``ddp.DDPContext``, under torchrun) trains one model on every process of the group:
-    see ``ddp.py``; pass `run_dir` on rank 0 only.
+    so a worker can still close it. `ddp` (a ``ddp.DDPContext``, under torchrun) trains one
+    model on every process of the group: see ``ddp.py``; pass `run_dir` on rank 0 only.
 
     With `run_dir`, the latest finished epoch's model is also saved (atomically) as
     ``checkpoint.harmodel`` after every epoch, and the folder is locked while the run goes
     (``runs.RunLock``), so a killed run is shown as interrupted and loses at most one epoch.
     `resume` (a ``runs.ResumeInfo``, with `init_bundle` its checkpoint) continues such a run in
     its folder from the epoch after the checkpoint's, on the same learning-rate schedule.
+
+    `frozen`: parameter-name prefixes (e.g. ``"embed."``, ``"blocks.0."``) whose weights
+    are not trained (calibration freezes early layers).
     """
     import torch
     import torch.nn.functional as F

@@ -190,7 +190,12 @@ class CalibrationGuide(QDialog):
 
     # ------------------------------------------------------------------ public
     def open_guide(self) -> None:
-        """Show the first page, describing the model and source the guide will use."""
+        """Show the first page, describing the model and source the guide will use (a
+        calibration in progress is shown as it is)."""
+        if self.flow.running:
+            self.show()
+            self.raise_()
+            return
         self.flow.cancel()
         bundle = self.tab.current_model()
         if bundle is None:

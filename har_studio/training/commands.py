@@ -173,9 +173,10 @@ def _cross_validate(args, dataset, window, activities, channels, preset, model_o
     summary (stderr), the figures as JSON with --json, crossval.json in the run folder."""
     from pathlib import Path
 
+    from ..progress import run_to_end
     from . import runs
     from .crossval import FoldFinished, FoldProgress
-    from .engine import TrainControl, run_to_end
+    from .engine import TrainControl
     from .jobs import cross_validate_model
 
     if args.cv < 2:
@@ -213,8 +214,9 @@ def train_command(args: argparse.Namespace) -> int:
     from ..data.splits import RANDOM_SPLIT_WARNING, SplitConfig
     from ..data.windows import WindowConfig
     from ..model.io import ModelFileError, load_model
+    from ..progress import run_to_end
     from . import runs
-    from .engine import TrainControl, TrainNote, run_to_end
+    from .engine import TrainControl, TrainNote
     from .jobs import train_model
     from .presets import DEFAULT_PRESET, get_preset
 
@@ -282,8 +284,9 @@ def _resume(args: argparse.Namespace) -> int:
     weights, the epochs that are left; written into the same folder."""
     from ..data.dataset import DataError
     from ..model.io import ModelFileError
+    from ..progress import run_to_end
     from . import runs
-    from .engine import TrainControl, run_to_end
+    from .engine import TrainControl
 
     control = TrainControl()
     try:

@@ -245,6 +245,9 @@ def cross_validate(
             f"{len(prepared.split.train_subjects)} subjects ({len(prepared.train)} windows)"))
         gen = train(prepared, model_config, cfg, control, None)
         done = (f - 1) / k
+        # Not ``run_to_end``: this loop does not consume the fold's progress, it re-yields it
+        # (wrapped in FoldProgress) to whoever drives cross_validate, and closes the fold's
+        # run when cross_validate itself is closed.
         try:
             while True:
                 try:

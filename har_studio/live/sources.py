@@ -298,17 +298,23 @@ class ReplaySource(Source):
         return self._paused
 
     def pause(self) -> None:
-        with self._lock:
-            if not self._paused:
-                self._pos_base = self._position()
-                self._paused = True
+        self._set_state(paused=True)
 
     def resume(self) -> None:
+        self._set_state(paused=False)
+
+    def _set_state(self, *, running: bool | None = None, paused: bool | None = None) -> None:
+        """Start/stop and pause/resume alike: the position holds still from the moment the
+        replay stops moving and carries on from there when it moves again."""
         with self._lock:
-            if self._paused:
+            was_moving = self._running and not self._paused
+            if was_moving:
+                self._pos_base = self._position()
+            self._running = self._running if running is None else running
+            self._paused = self._paused if paused is None else paused
+            if self._running and not self._paused and not was_moving:
                 self._clock_base = self._clock()
-                self._paused = False
-                self._wake.set()
+            self._wake.set()
 
     def seek(self, seconds: float) -> None:
         """Jump to `seconds` into the recording (clamped); a new run starts there."""
@@ -331,17 +337,10 @@ class ReplaySource(Source):
 
     # -- Source interface
     def start(self) -> None:
-        with self._lock:
-            if not self._running:
-                self._clock_base = self._clock()
-                self._running = True
+        self._set_state(running=True)
 
     def stop(self) -> None:
-        with self._lock:
-            if self._running:
-                self._pos_base = self._position()
-            self._running = False
-            self._wake.set()
+        self._set_state(running=False)
 
     @property
     def finished(self) -> bool:

@@ -264,6 +264,14 @@ def train_command(args: argparse.Namespace) -> int:
     except (DataError, ModelFileError, ValueError, OSError) as exc:
         return fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
 
+    return _finished(args, result)
+
+
+def _finished(args: argparse.Namespace, result) -> int:
+    """Say where a trained (or resumed) run went, its JSON with ``--json``; exit status 3
+    when it diverged, else 0."""
+    from . import runs
+
     _say(f"run folder: {result.run_dir}")
     if args.json:
         print_json({
@@ -295,13 +303,7 @@ def _resume(args: argparse.Namespace) -> int:
             result = run_to_end(gen, _report_progress)
     except (DataError, ModelFileError, ValueError, OSError) as exc:
         return fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
-    _say(f"run folder: {result.run_dir}")
-    if args.json:
-        print_json({"stopped_reason": result.stopped_reason, "epochs_run": len(result.history),
-                    "best_epoch": result.best_epoch, "run_dir": str(result.run_dir),
-                    "model": str(result.model_path),
-                    "metrics": runs.clean_json(result.metrics)})
-    return 3 if result.stopped_reason == "diverged" else 0
+    return _finished(args, result)
 
 
 def evaluate_command(args: argparse.Namespace) -> int:

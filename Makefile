@@ -5,7 +5,7 @@ VENV ?= .venv
 # torch is installed first and pinned: 2.13.0 is a CPU build on the lab machines' disk.
 # Override for another platform, e.g. `make TORCH_SPEC='torch==2.5.1' run`.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,export
+EXTRAS ?= dev,export,cluster
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 

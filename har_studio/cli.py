@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "evaluate": "har_studio.training.commands",
     "replay": "har_studio.live.commands",
     "stream": "har_studio.live.commands",
+    "sweep": "har_studio.training.sweep_commands",
 }
 
 

@@ -138,10 +138,13 @@ def _report_progress(item, prefix: str = "") -> None:
 
 
 class _GracefulInterrupt:
-    """First Ctrl-C asks training to stop (the model is kept); the second one interrupts."""
+    """First Ctrl-C asks the job to stop (says `message`: for training, the model is kept);
+    the second one interrupts. Used by ``train`` and ``sweep``."""
 
-    def __init__(self, control) -> None:
+    def __init__(self, control,
+                 message: str = "stopping after this batch (Ctrl-C again to abort)") -> None:
         self.control = control
+        self.message = message
         self.previous = None
 
     def __enter__(self):
@@ -152,7 +155,7 @@ class _GracefulInterrupt:
     def _handle(self, signum, frame) -> None:
         if self.control.stopped:
             raise KeyboardInterrupt
-        _say("stopping after this batch (Ctrl-C again to abort)")
+        _say(self.message)
         self.control.stop()
 
     def __exit__(self, *exc) -> None:

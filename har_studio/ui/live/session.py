@@ -52,7 +52,8 @@ class _InFlight:
 
 def _session(source, classifier, control: LiveControl, inflight: _InFlight):
     """The worker's generator: ``run_session`` with back-pressure; classifier settings sent
-    in (``runner.send(dict)``) apply before the next batch. Returns the session's summary."""
+    in (``runner.send(dict)``) apply before the next batch. Returns the session's summary.
+    (Not ``run_to_end``: it re-yields every update to the worker and takes values sent in.)"""
     from ...live import run_session
 
     gen = run_session(source, classifier, control)

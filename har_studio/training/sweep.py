@@ -604,10 +604,10 @@ def _tune_classes():
                 cv = json.loads(result["cv_json"]) if result.get("cv_json") else None
                 params = decode_config({key: trial.config[key] for key in self.keys
                                         if key in trial.config})
-                try:
-                    number = int(str(trial.trial_id).rsplit("_", 1)[-1]) + 1
-                except ValueError:
-                    number = len(self.ended)
+                # "<prefix>_<counter>" ids carry their number; a searcher's ids are 8 random
+                # hex digits, which may all be decimal digits (then they are no number)
+                prefix, _, counter = str(trial.trial_id).rpartition("_")
+                number = int(counter) + 1 if prefix and counter.isdigit() else len(self.ended)
                 row = record.add(number, status, params, cv)
                 best = record.best
                 events.put(TrialFinished(

@@ -9,7 +9,7 @@ EXTRAS ?= dev,export,cluster
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv bench clean package package-deps package-test
+.PHONY: run test lint venv bench clean package package-deps package-test default-model
 
 venv: $(STAMP)
 
@@ -33,6 +33,11 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) bench/bench_load.py
+
+# The model shipped in resources/models: the default preset trained on all development people.
+SHARED_DATA ?= $(firstword $(wildcard ../shared/data/wisdm2019/phone/accel ../../shared/data/wisdm2019/phone/accel))
+default-model: $(STAMP)
+	$(PY) -m har_studio.training.default_model --data $(SHARED_DATA) --out resources/models/default.harmodel
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache

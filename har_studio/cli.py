@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "replay": "har_studio.live.commands",
     "stream": "har_studio.live.commands",
     "sweep": "har_studio.training.sweep_commands",
+    "calibrate": "har_studio.training.calibration_commands",
 }
 
 

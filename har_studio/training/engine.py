@@ -315,6 +315,7 @@ def train(
     init_bundle=None,
     resume=None,
     ddp=None,
+    frozen: tuple[str, ...] = (),
 ) -> Generator[BatchProgress | EpochProgress | TrainNote, None, TrainResult]:
     """Train a TimeSeriesViT on `prepared` and return a TrainResult.
 
@@ -334,6 +335,9 @@ def train(
     (``runs.RunLock``), so a killed run is shown as interrupted and loses at most one epoch.
     `resume` (a ``runs.ResumeInfo``, with `init_bundle` its checkpoint) continues such a run in
     its folder from the epoch after the checkpoint's, on the same learning-rate schedule.
+
+    `frozen`: parameter-name prefixes (e.g. ``"embed."``, ``"blocks.0."``) whose weights
+    are not trained (calibration freezes early layers).
     """
     import torch
     import torch.nn.functional as F
@@ -397,6 +401,8 @@ def train(
     if init_bundle is not None:
         model.load_state_dict(init_bundle.model.state_dict())
         yield note("Starting from the weights of the given model")
+    for name, param in model.named_parameters():
+        param.requires_grad_(not any(name.startswith(prefix) for prefix in frozen))
     model.to(device)
     model.train()
     forward = model
@@ -404,6 +410,10 @@ def train(
         forward = ddp.wrap(model)
         yield note(ddp.describe())
 
+    if cfg.augment_copies:
+        from .augment import expand_training
+
+        prepared = expand_training(prepared, cfg.augment_copies, cfg.seed)
     norm = prepared.normaliser
     mean_t = torch.as_tensor(norm.mean, device=device)
     std_t = torch.as_tensor(norm.std, device=device)
@@ -431,7 +441,8 @@ def train(
         return F.cross_entropy(logits.float(), target, weight=weight if weighted else None,
                                label_smoothing=cfg.label_smoothing)
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                                  weight_decay=cfg.weight_decay)
     n_train = len(prepared.train)
     batch_size = min(cfg.batch_size, n_train)
     step_batch = batch_size if ddp is None else ddp.local_batch(batch_size)

@@ -2,10 +2,11 @@
 
 A rate measured from timestamps is never exactly the sensor's nominal rate: phone clocks run
 slow or fast and sample intervals jitter. The WISDM 2019 phones measure 19.86 Hz (0.7 % below
-their nominal 20 Hz); one of them 25.06 Hz. The same rule decides three things, so they can
+their nominal 20 Hz); one of them 25.06 Hz. The same rule decides four things, so they can
 never disagree: the rate the Data tab puts into a window configuration (``nominal_rate``), the
-rate a replay announces (``ReplaySource``), and whether the live classifier passes a replay
-to the model sample for sample or resamples it (``Resampler.passes_through``).
+rate a replay announces (``ReplaySource``), whether the live classifier passes a replay to
+the model sample for sample or resamples it (``Resampler.passes_through``), and whether
+calibration resamples a person's recording (``training.calibration``).
 
 The tolerance is 2.5 %: at 20 Hz, the rate of every WISDM model, that is half a hertz, the
 whole band of measured rates that round to 20 Hz, so "nominal 20 Hz" and "fed to a 20 Hz model

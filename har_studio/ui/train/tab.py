@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from ...training import runs as runs_mod
 from ...training.jobs import describe_model, model_fields, record_report, result_report
-from ...training.jobs import resume_problem as model_resume_problem
 from ..state import AppState
 from ..widgets import configure_pyqtgraph, make_timer
 from .controller import TrainController, TrainRequest, format_duration
@@ -143,7 +142,7 @@ class TrainTab(QWidget):
             self._show_error(str(exc))
             return False
         if init_bundle is not None:
-            problem = self._resume_problem(init_bundle)
+            problem = self.actions.resume_problem(init_bundle)
             if problem:
                 self._show_error(problem)
                 return False
@@ -385,17 +384,6 @@ class TrainTab(QWidget):
             self.settings.set_settings(model_fields(bundle.model_config), None)
             self.panel.side_tabs.setCurrentIndex(0)
             self.start_training(init_bundle=bundle)
-
-    def _resume_problem(self, bundle) -> str | None:
-        """Why `bundle` cannot continue training on the Data tab's settings, or None."""
-        state, ds = self.state, self.state.dataset
-        if ds is None:
-            return "Load a dataset on the Data tab first."
-        problem = model_resume_problem(
-            bundle, window_size=state.window_config.size,
-            channels=list(state.channels or ds.channels),
-            labels=list(state.activities or ds.activities))
-        return f"{problem} Choose the same on the Data tab to resume." if problem else None
 
 
 def _num_or(value, default: float) -> float:

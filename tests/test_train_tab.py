@@ -295,6 +295,17 @@ def test_resume_training_from_a_model_file(qtbot, dataset, monkeypatch):
     assert tab.message.level() == "error"
     assert "windows of 32 samples" in tab.message.text()
 
+    # data with only one of the model's activities (a person's recording) fine-tunes it: a
+    # short schedule, said in the log, and the model keeps every activity it knows
+    state.set_data_settings(WindowConfig(size=32, step=16), SplitConfig(), ["walking"], None)
+    tab.set_settings(None, {"epochs": 20})
+    with qtbot.waitSignal(tab.trainingFinished, timeout=60000) as blocker:
+        qtbot.mouseClick(tab.resume_button, Qt.MouseButton.LeftButton)
+    tuned = blocker.args[0]
+    assert "Fine-tuning the model on walking (1 of the" in tab.log_view.toPlainText()
+    assert len(tuned.history) <= 5
+    assert list(tuned.bundle.labels) == list(first.bundle.labels)
+
 
 def test_export_writes_a_checked_onnx_model(qtbot, dataset, tmp_path):
     pytest.importorskip("onnxruntime")

@@ -307,7 +307,9 @@ class LiveTab(QWidget):
         folder = Path(self.record_folder_edit.text().strip()
                       or paths.user_data_dir() / "recordings").expanduser()
         try:
-            path = self.session.start_recording(folder, activity, subject)
+            model = self.current_model()   # the model the stream runs through
+            rate = float(model.window.rate_hz) if model is not None else 20.0
+            path = self.session.start_recording(folder, activity, subject, rate_hz=rate)
         except (ValueError, OSError) as exc:
             self._error(f"Cannot record: {exc}")
             self.panel.set_record_checked(False)
@@ -328,7 +330,8 @@ class LiveTab(QWidget):
             return
         self.recorded_paths = written
         self.record_status.setText(
-            f"Saved {recorder.samples} samples of “{recorder.activity}” to "
+            f"Saved {recorder.samples} samples of “{recorder.activity}” at "
+            f"{recorder.describe_rate()}, the model's rate, to "
             f"{' and '.join(str(p) for p in written)}. Load it on the Data tab to fine-tune a "
             "model.")
 

@@ -181,7 +181,7 @@ class TrainController(QObject):
                 f"{fold}Epoch {item.epoch}/{item.epochs}: loss {item.train_loss:.4f}, "
                 f"accuracy {item.train_acc:.3f} · validation {fmt(item.val_loss)} / "
                 f"{fmt(item.val_acc, 3)} · lr {item.lr:.2e} · {item.windows_per_s:,.0f} "
-                f"windows/s{' · best' if item.is_best else ''}", "info")
+                f"windows/s{' · best val loss' if item.is_best else ''}", "info")
             self.epochFinished.emit(item)
         elif isinstance(item, DeviceChosen):
             self.deviceChosen.emit(f"{item.device} · {item.precision}")

@@ -79,8 +79,10 @@ class TrainPanel(QWidget):
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop after the current batch; the best model so far is "
-                                    "kept, evaluated and saved")
+        self.stop_button.setToolTip(
+            "Stop after the current batch. The weights of the last finished epoch (with “Keep "
+            "the best validation epoch”: of the best one) are kept, evaluated and saved; the "
+            "log names the epoch")
         self.cv_check = QCheckBox("Cross-validate by subject")
         self.cv_check.setToolTip(
             "Instead of one model: train k models, each tested on a group of subjects it never "

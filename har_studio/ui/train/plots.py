@@ -90,7 +90,7 @@ class TrainingCurves(QWidget):
         batch.setClipToView(True)
         batch.setDownsampling(auto=True, method="peak")
         self._best = acc_item.plot(pen=None, symbol="star", symbolSize=12,
-                                   symbolBrush="#009E73", name="best (val loss)")
+                                   symbolBrush="#009E73", name="kept weights")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.loss_plot)
@@ -137,8 +137,15 @@ class TrainingCurves(QWidget):
             values = column(key)
             keep = np.isfinite(values)
             self.curves[key].setData(epochs[keep], values[keep])
-        best = [i for i, r in enumerate(rows) if _truthy(r.get("is_best"))]
-        acc = _num(rows[best[-1]].get("val_acc")) if best else float("nan")
+        # The star marks the epoch whose weights are kept (the best validation loss with
+        # "keep best", else the latest epoch); older history files only have is_best.
+        key = "kept" if rows and "kept" in rows[0] else "is_best"
+        best = [i for i, r in enumerate(rows) if _truthy(r.get(key))]
+        acc = float("nan")
+        if best:
+            acc = _num(rows[best[-1]].get("val_acc"))
+            if not np.isfinite(acc):
+                acc = _num(rows[best[-1]].get("train_acc"))
         if np.isfinite(acc):
             self._best.setData([epochs[best[-1]]], [acc])
         else:

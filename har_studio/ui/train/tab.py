@@ -4,8 +4,9 @@ The tab only composes its parts and connects them: ``TrainPanel`` (settings, pas
 Start/Pause/Stop), ``RunView`` (progress, curves, notes), ``ResultsView`` (metrics, confusion,
 folds) and ``TrainController`` (the job, its worker and the progress buffers). The curves are
 redrawn from a 10 Hz timer, so a fast stream of batch updates never holds the event loop.
-Stop ends at the next batch and keeps the best model so far, which is shown, saved in the run
-folder and handed to the Live tab like a finished run.
+Stop ends at the next batch and keeps the last finished epoch's model (the best one with "keep
+best"; the log names the epoch), which is shown, saved in the run folder and handed to the Live
+tab like a finished run.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from ...training import runs as runs_mod
-from ...training.jobs import describe_model, model_fields, record_report, result_report
+from ...training.jobs import (
+    describe_model,
+    fine_tune_schedule,
+    model_fields,
+    record_report,
+    result_report,
+)
 from ...training.jobs import resume_problem as model_resume_problem
 from ..state import AppState
 from ..widgets import configure_pyqtgraph, make_timer
@@ -148,6 +155,9 @@ class TrainTab(QWidget):
                 self._show_error(problem)
                 return False
             overrides = model_fields(init_bundle.model_config)
+            train_config, why = fine_tune_schedule(init_bundle, train_config,
+                                                   self.state.activities or
+                                                   self.state.dataset.activities)
         state = self.state
         request = TrainRequest(
             dataset=state.dataset, window=state.window_config, split=state.split_config,
@@ -166,6 +176,8 @@ class TrainTab(QWidget):
                              f"epochs, batch {train_config.batch_size}, lr {train_config.lr:g}, "
                              f"seed {train_config.seed}"
                              + (" (resumed from a model file)" if init_bundle else ""))
+        if init_bundle is not None and why:
+            self.view.append_log(why)
         self.view.device_label.setText(f"{train_config.device} · {train_config.precision}")
         self.view.status_label.setText("Preparing windows…")
         if request.cv_folds > 1:
@@ -178,7 +190,7 @@ class TrainTab(QWidget):
         return True
 
     def stop_training(self, wait_ms: int = 0) -> None:
-        """Ask a running job to stop (keeping its best model); optionally wait for it."""
+        """Ask a running job to stop (keeping a finished epoch's model); optionally wait."""
         self.controller.stop(wait_ms)
 
     def start_blocked_reason(self) -> str | None:
@@ -242,7 +254,7 @@ class TrainTab(QWidget):
             return
         self.stop_training()
         self.panel.set_paused(False)
-        self.status_label.setText("Stopping after this batch; the best model so far is kept…")
+        self.status_label.setText("Stopping after this batch…")
         self.view.append_log("Stop requested")
         self._update_controls()
 

@@ -341,6 +341,35 @@ def write_cv_report(path: Path | str, cv: CVResult) -> Path:
     return path
 
 
+def read_cv_report(path: Path | str) -> CVResult:
+    """A cross-validation read back from its ``crossval.json`` (to reopen it from Past runs).
+    Raises ValueError (one line naming the file) when it is not readable."""
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        acc, f1 = d.get("accuracy") or {}, d.get("f1_macro") or {}
+
+        def num(x) -> float:
+            return float(x) if isinstance(x, (int, float)) else math.nan
+
+        return CVResult(
+            folds=[f for f in d.get("folds") or [] if isinstance(f, dict)], k=int(d["k"]),
+            labels=[str(a) for a in d.get("labels") or []],
+            accuracy_mean=num(acc.get("mean")), accuracy_std=num(acc.get("std")),
+            accuracy_min=num(acc.get("min")), accuracy_max=num(acc.get("max")),
+            f1_mean=num(f1.get("mean")), f1_std=num(f1.get("std")), f1_min=num(f1.get("min")),
+            f1_max=num(f1.get("max")), pooled_accuracy=num(d.get("pooled_accuracy")),
+            pooled_f1=num(d.get("pooled_f1_macro")),
+            confusion=[[int(v) for v in row] for row in d.get("confusion") or []],
+            per_subject={int(s): v for s, v in (d.get("per_subject") or {}).items()},
+            per_class=dict(d.get("per_class") or {}), minutes=num(d.get("minutes")),
+            cpu_minutes=num(d.get("cpu_minutes")), settings=dict(d.get("settings") or {}),
+            stopped=bool(d.get("stopped")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: not a readable cross-validation ({exc.__class__.__name__})"
+                         ) from None
+
+
 def comparable_key(settings: dict) -> dict:
     """The settings that make two results comparable: window, activities, channels,
     features, model overrides (epochs, seeds and split details do not count)."""

@@ -23,6 +23,15 @@ def run_text(info) -> str:
     """Three lines describing a run in the list: when, result, classes."""
     created = (info.created or info.name).replace("T", " ")[:16]
     acc = f"accuracy {info.accuracy:.3f}" if info.accuracy is not None else "no result"
+    if getattr(info, "crossval_path", None) is not None:
+        return (f"{created}  ·  {acc} (mean)\n{info.stopped_reason} · "
+                f"{len(info.activities)} classes\n" + ", ".join(info.activities[:3])
+                + ("…" if len(info.activities) > 3 else ""))
+    if info.status == runs_mod.INTERRUPTED:
+        reason = "interrupted" + (" · resumable" if info.resumable else "")
+        classes = ", ".join(info.activities[:3]) + ("…" if len(info.activities) > 3 else "")
+        return (f"{created}  ·  {acc}\n{info.epochs} epoch{'s' if info.epochs != 1 else ''} · "
+                f"{reason} · {len(info.activities)} classes\n{classes}")
     reason = (info.stopped_reason or "unfinished").replace("_", " ")
     classes = ", ".join(info.activities[:3]) + ("…" if len(info.activities) > 3 else "")
     return (f"{created}  ·  {acc}\n{info.epochs} epoch{'s' if info.epochs != 1 else ''} · "

@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
 from ...training import runs as runs_mod
+from ...training.crossval import read_cv_report
 from ...training.jobs import (
     describe_model,
     fine_tune_schedule,
@@ -368,6 +369,10 @@ class TrainTab(QWidget):
         if self.running:
             self._update_controls()
             return
+        cv_file = Path(folder) / runs_mod.CROSSVAL_FILE
+        if cv_file.is_file() and not (Path(folder) / runs_mod.CONFIG_FILE).is_file():
+            self._show_cv_run(folder, cv_file)
+            return
         try:
             record = runs_mod.load_run(folder)
         except ValueError as exc:
@@ -381,6 +386,20 @@ class TrainTab(QWidget):
         self.view.draw(self.controller)
         self.results.show_report(record_report(record), model_path=record.model_path)
         self.status_label.setText(f"Showing past run {Path(folder).name}")
+        self.progress_bar.setFormat("")
+        self._update_controls()
+
+    def _show_cv_run(self, folder: str, path: Path) -> None:
+        try:
+            cv = read_cv_report(path)
+        except ValueError as exc:
+            self._show_error(str(exc))
+            return
+        self.message.clear()
+        self.view.reset(1, clear_log=False)
+        self.results.show_placeholder("cross-validation")
+        self.results.show_cv_run(cv, folder)
+        self.status_label.setText(f"Showing past cross-validation {Path(folder).name}")
         self.progress_bar.setFormat("")
         self._update_controls()
 

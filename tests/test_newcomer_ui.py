@@ -103,3 +103,65 @@ def test_cross_validation_runs_reopen_from_past_runs(qtbot):
     assert train.results.cv_table.rowCount() == 2
     assert train.metric_value("cv_accuracy") == pytest.approx(cv.accuracy_mean)
     stop_all_workers()
+
+
+def test_cross_validation_stopped_after_a_fold_says_so_once(qtbot):
+    from har_studio.ui.train import TrainTab
+
+    state = AppState()
+    state.set_dataset(demo_dataset(subjects=3, seconds_per_activity=10.0,
+                                   activities=("walking", "jogging", "sitting")), ["<demo>"])
+    state.set_data_settings(WindowConfig(size=32, step=16), SplitConfig(), None, None)
+    tab = TrainTab(state)
+    qtbot.addWidget(tab)
+    tab.set_settings(TINY, {**FAST, "epochs": 2})
+    tab.panel.cv_check.setChecked(True)
+    tab.panel.cv_folds.setValue(3)
+    etas = []
+    tab.controller.progressed.connect(lambda fraction, eta: etas.append(eta))
+    tab.foldFinished.connect(lambda f: tab.stop_training() if f.fold == 1 else None)
+    with qtbot.waitSignal(tab.crossValidationFinished, timeout=TIMEOUT) as blocker:
+        qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    cv = blocker.args[0]
+    assert cv.stopped and cv.completed == 1
+    assert any(e is not None for e in etas)             # an ETA for the whole run
+    assert "stopped after 1 of 3 folds" in tab.status_label.text()
+    assert "3-fold leave-subjects-out, stopped after 1 of 3 folds" in cv.summary()
+    log = tab.log_view.toPlainText()
+    assert log.count(cv.summary()) == 1
+    assert tab.progress_bar.value() == pytest.approx(1000 / 3, abs=2)
+    assert tab.metric_value("cv_accuracy") == pytest.approx(cv.accuracy_mean)
+    assert "no validation people" in log                # not "validation none"
+    stop_all_workers()
+
+
+def test_an_interrupted_run_shows_as_such_and_resumes_from_past_runs(qtbot, tmp_path):
+    from har_studio.data.demo import write_demo_files
+    from har_studio.data.loaders import load
+    from har_studio.training.engine import EpochProgress
+    from har_studio.training.jobs import train_model
+    from har_studio.ui.train import TrainTab
+
+    files = write_demo_files(tmp_path, subjects=4, seconds_per_activity=12.0)
+    data = load(files)
+    folder = runs_mod.new_run_dir("killed")
+    gen = train_model(data, window=WindowConfig(size=32, step=16), split=SplitConfig(),
+                      model_overrides=TINY, train_config=TrainConfig(**{**FAST, "epochs": 3}),
+                      run_dir=folder)
+    for item in gen:
+        if isinstance(item, EpochProgress):
+            break
+    gen.close()                                      # the app was closed mid-run
+
+    tab = TrainTab(AppState())
+    qtbot.addWidget(tab)
+    tab.refresh_runs()
+    row = tab.run_folders().index(str(folder))
+    assert "interrupted · resumable" in tab.runs_list.item(row).text()
+    tab.runs_list.setCurrentRow(row)
+    assert tab.panel.runs.resume_run_button.isEnabled()
+    with qtbot.waitSignal(tab.trainingFinished, timeout=TIMEOUT) as blocker:
+        qtbot.mouseClick(tab.panel.runs.resume_run_button, Qt.MouseButton.LeftButton)
+    result = blocker.args[0]
+    assert [h.epoch for h in result.history] == [1, 2, 3] and result.run_dir == folder
+    stop_all_workers()

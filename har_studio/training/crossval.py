@@ -100,11 +100,11 @@ class CVResult:
 
     def summary(self) -> str:
         """One line: mean ± std accuracy and macro F1 over folds."""
-        text = (f"{self.completed}-fold leave-subjects-out: accuracy {self.accuracy_mean:.3f} "
+        text = (f"{self.k}-fold leave-subjects-out" + (
+            f", stopped after {self.completed} of {self.k} folds" if self.stopped else "")
+            + f": accuracy {self.accuracy_mean:.3f} "
                 f"± {self.accuracy_std:.3f} (min {self.accuracy_min:.3f}, max "
                 f"{self.accuracy_max:.3f}), macro F1 {self.f1_mean:.3f} ± {self.f1_std:.3f}")
-        if self.stopped:
-            text += f" (stopped after {self.completed} of {self.k} folds)"
         return text
 
     def to_dict(self) -> dict:

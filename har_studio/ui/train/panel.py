@@ -87,8 +87,9 @@ class TrainPanel(QWidget):
         self.cv_check.setToolTip(
             "Instead of one model: train k models, each tested on a group of subjects it never "
             "saw (every subject tested once). The mean and spread over folds estimate the "
-            "accuracy on new people. Validation subjects for early stopping come from each "
-            "fold's training subjects.")
+            "accuracy on new people. With early stopping (patience) or “Keep the best "
+            "validation epoch”, 2 validation subjects come from each fold's training "
+            "subjects; otherwise every fold trains its set epochs with no validation.")
         self.cv_folds = QSpinBox()
         self.cv_folds.setRange(2, 50)
         self.cv_folds.setValue(4)

@@ -98,6 +98,7 @@ class TrainTab(QWidget):
             (p.runs.listFailed, self._on_runs_list_failed),
             (p.runs.use_model_button.clicked, self._on_use_model_clicked),
             (p.runs.resume_button.clicked, self._on_resume_clicked),
+            (p.runs.resume_run_button.clicked, self._on_resume_run_clicked),
             (r.save_button.clicked, a.save_dialog), (r.export_button.clicked, a.export_dialog),
             (a.failed, self._show_error), (a.done, self._on_actions_done),
             (a.noted, v.append_log), (a.exportFinished, self._update_controls),
@@ -313,13 +314,13 @@ class TrainTab(QWidget):
         self.view.set_progress(1.0 if not cv.stopped else cv.completed / cv.k, 0.0,
                                running=False)
         self.view.draw(self.controller)
-        self.results.show_cv(cv)
-        if cv.completed:
-            self.view.append_log(cv.summary())
-            self.status_label.setText(f"Cross-validation finished in "
-                                      f"{format_duration(minutes * 60)}")
+        self.results.show_cv_run(cv)   # the summary is in the log already (the job's note)
+        if cv.stopped:
+            self.status_label.setText(f"Cross-validation stopped after {cv.completed} of "
+                                      f"{cv.k} folds ({format_duration(minutes * 60)})")
         else:
-            self.status_label.setText("Cross-validation stopped")
+            self.status_label.setText(f"Cross-validation finished: {cv.k} folds in "
+                                      f"{format_duration(minutes * 60)}")
         self._update_controls()
         self.crossValidationFinished.emit(cv)
 
@@ -409,6 +410,22 @@ class TrainTab(QWidget):
     def _on_use_model_clicked(self) -> None:
         if self.actions.use_run_model(self.panel.runs.selected_model()):
             self._update_controls()
+
+    def _on_resume_run_clicked(self) -> None:
+        """Continue the selected interrupted run (its files, split and schedule)."""
+        folder = self.panel.runs.selected_folder()
+        if folder is None or self.running:
+            return
+        s = self.state
+        request = TrainRequest(s.dataset, s.window_config, s.split_config, None, None, {},
+                               None, None, resume_folder=folder)
+        self.results.start_folds(False)
+        self.view.reset(1, clear_log=False)
+        self.view.append_log(f"Resuming the interrupted run {Path(folder).name}")
+        self.controller.start(request)
+        self._redraw_timer.start()
+        self._update_controls()
+        self.trainingStarted.emit()
 
     def _on_resume_clicked(self) -> None:
         bundle = self.actions.choose_resume_model(self.panel.runs.selected_model())

@@ -254,3 +254,30 @@ def test_set_source_rejects_unknown_options(tab):
         tab.set_source("udp", speed="max")
     with pytest.raises(ValueError):
         tab.set_source("replay", speed=3)
+
+
+def test_replay_a_file_not_loaded_on_the_data_tab(tab, qtbot, tmp_path, dataset, bundle):
+    """Issue 13: someone new is replayed from its own file; the Data tab's data stays, and the
+    replay shows accuracy per activity and a labelled truth row."""
+    from har_studio.data.demo import write_demo_files
+
+    (path,) = write_demo_files(tmp_path, subjects=1, seconds_per_activity=8.0,
+                               activities=ACTIVITIES)[:1]
+    with qtbot.waitSignal(tab.replay_file.loaded, timeout=30000):
+        tab.open_replay_file(path)
+    assert tab.state.dataset is dataset                  # the training data is untouched
+    assert tab.replay_dataset is tab.replay_file.dataset
+    assert path.name in tab.panel.replay_file_label.text()
+    tab.set_source("replay", speed="max", subject=None, activity=None)
+    with qtbot.waitSignal(tab.sessionFinished, timeout=30000) as finished:
+        assert tab.start()
+    summary = finished.args[0]
+    assert summary.windows == len(make_windows(tab.replay_file.dataset.frame, bundle.window,
+                                               channels=bundle.channels, labels=bundle.labels))
+    text = tab.accuracy_label.text()
+    assert "per activity:" in text and all(a in text for a in ACTIVITIES)
+    truth_name, predicted_name = tab.timeline_ribbon.row_names
+    assert truth_name.startswith("true: ") and truth_name[6:] in ACTIVITIES
+    assert predicted_name.startswith("predicted: ")
+    tab.panel.replay_data_button.click()
+    assert tab.replay_dataset is dataset

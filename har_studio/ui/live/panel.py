@@ -148,6 +148,18 @@ class LivePanel(QWidget):
         self.seek_slider.setRange(0, 0)
         self.seek_slider.setToolTip("Position in the recording; drag to jump")
         self.position_label = QLabel("")
+        self.replay_file_label = QLabel("the Data tab's data")
+        self.replay_file_label.setWordWrap(True)
+        self.replay_file_label.setToolTip("What is replayed. Open… replays another recording "
+                                          "without touching the Data tab's training data")
+        self.replay_open_button = QPushButton("Open…")
+        self.replay_data_button = QPushButton("Data tab's")
+        self.replay_data_button.setToolTip("Replay the data loaded on the Data tab again")
+        from_row = QHBoxLayout()
+        from_row.addWidget(self.replay_file_label, 1)
+        from_row.addWidget(self.replay_open_button)
+        from_row.addWidget(self.replay_data_button)
+        form.addRow("Replay", from_row)
         form.addRow("Subject", self.subject_combo)
         form.addRow("Activity", self.activity_combo)
         form.addRow("Speed", self.speed_combo)
@@ -292,7 +304,8 @@ class LivePanel(QWidget):
         self.subject_combo.setCurrentIndex(max(0, self.subject_combo.findData(prev_subject)))
         self.activity_combo.setCurrentIndex(max(0, self.activity_combo.findData(prev_activity)))
         if dataset is None:
-            self.subject_combo.setToolTip("Load recordings on the Data tab to replay them")
+            self.subject_combo.setToolTip("Load recordings on the Data tab, or Open… one "
+                                          "here, to replay them")
 
     def _on_source_combo_changed(self, _index: int) -> None:
         kind = self.source_kind
@@ -305,7 +318,8 @@ class LivePanel(QWidget):
         kind, channels = self.source_kind, tuple(bundle.channels)
         if kind == "replay":
             if dataset is None:
-                raise ValueError("no recording to replay: load one on the Data tab first")
+                raise ValueError("no recording to replay: load one on the Data tab or Open… "
+                                 "one here")
             return ReplaySource(dataset, subject=self.subject_combo.currentData(),
                                 activity=self.activity_combo.currentData(), channels=channels,
                                 speed=float(self.speed_combo.currentData()),

@@ -26,6 +26,7 @@ from ..state import AppState
 from ..widgets import configure_pyqtgraph, make_timer
 from .models import ModelChoice
 from .panel import LivePanel
+from .replay_file import ReplayFile
 from .session import LiveSession
 from .view import LiveView, summary_text
 
@@ -62,6 +63,7 @@ class LiveTab(QWidget):
 
         self.panel, self.view, self.session = LivePanel(), LiveView(), LiveSession(self)
         self.models = ModelChoice(state, self.panel.model_combo, self.panel.model_info, self)
+        self.replay_file = ReplayFile(self)
         for name in _WIDGETS:
             setattr(self, name, getattr(self.panel, name))
         for name in _VIEWS:
@@ -98,7 +100,11 @@ class LiveTab(QWidget):
             (self.session.ended, self._on_session_ended), (self.session.failed, self._error),
             (state.modelChanged, self._on_state_model_changed),
             (state.modelPathChanged, self._on_state_model_changed),
-            (state.datasetChanged, p.set_recordings),
+            (state.datasetChanged, self._on_state_dataset_changed),
+            (p.replay_open_button.clicked, self._on_replay_open_clicked),
+            (p.replay_data_button.clicked, self._on_replay_data_clicked),
+            (self.replay_file.loaded, self._on_replay_file_loaded),
+            (self.replay_file.failed, self._error),
         ]
         for signal, slot in connections:
             signal.connect(slot)
@@ -169,7 +175,7 @@ class LiveTab(QWidget):
             return False
         kind = self.source_kind
         try:
-            source = self.panel.make_source(bundle, self.state.dataset)
+            source = self.panel.make_source(bundle, self.replay_dataset)
             classifier = StreamingClassifier(bundle, **self.panel.classifier_options())
             problem = classifier.check_channels(source.channels)
             if problem:
@@ -216,6 +222,37 @@ class LiveTab(QWidget):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt name
         self.shutdown()
         super().closeEvent(event)
+
+    # ------------------------------------------------------------------ what is replayed
+    @property
+    def replay_dataset(self):
+        """The recording a replay reads: a file opened here, else the Data tab's data."""
+        return self.replay_file.dataset or self.state.dataset
+
+    def open_replay_file(self, path: str | Path) -> None:
+        """Replay `path` (loaded in the background) without touching the Data tab."""
+        self.panel.replay_file_label.setText(f"loading {Path(path).name}…")
+        self.replay_file.open(path)
+
+    def _on_replay_open_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Replay a recording", str(Path.home()),
+                                              "Recordings (*.txt *.csv *.tsv *.dat);;All (*)")
+        if path:
+            self.open_replay_file(path)
+
+    def _on_replay_file_loaded(self, dataset, path: str) -> None:
+        self.panel.replay_file_label.setText(Path(path).name)
+        self.panel.replay_file_label.setToolTip(path)
+        self.panel.set_recordings(dataset)
+
+    def _on_replay_data_clicked(self) -> None:
+        self.replay_file.clear()
+        self.panel.replay_file_label.setText("the Data tab's data")
+        self.panel.set_recordings(self.state.dataset)
+
+    def _on_state_dataset_changed(self, dataset) -> None:
+        if self.replay_file.dataset is None:
+            self.panel.set_recordings(dataset)
 
     # ------------------------------------------------------------------ model choice
     def open_model(self, path: str | Path) -> bool:

@@ -127,6 +127,7 @@ class LiveView(QWidget):
         self._label_index: dict[str, int] = {}
         self._correct = 0
         self._labelled = 0
+        self.per_class: dict[str, list[int]] = {}   # truth -> [correct, windows] (replay)
         self._drawn_prediction = None
         self._colours = class_colours(0)
 
@@ -155,6 +156,7 @@ class LiveView(QWidget):
         self.bad_packets = 0
         self._latencies.clear()
         self._correct = self._labelled = 0
+        self.per_class = {}
         self.dirty, self.new_prediction = True, False
         self._drawn_prediction = None
         self.timeline_ribbon.redraw()
@@ -204,6 +206,9 @@ class LiveView(QWidget):
                 if t >= 0:
                     self._labelled += 1
                     self._correct += int(p.class_index == t)
+                    tally = self.per_class.setdefault(p.truth, [0, 0])
+                    tally[0] += int(p.class_index == t)
+                    tally[1] += 1
             self._latencies.append(p.latency_ms)
         if len(self.timeline) > TIMELINE_MAX * 1.1:
             cut = len(self.timeline) - TIMELINE_MAX
@@ -236,12 +241,19 @@ class LiveView(QWidget):
             self.probability_bars.set_probabilities(p.probabilities)
             if p.attention is not None and attention:
                 self.attention_strip.set_attention(p.attention)
+            if p.truth is not None:
+                self.timeline_ribbon.set_row_names(f"true: {p.truth}", f"predicted: {text}")
             self.timeline_ribbon.redraw()
         if self.running_accuracy is not None:
             self.accuracy_label.setText(
                 f"Running accuracy {self.running_accuracy:.1%} over {self._labelled} windows "
-                "with a known activity")
+                f"with a known activity · per activity: {self.per_class_text()}")
         self.stats_label.setText(self._stats_text(network))
+
+    def per_class_text(self) -> str:
+        """E.g. "walking 95% (40), jogging 80% (25)": accuracy and windows per true activity."""
+        return ", ".join(f"{name} {c / n:.0%} ({n})" for name, (c, n) in
+                         sorted(self.per_class.items(), key=lambda kv: -kv[1][1]) if n)
 
     def _stats_text(self, network: bool) -> str:
         parts = [f"windows {len(self.timeline)}"]

@@ -223,7 +223,8 @@ def test_open_good_model_file(tab, tmp_path, bundle):
     opened = tab.current_model()
     assert opened is not bundle and opened.labels == bundle.labels
     assert "tiny.harmodel" in tab.model_combo.currentText()
-    assert str(path) in tab.model_info.text()
+    assert "tiny.harmodel" in tab.model_info.text()   # the folder and name; elided if long
+    assert str(path) == tab.model_info.toolTip()      # the whole path on hover
 
 
 def test_recording_saves_a_loadable_wisdm_file(tab, qtbot, tmp_path, bundle):

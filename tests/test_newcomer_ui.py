@@ -165,3 +165,49 @@ def test_an_interrupted_run_shows_as_such_and_resumes_from_past_runs(qtbot, tmp_
     result = blocker.args[0]
     assert [h.epoch for h in result.history] == [1, 2, 3] and result.run_dir == folder
     stop_all_workers()
+
+
+def test_wording_for_a_newcomer(qtbot):
+    from har_studio.live.session import SessionSummary
+    from har_studio.live.sources import SourceStats
+    from har_studio.ui.live.panel import address_hint
+    from har_studio.ui.live.view import LiveView, summary_text
+    from har_studio.ui.train.settings import inputs_text
+
+    hint = address_hint("http", "0.0.0.0", "8000", lambda: ["192.168.1.20"])
+    assert "http://192.168.1.20:8000/" in hint and "address:port" not in hint
+    assert "6 derived inputs from x, y, z" == inputs_text(6, ["x", "y", "z"])
+    assert "3 channels" == inputs_text(3, ["x", "y", "z"])
+    text = summary_text(SessionSummary(samples=1, windows=1, queue_ms_p50=40.0,
+                                       queue_ms_p99=70.0, latency_ms_p50=2.0,
+                                       latency_ms_p99=3.0))
+    assert "1 window from 1 sample" in text and "queueing" in text and "p99 70.0 ms" in text
+    view = LiveView()
+    qtbot.addWidget(view)
+    view.last_stats = SourceStats(packets=1, samples=0, warning="listening on every interface")
+    stats = view._stats_text(network=True)
+    assert "test received" in stats and "listening on every interface" in stats
+
+
+def test_layout_at_1280x820(qtbot):
+    from PySide6.QtCore import QPoint
+
+    state = AppState()
+    window = MainWindow(state)
+    qtbot.addWidget(window)
+    window.resize(1280, 820)
+    window.show()
+    state.set_dataset(demo_dataset(subjects=2, seconds_per_activity=7.0, activities=EIGHTEEN))
+    data = window.tab("Data")
+    assert data.activity_chart.minimumHeight() >= 15 * 18     # a row per activity
+    window.show_tab("Live")
+    live = window.tab("Live")
+    qtbot.waitExposed(live)
+    button = live.record_button
+    viewport = button.window()
+    bottom = button.mapTo(viewport, QPoint(0, button.height())).y()
+    assert bottom <= viewport.height() - 30       # above the fold, with its message below
+    live.attention_strip.set_channels(["acc_mag", "body_horiz", "body_vert", "tilt_x",
+                                       "tilt_y", "tilt_z"])
+    assert live.attention_strip.minimumHeight() >= 6 * 15
+    stop_all_workers()

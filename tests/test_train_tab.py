@@ -400,7 +400,7 @@ def test_saving_the_model_updates_the_live_tab(qtbot, dataset, tmp_path, monkeyp
     live = LiveTab(state)
     qtbot.addWidget(live)
     result = _train(qtbot, tab)
-    assert str(result.model_path) in live.model_info.text()
+    assert str(result.model_path) == live.model_info.toolTip()
     assert result.model_path.name in live.model_combo.currentText()
 
     target = tmp_path / "kept.harmodel"
@@ -410,7 +410,7 @@ def test_saving_the_model_updates_the_live_tab(qtbot, dataset, tmp_path, monkeyp
         qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [str(target)]
     assert state.model_path == str(target) and state.model is result.bundle
-    assert str(target) in live.model_info.text()
+    assert str(target) == live.model_info.toolTip()
     assert "kept.harmodel" in live.model_combo.currentText()
     with pytest.raises(AttributeError):
         state.model_path = "elsewhere"      # read-only: only set_model_path changes it

@@ -59,6 +59,11 @@ def address_hint(kind: str, host: str, port_text: str, addresses) -> str:
                 "only; for a phone choose Local network).")
     else:
         hint = f"Listening on <b>{host}</b>, port <b>{port_text}</b>."
+    if kind == "http":
+        hosts = addresses() if host == "0.0.0.0" else [host]
+        urls = " or ".join(f"http://{h}:{port_text}/" for h in hosts)
+        return (f"{hint}<br>Sensor Logger: HTTP push to <b>{urls}</b> (JSON); "
+                "“Tap to Test Pushing” shows “test received” here.")
     return f"{hint}<br>{_FORMATS[kind]}"
 
 
@@ -93,8 +98,11 @@ class LivePanel(QWidget):
         settings = QWidget()
         side = QVBoxLayout(settings)
         side.setContentsMargins(4, 4, 4, 4)
-        for box in (self._model_box(), self._source_box(), self._classifier_box(),
-                    self._record_box()):
+        # Record before the classifier settings: its button and message stay above the fold
+        # of a 1280x820 window.
+        boxes = {"model": self._model_box(), "source": self._source_box(),
+                 "classifier": self._classifier_box(), "record": self._record_box()}
+        for box in (boxes["model"], boxes["source"], boxes["record"], boxes["classifier"]):
             side.addWidget(box)
         side.addStretch(1)
         scroll = QScrollArea()
@@ -117,10 +125,14 @@ class LivePanel(QWidget):
     def _model_box(self) -> QtWidgets.QGroupBox:
         box = QtWidgets.QGroupBox("Model")
         layout = QVBoxLayout(box)
-        row = QHBoxLayout()
-        self.model_combo = QComboBox()
+        self.model_combo = QComboBox()    # its own row: long model names are not truncated
+        self.model_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(20)
         self.open_model_button = QPushButton("Open model…")
-        row.addWidget(self.model_combo, 1)
+        layout.addWidget(self.model_combo)
+        row = QHBoxLayout()
+        row.addStretch(1)
         row.addWidget(self.open_model_button)
         layout.addLayout(row)
         self.model_info = _label()

@@ -304,6 +304,7 @@ class AttentionStrip(pg.PlotWidget):
 
     def set_channels(self, names: list[str]) -> None:
         self.channel_names = list(names)
+        self.setMinimumHeight(28 + 15 * len(names))   # a readable row per input
         left = self.getPlotItem().getAxis("left")
         left.setTicks([[(i + 0.5, n) for i, n in enumerate(names)]])
         self.last = None

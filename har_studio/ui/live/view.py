@@ -38,17 +38,25 @@ def _font(points: int, bold: bool = False) -> QFont:
     return font
 
 
+def plural(n: int, word: str) -> str:
+    """ "1 sample", "2 samples"."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def summary_text(s: SessionSummary) -> str:
     """A finished session in one line (HTML)."""
     how = {"finished": "Replay finished", "stopped": "Stopped",
            "duration": "Time limit reached"}.get(s.stopped_reason, s.stopped_reason)
-    parts = [f"<b>{how}</b>: {s.windows} windows from {s.samples} samples in "
-             f"{s.duration_s:.1f} s"]
+    parts = [f"<b>{how}</b>: {plural(s.windows, 'window')} from "
+             f"{plural(s.samples, 'sample')} in {s.duration_s:.1f} s"]
     if s.accuracy is not None:
         parts.append(f"accuracy <b>{s.accuracy:.1%}</b> over {s.labelled_windows} "
                      "labelled windows")
     if s.latency_ms_p50 is not None:
         parts.append(f"latency p50 {s.latency_ms_p50:.1f} ms · p99 {s.latency_ms_p99:.1f} ms")
+    if s.queue_ms_p50 is not None and (s.queue_ms_p99 or 0) >= 1.0:
+        parts.append(f"queueing (windows waiting behind a faster-than-real-time replay) "
+                     f"p50 {s.queue_ms_p50:.1f} ms · p99 {s.queue_ms_p99:.1f} ms")
     if s.bad_packets or s.dropped:
         parts.append(f"{s.bad_packets} bad packets, {s.dropped} samples dropped")
     return "; ".join(parts) + "."
@@ -103,6 +111,7 @@ class LiveView(QWidget):
         for label in (self.accuracy_label, self.stats_label):
             # text changes every redraw: never let its width re-run the layout
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.accuracy_label.setWordWrap(True)      # the per-activity figures run long
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.message)
@@ -269,6 +278,10 @@ class LiveView(QWidget):
             parts.append(f"dropped {stats.dropped}")
             if network:
                 parts.append("connected" if stats.connected else "waiting for data")
+                if stats.packets and not stats.samples:   # Sensor Logger's test push
+                    parts.append("test received: the phone reaches this computer")
+                if stats.warning:
+                    parts.append(f"⚠ {stats.warning}")
                 if stats.last_error and stats.bad_packets:
                     parts.append(f"last error: {stats.last_error}")
         return "  |  ".join(parts)

@@ -134,7 +134,7 @@ class ResultsView(QWidget):
             0, QHeaderView.ResizeMode.ResizeToContents)
         self.metrics_table.horizontalHeader().setStretchLastSection(True)
         self.metrics_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.metrics_table.setMinimumWidth(260)
+        self.metrics_table.setMinimumWidth(230)
         self.metrics_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.per_class = PerClassBars()
         self.confusion = ConfusionHeatmap()
@@ -142,7 +142,8 @@ class ResultsView(QWidget):
         split.addWidget(self.metrics_table)
         split.addWidget(self.per_class)
         split.addWidget(self.confusion)
-        split.setSizes([280, 280, 340])
+        split.setSizes([270, 230, 400])
+        split.setChildrenCollapsible(False)
 
         # Cross-validation: one row per fold, then mean ± std (hidden for a single model).
         self.cv_summary = QLabel()

@@ -211,3 +211,20 @@ def test_layout_at_1280x820(qtbot):
                                        "tilt_y", "tilt_z"])
     assert live.attention_strip.minimumHeight() >= 6 * 15
     stop_all_workers()
+
+
+def test_local_network_shows_a_qr_code_of_the_phone_url(qtbot):
+    from har_studio.ui.live.panel import LivePanel
+
+    panel = LivePanel()
+    qtbot.addWidget(panel)
+    panel._address_cache = ["192.168.1.20"]
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("http"))
+    panel.host_combo.setCurrentIndex(panel.host_combo.findData("0.0.0.0"))
+    panel.port_spin.setValue(8000)
+    panel.update_address_hint()
+    assert panel.qr_text == "http://192.168.1.20:8000/"
+    assert not panel.qr_label.isHidden() and not panel.qr_label.pixmap().isNull()
+    panel.host_combo.setCurrentIndex(panel.host_combo.findData("127.0.0.1"))
+    panel.update_address_hint()
+    assert panel.qr_label.isHidden()

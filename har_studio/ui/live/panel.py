@@ -3,10 +3,12 @@ Start and Stop. Widgets and their layout only; the tab connects them."""
 
 from __future__ import annotations
 
+import logging
 import math
 
 from PySide6 import QtWidgets
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,6 +28,8 @@ from PySide6.QtWidgets import (
 from ... import paths
 from ...data.activities import canonical_activity
 from ...live import ReplaySource, local_addresses, make_network_source, parse_speed
+
+log = logging.getLogger(__name__)
 
 SOURCE_KINDS = (
     ("replay", "Replay a loaded recording"),
@@ -197,6 +201,10 @@ class LivePanel(QWidget):
         nform.addRow("Port", self.port_spin)
         nform.addRow("Phone sends", self.units_combo)
         nform.addRow(self.address_label)
+        self.qr_label = QLabel()       # the phone points its camera here instead of typing
+        self.qr_label.setToolTip("Scan with the phone's camera: the address to type")
+        self.qr_label.hide()
+        nform.addRow(self.qr_label)
         self.source_stack.addWidget(network)
         return box
 
@@ -358,8 +366,25 @@ class LivePanel(QWidget):
             port_text = listening.rpartition(":")[2]
         else:
             port_text = str(port) if port else "chosen at Start"
-        self.address_label.setText(address_hint(kind, str(self.host_combo.currentData()),
-                                                port_text, self._addresses))
+        host = str(self.host_combo.currentData())
+        self.address_label.setText(address_hint(kind, host, port_text, self._addresses))
+        self.show_qr(kind, host, port_text)
+
+    def show_qr(self, kind: str, host: str, port_text: str) -> None:
+        """The QR code of what the phone types (Local network with a known port only)."""
+        self.qr_text = None
+        if host == "0.0.0.0" and port_text.isdigit() and int(port_text) > 0:
+            try:
+                from ...live.qr import phone_url, qr_code
+
+                self.qr_text = phone_url(kind, f"{self._addresses()[0]}:{port_text}")
+                pixmap = QPixmap()
+                pixmap.loadFromData(qr_code(self.qr_text, "png", scale=3))
+                self.qr_label.setPixmap(pixmap)
+            except Exception:  # no segno, no address: the typed hint is still there
+                log.debug("no QR code", exc_info=True)
+                self.qr_text = None
+        self.qr_label.setVisible(self.qr_text is not None)
 
     # ------------------------------------------------------------------ classification
     def set_options(self, **options) -> None:

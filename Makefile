@@ -5,11 +5,11 @@ VENV ?= .venv
 # torch is installed first and pinned: 2.13.0 is a CPU build on the lab machines' disk.
 # Override for another platform, e.g. `make TORCH_SPEC='torch==2.5.1' run`.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= dev,export
+EXTRAS ?= dev,export,cluster
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint venv bench clean package package-deps package-test
+.PHONY: run test lint venv bench clean package package-deps package-test default-model
 
 venv: $(STAMP)
 
@@ -33,6 +33,11 @@ test: lint
 
 bench: $(STAMP)
 	$(PY) bench/bench_load.py
+
+# The model shipped in resources/models: the default preset trained on all development people.
+SHARED_DATA ?= $(firstword $(wildcard ../shared/data/wisdm2019/phone/accel ../../shared/data/wisdm2019/phone/accel))
+default-model: $(STAMP)
+	$(PY) -m har_studio.training.default_model --data $(SHARED_DATA) --out resources/models/default.harmodel
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache

@@ -24,6 +24,8 @@ SUBCOMMANDS: dict[str, str] = {
     "evaluate": "har_studio.training.commands",
     "replay": "har_studio.live.commands",
     "stream": "har_studio.live.commands",
+    "sweep": "har_studio.training.sweep_commands",
+    "calibrate": "har_studio.training.calibration_commands",
 }
 
 

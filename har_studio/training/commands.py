@@ -47,11 +47,20 @@ def register(subparsers) -> None:
                    help="recipe of input features, model size and training settings: "
                         "'reference' (the published ViT on raw x, y, z) or 'robust' (better on "
                         "new people); default: the app's default preset. Flags below override "
-                        "the preset's values")
+                        "the preset's values. Also a preset file (TOML), e.g. a sweep's "
+                        "best.toml")
     p.add_argument("--cv", type=int, default=0, metavar="K",
                    help="cross-validate by subject instead: K folds over the subjects, each "
                         "tested once by a model that never saw them (mean and spread of "
                         "accuracy and macro F1; --test-subjects, --split are ignored)")
+    p.add_argument("--parallel", nargs="?", const="ray", default=None, metavar="ray[:ADDRESS]",
+                   help="with --cv: run the folds as Ray tasks, on a local Ray started for the "
+                        "run (one fold per core) or on a cluster (ray:auto, ray:HOST:PORT); "
+                        "needs pip install 'har-studio[cluster]'")
+    p.add_argument("--ddp", action="store_true",
+                   help="one model on several processes started by torchrun "
+                        "(DistributedDataParallel: one GPU each, or CPU processes with gloo); "
+                        "e.g. torchrun --nproc-per-node 2 -m har_studio train --ddp ...")
     p.add_argument("--cv-val-subjects", type=int, default=None, metavar="N",
                    help="validation subjects (for early stopping) per fold, drawn from the "
                         "fold's training subjects (default 2 when the settings use "
@@ -186,7 +195,7 @@ def _cross_validate(args, dataset, window, activities, channels, preset, model_o
                                channels=channels, features=preset.features,
                                model_overrides=model_overrides, train_config=train_config,
                                val_subjects=args.cv_val_subjects, control=control,
-                               run_dir=run_dir, label=preset.name)
+                               run_dir=run_dir, label=preset.name, parallel=args.parallel)
     def report(item) -> None:
         if isinstance(item, FoldFinished):
             _say(f"fold {item.fold}/{item.folds} (test subjects "
@@ -205,6 +214,23 @@ def _cross_validate(args, dataset, window, activities, channels, preset, model_o
 
 
 def train_command(args: argparse.Namespace) -> int:
+    if not getattr(args, "ddp", False):
+        return _train(args)
+    from .ddp import start
+
+    if args.cv or args.parallel:
+        return fail("--ddp trains one model; it does not combine with --cv or --parallel")
+    try:
+        ddp = start(args.device)
+    except (ValueError, RuntimeError) as exc:
+        return fail(str(exc).splitlines()[0])
+    try:
+        return _train(args, ddp)
+    finally:
+        ddp.close()
+
+
+def _train(args: argparse.Namespace, ddp=None) -> int:
     from pathlib import Path
 
     from ..data.activities import parse_activity_list
@@ -218,11 +244,20 @@ def train_command(args: argparse.Namespace) -> int:
     from .jobs import train_model
     from .presets import DEFAULT_PRESET, get_preset
 
+    main_rank = ddp is None or ddp.is_main   # under --ddp, only rank 0 writes and talks
+    say = _say if main_rank else (lambda text: None)
     if args.resume:
         return _resume(args)
     if not args.data:
         return fail("--data is required (or --resume RUN_DIR)")
     try:
+        if args.parallel:  # before loading the data: a missing Ray is said at once
+            from .parallel import parse_parallel, require
+
+            if not args.cv:
+                return fail("--parallel runs cross-validation folds side by side: give --cv K")
+            parse_parallel(args.parallel)
+            require("ray", "--parallel")
         preset = get_preset(args.preset or DEFAULT_PRESET)
         train_config = preset.train_config(**_given(args, TRAIN_FLAGS), seed=args.seed,
                                            device=args.device, precision=args.precision)
@@ -234,27 +269,28 @@ def train_command(args: argparse.Namespace) -> int:
                             test_fraction=args.test_fraction, val_fraction=args.val_fraction,
                             seed=args.seed)
         out = Path(args.out) if args.out else None
-        if out is not None and (out / runs.CONFIG_FILE).exists():
+        if main_rank and out is not None and (out / runs.CONFIG_FILE).exists():
             return fail(f"{out} already holds a training run; choose another --out folder")
         init_bundle = load_model(args.init_model) if args.init_model else None
         dataset = load(args.data)
         activities = parse_activity_list(args.activities, known=dataset.activities)
         channels = ([c.strip() for c in args.channels.split(",") if c.strip()]
                     if args.channels else None)
-        _say(f"preset {preset.name}: inputs {preset.features.describe()}")
+        say(f"preset {preset.name}: inputs {preset.features.describe()}")
         if args.cv:
             return _cross_validate(args, dataset, window, activities, channels, preset,
                                    model_overrides, train_config)
         if args.split == "random":
-            _say(f"warning: {RANDOM_SPLIT_WARNING}")
+            say(f"warning: {RANDOM_SPLIT_WARNING}")
         control = TrainControl()
         gen = train_model(dataset, window=window, split=split, activities=activities,
                           channels=channels, features=preset.features,
                           model_overrides=model_overrides, train_config=train_config,
                           control=control, init_bundle=init_bundle, run_dir=out,
-                          run_tag=args.split)
+                          run_tag=args.split, ddp=ddp)
         def report(item) -> None:
-            if not (isinstance(item, TrainNote) and item.text == RANDOM_SPLIT_WARNING):
+            if main_rank and not (isinstance(item, TrainNote)
+                                  and item.text == RANDOM_SPLIT_WARNING):
                 _report_progress(item)  # (the leak warning was said already)
 
         with _GracefulInterrupt(control):
@@ -262,6 +298,8 @@ def train_command(args: argparse.Namespace) -> int:
     except (DataError, ModelFileError, ValueError, OSError) as exc:
         return fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
 
+    if not main_rank:
+        return 3 if result.stopped_reason == "diverged" else 0
     _say(f"run folder: {result.run_dir}")
     if args.json:
         print_json({

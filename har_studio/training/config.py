@@ -28,6 +28,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     class_weights: bool = False      # weight the loss by inverse class frequency (training set)
     augment: bool = False            # jitter, scaling, rotation about gravity (training batches)
+    augment_copies: int = 0          # add N copies of the training windows, each randomly
+                                     # rotated in 3-D, scaled and time-scaled (augment.py)
     grad_clip: float = 1.0           # max gradient norm; 0 = no clipping
     seed: int = 0                    # same seed, same data -> identical run on CPU
     device: str = "auto"             # auto (CUDA, then Apple MPS, then CPU), cpu, cuda, mps
@@ -36,7 +38,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name, low in (("epochs", 1), ("batch_size", 1), ("patience", 0), ("seed", 0),
-                          ("threads", 0)):
+                          ("threads", 0), ("augment_copies", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{name} must be an integer, got {value!r}")

@@ -181,124 +181,194 @@ def cross_validate(
     the folds completed. With `run_dir`, writes ``crossval.json`` there. Raises ValueError
     (one line) for data that cannot be cross-validated (fewer than k subjects with windows).
     """
-    from ..data.windows import make_windows
-    from .engine import TrainControl, TrainNote, train
-    from .metrics import classification_metrics
-    from .prepare import default_model_config, prepare_data
+    from .engine import TrainControl, TrainNote
+
+    cfg = train_config or TrainConfig()
+    control = control or TrainControl()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    plan = plan_folds(dataset_or_frame, k=k, window=window, activities=activities,
+                      channels=channels, features=features, model_overrides=model_overrides,
+                      train_config=cfg, seed=seed, val_subjects=val_subjects)
+    outcomes: list[FoldOutcome] = []
+    stopped = False
+    for f in range(1, k + 1):
+        if control.stopped:
+            stopped = True
+            break
+        outcome = yield from run_fold(plan, f, control)
+        if outcome is None:
+            stopped = True
+            break
+        outcomes.append(outcome)
+        row = outcome.row
+        yield FoldFinished(f, k, tuple(row["test_subjects"]), row["accuracy"], row["f1_macro"],
+                           row["windows"], row["seconds"])
+
+    cv = combine_folds(plan, outcomes, stopped=stopped, wall0=wall0, cpu0=cpu0,
+                       keep_models=keep_models)
+    if outcomes:
+        yield FoldProgress(len(outcomes), k, TrainNote(cv.summary()), len(outcomes) / k)
+    if run_dir is not None:
+        write_cv_report(Path(run_dir) / "crossval.json", cv)
+    return cv
+
+
+@dataclass
+class CVPlan:
+    """What every fold of a cross-validation shares: the windows (made once), the folds and
+    the recipe. Plain data, so it can be sent once to parallel workers (``parallel.py``)."""
+
+    windows: object                 # data.windows.Windows of every subject
+    warnings: list[str]
+    data_files: list[str]
+    subjects: list[int]
+    folds: list[list[int]]
+    k: int
+    seed: int
+    val_subjects: int
+    features: FeatureConfig
+    overrides: dict
+    train_config: TrainConfig
+    settings: dict
+
+
+@dataclass
+class FoldOutcome:
+    """One finished fold: its row of figures and its test predictions."""
+
+    fold: int
+    row: dict
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    per_subject: dict[int, dict]
+    bundle: object = None
+
+
+def plan_folds(dataset_or_frame: Dataset | pd.DataFrame, *, k: int = 4,
+               window: WindowConfig | None = None, activities: list[str] | None = None,
+               channels: list[str] | None = None, features: FeatureConfig | None = None,
+               model_overrides: dict | None = None, train_config: TrainConfig | None = None,
+               seed: int = 0, val_subjects: int | None = None) -> CVPlan:
+    """Window the data once and deal the subjects into k folds (see ``cross_validate``)."""
+    from .prepare import window_data
 
     window = window or WindowConfig()
     features = features or FeatureConfig()
     cfg = train_config or TrainConfig()
-    control = control or TrainControl()
     overrides = dict(model_overrides or {})
     if val_subjects is None:
         val_subjects = 2 if (cfg.patience > 0 or cfg.keep_best) else 0
     frame, data_files = _frame_of(dataset_or_frame)
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-
     # Subjects that have at least one window of the chosen activities: only they can be folded.
-    probe = make_windows(frame, window, channels=channels, activities=activities)
-    subjects = sorted(int(s) for s in np.unique(probe.subjects))
+    windows, warnings = window_data(frame, window, activities, channels, features)
+    subjects = sorted(int(s) for s in np.unique(windows.subjects))
     if len(subjects) < max(k, 2):
         raise ValueError(f"{k}-fold cross-validation by subject needs at least {max(k, 2)} "
                          f"subjects with windows; the data has {len(subjects)}")
-    del probe
     folds = subject_folds(subjects, k, seed)
     settings = {
         "k": k, "seed": seed, "val_subjects": val_subjects, "window": window.to_dict(),
-        "activities": list(activities) if activities is not None else None,
-        "channels": list(channels) if channels is not None else None,
+        # what was actually used (not None for "all"), so comparable runs can be found
+        "activities": list(windows.labels), "channels": list(windows.channels),
         "features": features.to_dict(), "model_overrides": overrides,
         "training": cfg.to_dict(), "subjects": subjects, "folds": folds,
         "data_files": data_files,
     }
+    return CVPlan(windows, warnings, data_files, subjects, folds, k, seed, val_subjects,
+                  features, overrides, cfg, settings)
 
-    fold_rows: list[dict] = []
-    y_true_all: list[np.ndarray] = []
-    y_pred_all: list[np.ndarray] = []
+
+def run_fold(plan: CVPlan, f: int, control=None
+             ) -> Generator[FoldProgress, None, FoldOutcome | None]:
+    """Train and test fold `f` (1-based) of `plan`, yielding its progress; None when stopped
+    during the fold (a stopped fold is not counted)."""
+    from .engine import TrainControl, TrainNote, train
+    from .metrics import classification_metrics
+    from .prepare import default_model_config, prepare_windows
+
+    control = control or TrainControl()
+    k, seed = plan.k, plan.seed
+    test_s = plan.folds[f - 1]
+    fold_t0 = time.perf_counter()
+    train_side = [s for s in plan.subjects if s not in test_s]
+    val_s = pick_val_subjects(train_side, plan.val_subjects, seed * 1000 + f)
+    # val_fraction 0 when no validation subjects: otherwise the split would pick some.
+    split = SplitConfig(kind="subject", test_subjects=tuple(test_s),
+                        val_subjects=tuple(val_s), val_fraction=0.15 if val_s else 0.0,
+                        seed=seed)
+    prepared = prepare_windows(plan.windows, split, plan.features, plan.data_files,
+                               plan.warnings)
+    labels = prepared.labels
+    model_config = default_model_config(prepared, **plan.overrides)
+    yield FoldProgress(f, k, fraction=(f - 1) / k, item=TrainNote(
+        f"Fold {f}/{k}: testing on subject(s) {', '.join(map(str, test_s))}; validation "
+        f"{', '.join(map(str, val_s)) or 'none'}; training on "
+        f"{len(prepared.split.train_subjects)} subjects ({len(prepared.train)} windows)"))
+    gen = train(prepared, model_config, plan.train_config, control, None)
+    done = (f - 1) / k
+    try:
+        while True:
+            try:
+                item = next(gen)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            inner = getattr(item, "fraction", None)
+            if inner is not None:
+                done = max(done, min(1.0, (f - 1 + float(inner)) / k))
+            yield FoldProgress(f, k, item, done)
+    finally:
+        gen.close()
+    if result.stopped_reason == "stopped":
+        yield FoldProgress(f, k, TrainNote(
+            f"Cross-validation stopped during fold {f}; that fold is not counted"), done)
+        return None
+    test = prepared.test
+    pred = np.asarray(result.bundle.predict(test.X), dtype=np.int64)
+    m = classification_metrics(test.y, pred, labels)
     per_subject: dict[int, dict] = {}
-    models: list = []
-    labels: list[str] = []
-    stopped = False
-    for f, test_s in enumerate(folds, start=1):
-        if control.stopped:
-            stopped = True
-            break
-        fold_t0 = time.perf_counter()
-        train_side = [s for s in subjects if s not in test_s]
-        val_s = pick_val_subjects(train_side, val_subjects, seed * 1000 + f)
-        # val_fraction 0 when no validation subjects: otherwise the split would pick some.
-        split = SplitConfig(kind="subject", test_subjects=tuple(test_s),
-                            val_subjects=tuple(val_s), val_fraction=0.15 if val_s else 0.0,
-                            seed=seed)
-        prepared = prepare_data(frame, window, split, activities=activities, channels=channels,
-                                features=features)
-        prepared.data_files = list(data_files)
-        labels = prepared.labels
-        # What was actually used (not None for "all"), so comparable runs can be found.
-        settings["activities"] = list(labels)
-        settings["channels"] = list(prepared.channels)
-        model_config = default_model_config(prepared, **overrides)
-        yield FoldProgress(f, k, fraction=(f - 1) / k, item=TrainNote(
-            f"Fold {f}/{k}: testing on subject(s) {', '.join(map(str, test_s))}; validation "
-            f"{', '.join(map(str, val_s)) or 'none'}; training on "
-            f"{len(prepared.split.train_subjects)} subjects ({len(prepared.train)} windows)"))
-        gen = train(prepared, model_config, cfg, control, None)
-        done = (f - 1) / k
-        try:
-            while True:
-                try:
-                    item = next(gen)
-                except StopIteration as stop:
-                    result = stop.value
-                    break
-                inner = getattr(item, "fraction", None)
-                if inner is not None:
-                    done = max(done, min(1.0, (f - 1 + float(inner)) / k))
-                yield FoldProgress(f, k, item, done)
-        finally:
-            gen.close()
-        if result.stopped_reason == "stopped":
-            stopped = True
-            yield FoldProgress(f, k, TrainNote(
-                f"Cross-validation stopped during fold {f}; that fold is not counted"), done)
-            break
-        test = prepared.test
-        pred = np.asarray(result.bundle.predict(test.X), dtype=np.int64)
-        m = classification_metrics(test.y, pred, labels)
-        y_true_all.append(test.y)
-        y_pred_all.append(pred)
-        subject_acc = {}
-        for s in test_s:
-            sel = test.subjects == s
-            n = int(sel.sum())
-            acc = float((pred[sel] == test.y[sel]).mean()) if n else None
-            per_subject[int(s)] = {"accuracy": acc, "windows": n, "fold": f}
-            subject_acc[str(s)] = acc
-        seconds = time.perf_counter() - fold_t0
-        fold_rows.append({
-            "fold": f, "test_subjects": [int(s) for s in test_s], "val_subjects": val_s,
-            "train_subjects": list(prepared.split.train_subjects),
-            "accuracy": m["accuracy"], "f1_macro": m["f1_macro"], "windows": m["windows"],
-            "per_class": m["per_class"], "per_subject": subject_acc,
-            "stopped_reason": result.stopped_reason, "best_epoch": result.best_epoch,
-            "epochs_run": len(result.history), "seconds": seconds,
-        })
-        if keep_models:
-            models.append(result.bundle)
-        yield FoldFinished(f, k, tuple(int(s) for s in test_s), m["accuracy"], m["f1_macro"],
-                           m["windows"], seconds)
+    subject_acc = {}
+    for s in test_s:
+        sel = test.subjects == s
+        n = int(sel.sum())
+        acc = float((pred[sel] == test.y[sel]).mean()) if n else None
+        per_subject[int(s)] = {"accuracy": acc, "windows": n, "fold": f}
+        subject_acc[str(s)] = acc
+    row = {
+        "fold": f, "test_subjects": [int(s) for s in test_s], "val_subjects": val_s,
+        "train_subjects": list(prepared.split.train_subjects),
+        "accuracy": m["accuracy"], "f1_macro": m["f1_macro"], "windows": m["windows"],
+        "per_class": m["per_class"], "per_subject": subject_acc,
+        "stopped_reason": result.stopped_reason, "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history), "seconds": time.perf_counter() - fold_t0,
+    }
+    return FoldOutcome(f, row, np.asarray(test.y), pred, per_subject, result.bundle)
 
+
+def combine_folds(plan: CVPlan, outcomes: list[FoldOutcome], *, stopped: bool, wall0: float,
+                  cpu0: float, keep_models: bool = False,
+                  cpu_seconds: float | None = None) -> CVResult:
+    """The CVResult of the finished folds (in fold order). `cpu_seconds` replaces this
+    process's CPU time when the folds ran elsewhere."""
+    from .metrics import classification_metrics
+
+    outcomes = sorted(outcomes, key=lambda o: o.fold)
+    fold_rows = [o.row for o in outcomes]
+    labels = list(plan.windows.labels)
+    per_subject: dict[int, dict] = {}
+    for o in outcomes:
+        per_subject.update(o.per_subject)
     if not fold_rows:
         pooled = classification_metrics(np.zeros(0, np.int64), np.zeros(0, np.int64),
-                                         labels or ["-", "--"])
+                                        labels or ["-", "--"])
     else:
-        pooled = classification_metrics(np.concatenate(y_true_all), np.concatenate(y_pred_all),
-                                        labels)
+        pooled = classification_metrics(np.concatenate([o.y_true for o in outcomes]),
+                                        np.concatenate([o.y_pred for o in outcomes]), labels)
     acc = _stats([r["accuracy"] for r in fold_rows])
     f1 = _stats([r["f1_macro"] for r in fold_rows])
-    cv = CVResult(
-        folds=fold_rows, k=k, labels=list(labels),
+    cpu = cpu_seconds if cpu_seconds is not None else time.process_time() - cpu0
+    return CVResult(
+        folds=fold_rows, k=plan.k, labels=list(labels),
         accuracy_mean=acc[0], accuracy_std=acc[1], accuracy_min=acc[2], accuracy_max=acc[3],
         f1_mean=f1[0], f1_std=f1[1], f1_min=f1[2], f1_max=f1[3],
         pooled_accuracy=pooled["accuracy"] if fold_rows else math.nan,
@@ -307,13 +377,9 @@ def cross_validate(
         per_subject=per_subject,
         per_class=pooled["per_class"] if fold_rows else {},
         minutes=(time.perf_counter() - wall0) / 60.0,
-        cpu_minutes=(time.process_time() - cpu0) / 60.0,
-        settings=settings, stopped=stopped, models=models)
-    if fold_rows:
-        yield FoldProgress(len(fold_rows), k, TrainNote(cv.summary()), len(fold_rows) / k)
-    if run_dir is not None:
-        write_cv_report(Path(run_dir) / "crossval.json", cv)
-    return cv
+        cpu_minutes=cpu / 60.0,
+        settings=dict(plan.settings), stopped=stopped,
+        models=[o.bundle for o in outcomes] if keep_models else [])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -480,3 +546,28 @@ def data_settings(window: WindowConfig, activities, channels) -> dict:
     return {"window": window.to_dict(),
             "activities": list(activities) if activities is not None else None,
             "channels": list(channels) if channels is not None else None}
+
+
+def list_cv_runs(root: Path | str | None = None) -> list[dict]:
+    """Every cross-validation run folder under `root` (default: the app's runs folder),
+    newest first: ``{"folder", "k", "folds_completed", "accuracy", "f1_macro", "folds",
+    "settings"}`` from its crossval.json (the table: one row per fold); unreadable ones are
+    skipped. For Past runs."""
+    from ..paths import runs_dir
+
+    root = Path(root) if root is not None else runs_dir()
+    found: list[dict] = []
+    if not root.is_dir():
+        return found
+    for path in sorted(root.glob("*/crossval.json"), reverse=True):
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.info("skipping %s: %s", path, exc)
+            continue
+        if isinstance(d, dict) and isinstance(d.get("folds"), list):
+            found.append({"folder": path.parent, "k": d.get("k"),
+                          "folds_completed": d.get("folds_completed"),
+                          "accuracy": d.get("accuracy"), "f1_macro": d.get("f1_macro"),
+                          "folds": d["folds"], "settings": d.get("settings") or {}})
+    return found

@@ -344,6 +344,8 @@ def train(
     *,
     init_bundle=None,
     resume=None,
+    ddp=None,
+    frozen: tuple[str, ...] = (),
 ) -> Generator[BatchProgress | EpochProgress | TrainNote, None, TrainResult]:
     """Train a TimeSeriesViT on `prepared` and return a TrainResult.
 
@@ -355,13 +357,17 @@ def train(
     continue or fine-tune a saved model; the normaliser is still fitted on `prepared`'s
     training windows. Closing the generator (``gen.close()``) abandons the run and records
     "aborted" in report.json. While paused it re-yields the last BatchProgress every 0.5 s
-    so a worker can still close it.
+    so a worker can still close it. `ddp` (a ``ddp.DDPContext``, under torchrun) trains one
+    model on every process of the group: see ``ddp.py``; pass `run_dir` on rank 0 only.
 
     With `run_dir`, the latest finished epoch's model is also saved (atomically) as
     ``checkpoint.harmodel`` after every epoch, and the folder is locked while the run goes
     (``runs.RunLock``), so a killed run is shown as interrupted and loses at most one epoch.
     `resume` (a ``runs.ResumeInfo``, with `init_bundle` its checkpoint) continues such a run in
     its folder from the epoch after the checkpoint's, on the same learning-rate schedule.
+
+    `frozen`: parameter-name prefixes (e.g. ``"embed."``, ``"blocks.0."``) whose weights
+    are not trained (calibration freezes early layers).
     """
     import torch
     import torch.nn.functional as F
@@ -388,7 +394,7 @@ def train(
         if init_bundle.features != prepared.features:
             raise ValueError(f"the starting model reads {init_bundle.features.describe()}; the "
                              f"run derives {prepared.features.describe()}")
-    device = resolve_device(cfg.device)
+    device = ddp.device if ddp is not None else resolve_device(cfg.device)
     precision = resolve_precision(device, cfg.precision)
     if device.type == "cpu":   # thread policy (threads.py), recorded in the recipe
         thread_policy.use_threads(thread_policy.training_threads(cfg.threads))
@@ -425,9 +431,19 @@ def train(
     if init_bundle is not None:
         model.load_state_dict(init_bundle.model.state_dict())
         yield note("Starting from the weights of the given model")
+    for name, param in model.named_parameters():
+        param.requires_grad_(not any(name.startswith(prefix) for prefix in frozen))
     model.to(device)
     model.train()
+    forward = model
+    if ddp is not None:  # DDP: gradients averaged over the processes at every step
+        forward = ddp.wrap(model)
+        yield note(ddp.describe())
 
+    if cfg.augment_copies:
+        from .augment import expand_training
+
+        prepared = expand_training(prepared, cfg.augment_copies, cfg.seed)
     norm = prepared.normaliser
     mean_t = torch.as_tensor(norm.mean, device=device)
     std_t = torch.as_tensor(norm.std, device=device)
@@ -455,10 +471,13 @@ def train(
         return F.cross_entropy(logits.float(), target, weight=weight if weighted else None,
                                label_smoothing=cfg.label_smoothing)
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                                  weight_decay=cfg.weight_decay)
     n_train = len(prepared.train)
     batch_size = min(cfg.batch_size, n_train)
-    batches = math.ceil(n_train / batch_size)
+    step_batch = batch_size if ddp is None else ddp.local_batch(batch_size)
+    shard = n_train if ddp is None else math.ceil(n_train / ddp.world_size)
+    batches = math.ceil(shard / step_batch)
     total_steps = cfg.epochs * batches
     warmup_steps = int(round(cfg.warmup_epochs * batches))
     use_bf16 = precision == "bf16"
@@ -480,6 +499,15 @@ def train(
         model.train()
         n = len(x_val)
         return float(loss_sum) / n, float(correct) / n
+
+    def stop_agreed() -> bool:
+        """control.stopped; under DDP, true on every process when true on any."""
+        if ddp is None:
+            return control.stopped
+        agreed = ddp.any(control.stopped, device)
+        if agreed:
+            control.stop()
+        return agreed
 
     def snapshot() -> dict:
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -516,12 +544,14 @@ def train(
 
     try:
         for epoch in range(first_epoch, cfg.epochs + 1):
-            if control.stopped:
+            if stop_agreed():
                 stopped_reason = "stopped"
                 break
             epoch_t0 = time.perf_counter()
             epoch_paused0 = paused_total
-            perm = torch.randperm(n_train, generator=cpu_gen).to(device)
+            perm = (torch.randperm(n_train, generator=cpu_gen) if ddp is None
+                    else ddp.shard(n_train, cfg.seed, epoch)).to(device)
+            seen = 0
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device, dtype=torch.int64)
             interval_sum = torch.zeros((), device=device)
@@ -530,7 +560,7 @@ def train(
             diverged_at: str | None = None
             lr = cfg.lr
             for b in range(batches):
-                idx = perm[b * batch_size:(b + 1) * batch_size]
+                idx = perm[b * step_batch:(b + 1) * step_batch]
                 xb = x_train.index_select(0, idx)
                 yb = y_train.index_select(0, idx)
                 if augmenter is not None:
@@ -540,7 +570,7 @@ def train(
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 with autocast():
-                    logits = model(xb)
+                    logits = forward(xb)
                 loss = criterion(logits, yb)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -550,6 +580,7 @@ def train(
                 step += 1
                 detached = loss.detach()
                 loss_sum += detached * len(yb)
+                seen += len(yb)
                 interval_sum += detached
                 interval_n += 1
                 with torch.no_grad():
@@ -561,7 +592,8 @@ def train(
                     mean_loss = float(interval_sum) / interval_n
                     if first:
                         reference_loss = mean_loss if math.isfinite(mean_loss) else None
-                    if _is_diverged(mean_loss, reference_loss, chance_loss):
+                    # (under DDP only the epoch's reduced loss is checked, on every process)
+                    if ddp is None and _is_diverged(mean_loss, reference_loss, chance_loss):
                         diverged_at = f"epoch {epoch}, batch {b + 1}"
                         break
                     interval_sum.zero_()
@@ -583,12 +615,18 @@ def train(
                     paused_total += time.perf_counter() - pause_t0
                     if not control.stopped:
                         yield note("Resumed")
-                if control.stopped:
+                if stop_agreed():
                     stopped_reason = "stopped"
                     break
 
+            epoch_correct = float(correct) / n_train
             if diverged_at is None and stopped_reason != "stopped":
                 train_loss = float(loss_sum) / n_train
+                if ddp is not None:  # the whole epoch's figures, over every process
+                    total_loss, total_correct, total_seen = ddp.sum(
+                        [float(loss_sum), float(correct), seen], device)
+                    train_loss = total_loss / total_seen
+                    epoch_correct = total_correct / total_seen
                 if _is_diverged(train_loss, reference_loss, chance_loss):
                     diverged_at = f"epoch {epoch}"
             if diverged_at is not None:
@@ -607,7 +645,7 @@ def train(
                 break
 
             train_seconds = time.perf_counter() - epoch_t0 - (paused_total - epoch_paused0)
-            train_acc = float(correct) / n_train
+            train_acc = epoch_correct
             if epoch == 1:
                 reference_loss = train_loss
             val_loss, val_acc = validate() if has_val else (math.nan, math.nan)
@@ -652,7 +690,7 @@ def train(
                            f"{bad_epochs} epochs; keeping the model from epoch {best_epoch}"
                            + ("" if cfg.keep_best else " (the last)"))
                 break
-            if control.stopped:
+            if stop_agreed():
                 stopped_reason = "stopped"
                 yield note(f"Stopped after epoch {epoch}; keeping the model from epoch "
                            f"{best_epoch}" + (" (the best validation loss)" if cfg.keep_best

@@ -16,6 +16,7 @@ chosen data settings, counted per split and class (``count_windows``, the Data t
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -61,10 +62,12 @@ def train_model(dataset, *, window, split, activities=None, channels=None, featu
                 model_overrides: dict | None = None, train_config: TrainConfig,
                 control: TrainControl | None = None, init_bundle=None,
                 run_dir: Path | str | None = None, run_tag: str | None = None,
-                ) -> Generator[object, None, TrainResult | None]:
+                ddp=None) -> Generator[object, None, TrainResult | None]:
     """Window and split `dataset`, then train one model into `run_dir` (when None, a new
     run folder named by `run_tag`, default the activities). `init_bundle` continues from a saved model (its own model settings and input
-    features). Returns the engine's TrainResult, or None when stopped before training."""
+    features). `ddp` (a ``ddp.DDPContext`` under torchrun): every rank trains, only rank 0
+    writes a run folder. Returns the engine's TrainResult, or None when stopped before
+    training."""
     from .engine import train
     from .prepare import default_model_config, prepare_data
 
@@ -96,29 +99,40 @@ def train_model(dataset, *, window, split, activities=None, channels=None, featu
         model_config = init_bundle.model_config
     else:
         model_config = default_model_config(prepared, **(model_overrides or {}))
-    yield _device_chosen(train_config)
-    if not run_dir:
+    if ddp is None:
+        yield _device_chosen(train_config)
+    if ddp is not None and not ddp.is_main:
+        run_dir = None
+    elif not run_dir:
         run_dir = runs.new_run_dir(run_tag or "-".join(prepared.labels)[:30])
     return (yield from train(prepared, model_config, train_config, control=control,
-                             run_dir=Path(run_dir), init_bundle=init_bundle))
+                             run_dir=Path(run_dir) if run_dir else None,
+                             init_bundle=init_bundle, ddp=ddp))
 
 
 def cross_validate_model(dataset, *, k: int, window, activities=None, channels=None,
                          features=None, model_overrides: dict | None = None,
                          train_config: TrainConfig, control: TrainControl | None = None,
                          val_subjects: int | None = None, run_dir: Path | str | None = None,
-                         label: str = ""):
+                         label: str = "", parallel: str | None = None):
     """Leave-subjects-out cross-validation in `k` folds into `run_dir` (new when None);
     the figures are remembered (under `label`, e.g. the preset) for later comparison.
-    Returns the CVResult."""
+    `parallel` ("ray", "ray:auto", "ray:HOST:PORT") runs the folds as Ray tasks (same folds,
+    same seeds, same result). Returns the CVResult."""
     from .crossval import cross_validate, remember_cv
+
+    runner = cross_validate
+    if parallel:
+        from .parallel import cross_validate_parallel, parse_parallel
+
+        runner = functools.partial(cross_validate_parallel, address=parse_parallel(parallel))
 
     if k < 2:
         raise ValueError(f"cross-validation needs at least 2 folds, got {k}")
     yield TrainNote(f"Cross-validating by subject in {k} folds…", "info")
     yield _device_chosen(train_config)
     run_dir = Path(run_dir) if run_dir else runs.new_run_dir(f"cv{k}")
-    cv = yield from cross_validate(
+    cv = yield from runner(
         dataset, k=k, window=window, activities=activities, channels=channels,
         features=features, model_overrides=model_overrides, train_config=train_config,
         seed=train_config.seed, val_subjects=val_subjects, control=control, run_dir=run_dir)

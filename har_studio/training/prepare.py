@@ -104,13 +104,32 @@ def prepare_data(
     windows, an empty validation or test split) become `warnings`.
     """
     window = window or WindowConfig()
-    split = split or SplitConfig()
     if isinstance(dataset_or_frame, Dataset):
-        frame = dataset_or_frame.frame
         data_files = [str(f) for f in dataset_or_frame.report.files]
     elif isinstance(dataset_or_frame, pd.DataFrame):
-        frame = dataset_or_frame
         data_files = []
+    else:
+        raise TypeError(f"expected a Dataset or a DataFrame, got {type(dataset_or_frame).__name__}")
+    features = features or FeatureConfig()
+    windows, warnings = window_data(dataset_or_frame, window, activities, channels, features)
+    return prepare_windows(windows, split, features, data_files, warnings)
+
+
+def window_data(
+    dataset_or_frame: Dataset | pd.DataFrame,
+    window: WindowConfig | None = None,
+    activities: list[str] | None = None,
+    channels: list[str] | None = None,
+    features: FeatureConfig | None = None,
+) -> tuple[Windows, list[str]]:
+    """The first half of ``prepare_data``: every window of the chosen activities and channels
+    (classes without any window dropped) and the warnings so far. Cross-validation windows once
+    and splits the same windows for every fold (``prepare_windows``)."""
+    window = window or WindowConfig()
+    if isinstance(dataset_or_frame, Dataset):
+        frame = dataset_or_frame.frame
+    elif isinstance(dataset_or_frame, pd.DataFrame):
+        frame = dataset_or_frame
     else:
         raise TypeError(f"expected a Dataset or a DataFrame, got {type(dataset_or_frame).__name__}")
     warnings: list[str] = []
@@ -139,6 +158,22 @@ def prepare_data(
             f"need at least two activities with windows to train, got "
             f"{len(windows.labels)} ({', '.join(windows.labels) or 'none'})"
         )
+    return windows, warnings
+
+
+def prepare_windows(
+    windows: Windows,
+    split: SplitConfig | None = None,
+    features: FeatureConfig | None = None,
+    data_files: list[str] | None = None,
+    warnings: list[str] | None = None,
+) -> PreparedData:
+    """The second half of ``prepare_data``: split `windows` (from ``window_data``), derive the
+    features of the training windows and fit the normaliser on them."""
+    split = split or SplitConfig()
+    features = features or FeatureConfig()
+    warnings = list(warnings or [])
+    window = windows.config
 
     parts = split_windows(windows, split)
     if parts.warning:
@@ -162,8 +197,8 @@ def prepare_data(
     normaliser = Normaliser.fit(inputs["train"])
     for text in warnings:
         log.info("prepare_data: %s", text)
-    return PreparedData(windows, parts, normaliser, train, val, test, split, data_files, warnings,
-                        features, inputs)
+    return PreparedData(windows, parts, normaliser, train, val, test, split,
+                        list(data_files or []), warnings, features, inputs)
 
 
 def default_model_config(prepared: PreparedData, **overrides):

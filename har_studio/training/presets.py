@@ -83,8 +83,134 @@ DEFAULT_PRESET = "robust"
 
 
 def get_preset(name: str) -> Preset:
-    """The preset called `name`; ValueError naming the known ones otherwise."""
+    """The preset called `name`, or the preset file at `name` (``load_preset_file``);
+    ValueError naming the known ones otherwise."""
+    if name not in PRESETS and is_preset_file(name):
+        return load_preset_file(name)
     try:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Preset files: a recipe as TOML (written by `har-studio sweep` as best.toml; read by
+# `train --preset FILE` and the Train tab's "Load recipe...")
+
+PRESET_FILE_SUFFIX = ".toml"
+_PRESET_KEYS = ("name", "title", "description", "model", "training", "features")
+
+
+def is_preset_file(name: str) -> bool:
+    """True when `name` names a preset file (ends in .toml or is an existing file), not a
+    built-in preset."""
+    from pathlib import Path
+
+    return name.lower().endswith(PRESET_FILE_SUFFIX) or Path(name).is_file()
+
+
+def preset_from_dict(d: dict, default_name: str = "custom") -> Preset:
+    """A Preset from its dict form (``Preset.to_dict`` plus title/description), every field
+    checked: ValueError naming the first bad key."""
+    from dataclasses import fields
+
+    from ..model.config import ViTConfig
+
+    if not isinstance(d, dict):
+        raise ValueError("a recipe must be a table of settings")
+    unknown = sorted(set(d) - set(_PRESET_KEYS))
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(unknown)} (a recipe has "
+                         f"{', '.join(_PRESET_KEYS)})")
+    model = d.get("model") or {}
+    training = d.get("training") or {}
+    for section, value in (("model", model), ("training", training)):
+        if not isinstance(value, dict):
+            raise ValueError(f"[{section}] must be a table of settings")
+    fixed = ("series", "modal", "classes")
+    known = {f.name for f in fields(ViTConfig)} - set(fixed)
+    bad = sorted(set(model) - known)
+    if bad:
+        raise ValueError(f"unknown model setting(s) {', '.join(bad)} (known: "
+                         f"{', '.join(sorted(known))})")
+    ViTConfig(**model)                    # values checked the way a model would be built
+    TrainConfig.from_dict(dict(training))
+    features = FeatureConfig.from_dict(d.get("features"))
+    name = str(d.get("name") or default_name)
+    return Preset(name=name, title=str(d.get("title") or name),
+                  description=str(d.get("description") or ""), model=dict(model),
+                  training=dict(training), features=features)
+
+
+def load_preset_file(path) -> Preset:
+    """Read a preset file (TOML; see ``write_preset_file``). Bad content raises ValueError
+    with one line naming the file (and the line, for a TOML syntax error)."""
+    from pathlib import Path
+
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such preset file") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file (a preset file is TOML)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not a valid TOML file: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return preset_from_dict(data, default_name=path.stem)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: {str(exc).splitlines()[0]}") from None
+
+
+def _toml_value(value) -> str:
+    import json
+    import math
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot write {value} to a preset file")
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)          # a JSON string is a valid TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ValueError(f"cannot write {type(value).__name__} to a preset file")
+
+
+def preset_toml(preset: Preset, comment: str = "") -> str:
+    """The text of a preset file for `preset` (what ``load_preset_file`` reads back)."""
+    lines = [f"# {line}".rstrip() for line in comment.splitlines()]
+    lines += ["# A HAR Studio recipe: har-studio train --preset THIS_FILE (or the Train tab's",
+              "# Load recipe...). Window, channels and activities come from the data.",
+              f"name = {_toml_value(preset.name)}", f"title = {_toml_value(preset.title)}",
+              f"description = {_toml_value(preset.description)}"]
+    sections = (("model", preset.model), ("training", preset.training),
+                ("features", preset.features.to_dict()))
+    for section, values in sections:
+        lines += ["", f"[{section}]"]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()
+                  if value is not None]
+    return "\n".join(lines) + "\n"
+
+
+def write_preset_file(path, preset: Preset, comment: str = ""):
+    """Write `preset` as a TOML preset file (atomically); returns the path."""
+    from pathlib import Path
+
+    from ..atomic import atomic_write_text
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, preset_toml(preset, comment))
+    return path

@@ -1,0 +1,463 @@
+"""Calibration: fine-tune a trained model to one person from a short labelled recording.
+
+A model trained on other people learns their phones, pockets and gaits; a minute of the new
+person's own data per activity teaches it theirs. ``calibrate`` starts from a model bundle and
+the person's labelled recording, holds back everything after the first ``seconds`` of each
+activity to score the model before and after, and fine-tunes on the rest with
+
+- ``freeze``: what keeps the base model's weights: ``"none"``, ``"embedding"`` (the patch
+  embedding and position table), ``"blocks:N"`` (the embedding and the first N blocks) or
+  ``"all-but-head"`` (everything but the classification head);
+- ``normalise``: the input statistics: ``"base"`` (the base model's), ``"person"`` (fitted
+  on the person's calibration windows) or ``"blend"`` (``blend`` weight on the person's);
+- a short schedule (``epochs``, ``lr``) on windows cut with a small step (``step``) so 30 s
+  of an activity still gives a few dozen windows. ``epochs=0`` only re-normalises.
+
+A recording at another sampling rate (a phone at 50 Hz) is resampled to the model's rate
+first (``live.ring.Resampler``, linear interpolation). The defaults were chosen by
+``bench/bench_calibration.py`` across all 16 development people (see the README).
+
+Like ``engine.train``, ``calibrate`` is a generator: it yields ``CalibrationStep`` items and the
+engine's own progress (``BatchProgress``, ``EpochProgress``, ``TrainNote``) and returns a
+``CalibrationResult`` whose bundle's recipe records the base model (name and checksum), the
+calibration data, what was frozen, the normalisation and the before/after figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import time
+from collections.abc import Generator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data.dataset import Dataset
+from ..data.splits import Normaliser, Split, SplitConfig
+from ..data.windows import Windows, make_windows
+from .config import TrainConfig
+from .engine import TrainControl, TrainNote
+
+log = logging.getLogger(__name__)
+
+NORMALISE_CHOICES = ("base", "person", "blend")
+FREEZE_HELP = ('"none", "embedding", "blocks:N" (embedding + first N blocks) or '
+               '"all-but-head"')
+RATE_TOLERANCE = 0.02      # a recording within 2 % of the model's rate is used as is
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    """How to calibrate. Defaults: chosen by bench/bench_calibration.py over 16 people."""
+
+    seconds: float = 60.0          # calibrate on the first `seconds` of each activity
+    freeze: str = "embedding"
+    normalise: str = "base"
+    blend: float = 0.5             # weight of the person's statistics for normalise="blend"
+    epochs: int = 10
+    lr: float = 5e-4
+    batch_size: int = 32
+    weight_decay: float = 1e-2
+    step: int = 32                 # window step of the calibration windows (samples)
+    seed: int = 0
+    device: str = "cpu"
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.seconds, (int, float)) and math.isfinite(self.seconds)
+                and self.seconds > 0):
+            raise ValueError(f"seconds must be a positive number, got {self.seconds!r}")
+        parse_freeze(self.freeze, depth=None)
+        if self.normalise not in NORMALISE_CHOICES:
+            raise ValueError(f"normalise must be one of {', '.join(NORMALISE_CHOICES)}, "
+                             f"got {self.normalise!r}")
+        if not (0.0 <= float(self.blend) <= 1.0):
+            raise ValueError(f"blend must be between 0 and 1, got {self.blend!r}")
+        for name, low in (("epochs", 0), ("batch_size", 1), ("step", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CalibrationStep:
+    """A stage of the calibration: "prepare", "before", "train", "after" or "done"."""
+
+    stage: str
+    text: str
+    fraction: float = 0.0
+
+
+@dataclass
+class CalibrationResult:
+    bundle: object                      # the calibrated ModelBundle (recipe filled in)
+    before: dict | None                 # metrics of the base model on the held-back windows
+    after: dict | None                  # metrics of the calibrated model on the same windows
+    calibration_windows: dict[str, int]
+    held_back_windows: dict[str, int]
+    seconds: float                      # wall time of the fine-tuning
+    cpu_seconds: float                  # process CPU time of the whole calibration
+    record: dict                        # what the model file's recipe["calibration"] holds
+    notes: list[TrainNote] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pieces
+
+
+def parse_freeze(freeze: str, depth: int | None) -> int:
+    """Blocks frozen by `freeze`: -1 nothing, 0 the embedding only, N the embedding and the
+    first N blocks (``"all-but-head"``: all `depth`). ValueError for anything else."""
+    if freeze == "none":
+        return -1
+    if freeze == "embedding":
+        return 0
+    if freeze == "all-but-head":
+        return depth if depth is not None else 0
+    if isinstance(freeze, str) and freeze.startswith("blocks:"):
+        try:
+            n = int(freeze.split(":", 1)[1])
+        except ValueError:
+            n = -1
+        if n >= 0 and (depth is None or n <= depth):
+            return n
+        if n >= 0:
+            raise ValueError(f"freeze {freeze!r}: the model has only {depth} blocks")
+    raise ValueError(f"freeze must be {FREEZE_HELP}, got {freeze!r}")
+
+
+def frozen_prefixes(freeze: str, depth: int) -> tuple[str, ...]:
+    """Parameter-name prefixes of ``TimeSeriesViT`` that `freeze` keeps fixed."""
+    blocks = parse_freeze(freeze, depth)
+    if blocks < 0:
+        return ()
+    return ("embed.", "position", *(f"blocks.{i}." for i in range(blocks)))
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def recording_rate(frame: pd.DataFrame) -> float:
+    """Median sampling rate (Hz) of a tidy frame, from positive steps within each subject and
+    activity (0.0 when it cannot be told)."""
+    if len(frame) < 2:
+        return 0.0
+    ts = frame["timestamp"].to_numpy(np.int64)
+    same = ((frame["subject"].to_numpy()[1:] == frame["subject"].to_numpy()[:-1])
+            & (frame["activity"].astype(str).to_numpy()[1:]
+               == frame["activity"].astype(str).to_numpy()[:-1]))
+    dt = np.diff(ts)[same]
+    dt = dt[dt > 0]
+    return float(1e9 / np.median(dt)) if len(dt) else 0.0
+
+
+def resample_frame(frame: pd.DataFrame, rate_hz: float,
+                   channels: list[str] | None = None) -> pd.DataFrame:
+    """The tidy frame on a ``1/rate_hz`` grid (``live.ring.Resampler`` per subject and
+    activity: linear interpolation; runs break at gaps, as the live classifier's do)."""
+    from ..live.ring import Resampler
+    from ..live.sources import SampleBatch
+
+    channels = channels or [c for c in ("x", "y", "z", "gx", "gy", "gz") if c in frame.columns]
+    parts = []
+    activity = frame["activity"].astype(str)
+    for (subject, name), rows in frame.groupby([frame["subject"], activity], sort=False).groups.items():
+        sub = frame.loc[rows].sort_values("timestamp")
+        t = (sub["timestamp"].to_numpy(np.int64) - int(sub["timestamp"].iloc[0])) / 1e9
+        batch = SampleBatch(t=t, values=sub[channels].to_numpy(np.float32),
+                            channels=tuple(channels), nominal_rate_hz=None)
+        out = Resampler(rate_hz, passthrough=False).push(batch)
+        if len(out) == 0:
+            continue
+        part = pd.DataFrame(out.values, columns=channels)
+        # Keep the grid's breaks: a gap restarts the grid, the windowing sees the jump in time.
+        part.insert(0, "timestamp", int(sub["timestamp"].iloc[0])
+                    + np.round(out.t * 1e9).astype(np.int64))
+        part.insert(0, "activity", name)
+        part.insert(0, "subject", int(subject))
+        parts.append(part)
+    if not parts:
+        return frame.iloc[0:0].copy()
+    out = pd.concat(parts, ignore_index=True)
+    out["activity"] = out["activity"].astype("category")
+    return out
+
+
+def split_by_activity(frame: pd.DataFrame, seconds: float,
+                      rate_hz: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(calibration part, held-back part): per subject and activity, the first `seconds` of
+    recorded samples (counted at `rate_hz`, in time order) and everything after them."""
+    if len(frame) == 0:
+        return frame.copy(), frame.copy()
+    ordered = frame.sort_values(["subject", "timestamp"], kind="stable")
+    rank = ordered.groupby([ordered["subject"], ordered["activity"].astype(str)],
+                           sort=False).cumcount().to_numpy()
+    first = rank < int(round(seconds * rate_hz))
+    return ordered[first].reset_index(drop=True), ordered[~first].reset_index(drop=True)
+
+
+def _frame(data) -> tuple[pd.DataFrame, list[str]]:
+    if isinstance(data, Dataset):
+        return data.frame, [str(f) for f in data.report.files]
+    if isinstance(data, pd.DataFrame):
+        return data, []
+    raise TypeError(f"expected a Dataset or a DataFrame, got {type(data).__name__}")
+
+
+@dataclass
+class CalibrationData:
+    """The person's windows for calibration and for scoring, in the model's terms."""
+
+    calibration: Windows
+    held_back: Windows
+    subject: int | None
+    rate_hz: float                     # the recording's own rate
+    resampled: bool
+    files: list[str]
+    warnings: list[str]
+
+
+def prepare_calibration(bundle, data, config: CalibrationConfig | None = None, *,
+                        subject: int | None = None) -> CalibrationData:
+    """Resample (if needed), split per activity and window the person's recording for
+    `bundle`. Raises ValueError (one line) when nothing can be calibrated."""
+    config = config or CalibrationConfig()
+    frame, files = _frame(data)
+    missing = [c for c in bundle.channels if c not in frame.columns]
+    if missing:
+        raise ValueError(f"the recording has no channel {', '.join(missing)} "
+                         f"(the model reads {', '.join(bundle.channels)})")
+    subjects = sorted(int(s) for s in frame["subject"].unique())
+    if subject is not None:
+        if subject not in subjects:
+            raise ValueError(f"the recording has no subject {subject} "
+                             f"(it has {', '.join(map(str, subjects))})")
+        frame = frame[frame["subject"] == subject]
+    elif len(subjects) > 1:
+        raise ValueError(f"the recording holds {len(subjects)} people "
+                         f"({', '.join(map(str, subjects[:8]))}); choose one (subject)")
+    elif subjects:
+        subject = subjects[0]
+    warnings: list[str] = []
+    model_rate = bundle.window.rate_hz
+    rate = recording_rate(frame)
+    resampled = bool(rate and abs(rate - model_rate) > RATE_TOLERANCE * model_rate)
+    if resampled:
+        warnings.append(f"the recording is sampled at {rate:.1f} Hz; resampled to the model's "
+                        f"{model_rate:g} Hz")
+        frame = resample_frame(frame, model_rate, list(bundle.channels))
+    calib_frame, held_frame = split_by_activity(frame, config.seconds, model_rate)
+    calib_window = replace(bundle.window, step=min(config.step, bundle.window.size))
+    calibration = make_windows(calib_frame, calib_window, channels=list(bundle.channels),
+                               labels=list(bundle.labels))
+    held_back = make_windows(held_frame, bundle.window, channels=list(bundle.channels),
+                             labels=list(bundle.labels))
+    if len(calibration) == 0:
+        raise ValueError(
+            f"no calibration windows: no activity of the model ({', '.join(bundle.labels)}) "
+            f"has {bundle.window.size / model_rate:.1f} s of recording without a gap in its "
+            f"first {config.seconds:g} s")
+    absent = [n for n, c in calibration.class_counts().items() if c == 0]
+    if absent:
+        warnings.append(f"no calibration windows for {', '.join(absent)}: the model keeps "
+                        f"what it knew of {'it' if len(absent) == 1 else 'them'}")
+    if len(held_back) == 0:
+        warnings.append("nothing is held back (each activity is shorter than "
+                        f"{config.seconds:g} s plus one window): no before/after figures")
+    return CalibrationData(calibration, held_back, subject, rate, resampled, files, warnings)
+
+
+def person_normaliser(bundle, windows: Windows, choice: str, blend: float = 0.5) -> Normaliser:
+    """The input statistics for `choice`: the base model's, the person's (fitted on
+    `windows`' derived inputs) or a `blend` of the two (weight on the person's)."""
+    base = bundle.normaliser
+    if choice == "base" or len(windows) == 0:
+        return Normaliser(base.mean.copy(), base.std.copy())
+    own = Normaliser.fit(bundle.derive(windows.X))
+    if choice == "person":
+        return own
+    if choice == "blend":
+        w = float(blend)
+        var = (1 - w) * base.std.astype(np.float64) ** 2 + w * own.std.astype(np.float64) ** 2
+        return Normaliser(((1 - w) * base.mean + w * own.mean).astype(np.float32),
+                          np.sqrt(var).astype(np.float32))
+    raise ValueError(f"normalise must be one of {', '.join(NORMALISE_CHOICES)}, got {choice!r}")
+
+
+def _brief(metrics: dict | None) -> dict | None:
+    if metrics is None:
+        return None
+    keep = ("accuracy", "f1_macro", "windows", "labels", "confusion", "per_class_recall")
+    return {k: metrics[k] for k in keep if k in metrics}
+
+
+def _base_record(bundle, base_path) -> dict:
+    from ..model.io import _weights_digest
+
+    recipe = bundle.recipe or {}
+    record = {
+        "name": (Path(base_path).name if base_path is not None
+                 else str(recipe.get("name", "unsaved model"))),
+        "path": str(base_path) if base_path is not None else None,
+        "sha256": file_sha256(base_path) if base_path is not None else None,
+        "weights_sha256": _weights_digest(bundle.model.state_dict()),
+    }
+    for key in ("preset", "data_files", "split", "metrics", "training", "trained_on"):
+        if key in recipe:
+            value = recipe[key]
+            if key == "metrics" and isinstance(value, dict):
+                value = {k: value[k] for k in ("accuracy", "f1_macro", "evaluated_on")
+                         if k in value}
+            record[key] = value
+    return record
+
+
+# ---------------------------------------------------------------------------------------------
+# The generator
+
+
+def calibrate(
+    bundle,
+    data,
+    config: CalibrationConfig | None = None,
+    control: TrainControl | None = None,
+    *,
+    subject: int | None = None,
+    base_path: str | os.PathLike | None = None,
+    person: str | None = None,
+) -> Generator[object, None, CalibrationResult]:
+    """Calibrate `bundle` (a ModelBundle; untouched) to one person's labelled recording
+    `data` (a Dataset or a tidy DataFrame of one subject, or pick `subject`).
+
+    Yields CalibrationStep items and the engine's BatchProgress / EpochProgress / TrainNote;
+    returns a CalibrationResult. `base_path`: the file `bundle` was loaded from (its name and
+    SHA-256 go into the new model's recipe); `person`: a name for the new model. `control`
+    (``TrainControl``) stops or pauses the fine-tuning; closing the generator abandons it.
+    Raises ValueError (one line) when the data cannot calibrate this model.
+    """
+    from ..model.io import ModelBundle
+    from ..model.vit import TimeSeriesViT
+    from . import runs
+    from .engine import train
+    from .metrics import evaluate_bundle
+    from .prepare import PreparedData
+
+    config = config or CalibrationConfig()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    depth = bundle.model_config.depth
+    prefixes = frozen_prefixes(config.freeze, depth)
+    notes: list[TrainNote] = []
+
+    yield CalibrationStep("prepare", "Preparing the recording", 0.0)
+    prepared_data = prepare_calibration(bundle, data, config, subject=subject)
+    for text in prepared_data.warnings:
+        item = TrainNote(text, "warning")
+        notes.append(item)
+        yield item
+    calib, held = prepared_data.calibration, prepared_data.held_back
+    norm = person_normaliser(bundle, calib, config.normalise, config.blend)
+
+    before = None
+    if len(held):
+        yield CalibrationStep("before", f"Scoring the base model on {len(held)} held-back "
+                              "windows", 0.02)
+        before = evaluate_bundle(bundle, held, latency=False)
+
+    tune_t0 = time.perf_counter()
+    if config.epochs > 0:
+        empty = np.zeros(0, np.int64)
+        split = Split("calibration", np.arange(len(calib)), empty, np.arange(len(held)))
+        prepared = PreparedData(
+            windows=calib, split=split, normaliser=norm, train=calib, val=calib.subset(empty),
+            test=held, split_config=SplitConfig(), data_files=prepared_data.files,
+            features=bundle.features)
+        train_config = TrainConfig(
+            epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+            weight_decay=config.weight_decay, warmup_epochs=min(1.0, config.epochs / 4),
+            patience=0, keep_best=False, seed=config.seed, device=config.device,
+            precision=config.precision)
+        yield CalibrationStep("train", f"Fine-tuning on {len(calib)} windows "
+                              f"(frozen: {config.freeze})", 0.05)
+        gen = train(prepared, bundle.model_config, train_config, control, init_bundle=bundle,
+                    frozen=prefixes)
+        while True:
+            try:
+                item = next(gen)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            if isinstance(item, TrainNote):
+                if item.text.startswith(("No validation windows", "Evaluating on")):
+                    continue      # expected here: calibration has no validation people
+                notes.append(item)
+            yield item
+        new_bundle = result.bundle
+        for param in new_bundle.model.parameters():
+            param.requires_grad_(True)
+        recipe = dict(result.bundle.recipe)
+        recipe.pop("metrics", None)
+        after = result.metrics if len(held) else None
+    else:
+        model = TimeSeriesViT(bundle.model_config)
+        model.load_state_dict(bundle.model.state_dict())
+        new_bundle = ModelBundle(model=model.eval(), model_config=bundle.model_config,
+                                 window=bundle.window, channels=list(bundle.channels),
+                                 labels=list(bundle.labels), normaliser=norm,
+                                 recipe={}, features=bundle.features)
+        recipe = {}
+        after = evaluate_bundle(new_bundle, held, latency=False) if len(held) else None
+    tune_seconds = time.perf_counter() - tune_t0
+    yield CalibrationStep("after", "Scoring the calibrated model", 0.98)
+
+    record = {
+        "base_model": _base_record(bundle, base_path),
+        "subject": prepared_data.subject,
+        "person": person,
+        "data_files": prepared_data.files,
+        "seconds_per_activity": float(config.seconds),
+        "recording_rate_hz": round(prepared_data.rate_hz, 3),
+        "resampled": prepared_data.resampled,
+        "calibration_windows": calib.class_counts(),
+        "held_back_windows": held.class_counts(),
+        "frozen": config.freeze,
+        "frozen_parameters": list(prefixes),
+        "normalise": config.normalise,
+        "blend": config.blend if config.normalise == "blend" else None,
+        "config": config.to_dict(),
+        "before": _brief(before),
+        "after": _brief(after),
+        "fine_tune_seconds": round(tune_seconds, 3),
+    }
+    name = person or (f"subject {prepared_data.subject}" if prepared_data.subject is not None
+                      else "a person")
+    recipe.update({"name": f"{record['base_model']['name']} calibrated to {name}",
+                   "calibration": record})
+    if after is not None:
+        recipe["metrics"] = {**_brief(after), "evaluated_on": "held-back calibration data"}
+    new_bundle.recipe = runs.clean_json(recipe)
+    cpu = time.process_time() - cpu0
+    if before is not None and after is not None:
+        text = (f"Held-back accuracy {before['accuracy']:.3f} before, {after['accuracy']:.3f} "
+                f"after calibration ({time.perf_counter() - wall0:.1f} s)")
+    else:
+        text = f"Calibrated ({time.perf_counter() - wall0:.1f} s); nothing held back to score"
+    yield CalibrationStep("done", text, 1.0)
+    return CalibrationResult(
+        bundle=new_bundle, before=before, after=after,
+        calibration_windows=calib.class_counts(), held_back_windows=held.class_counts(),
+        seconds=tune_seconds, cpu_seconds=cpu, record=record, notes=notes)

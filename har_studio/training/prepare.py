@@ -111,7 +111,8 @@ def prepare_data(
     else:
         raise TypeError(f"expected a Dataset or a DataFrame, got {type(dataset_or_frame).__name__}")
     features = features or FeatureConfig()
-    windows, warnings = window_data(dataset_or_frame, window, activities, channels, features)
+    windows, warnings = window_data(dataset_or_frame, window, activities, channels, features,
+                                    labels=labels)
     return prepare_windows(windows, split, features, data_files, warnings)
 
 
@@ -121,6 +122,7 @@ def window_data(
     activities: list[str] | None = None,
     channels: list[str] | None = None,
     features: FeatureConfig | None = None,
+    labels: list[str] | None = None,
 ) -> tuple[Windows, list[str]]:
     """The first half of ``prepare_data``: every window of the chosen activities and channels
     (classes without any window dropped) and the warnings so far. Cross-validation windows once

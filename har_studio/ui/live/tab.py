@@ -26,7 +26,7 @@ from ..state import AppState
 from ..widgets import configure_pyqtgraph, make_timer
 from .models import ModelChoice
 from .panel import LivePanel
-from .replay_file import ReplayFile
+from .replay_file import ReplayFile, ReplayFileMixin
 from .session import LiveSession
 from .view import LiveView, summary_text
 
@@ -45,7 +45,7 @@ _VIEWS = ("message", "current_label", "confidence_label", "status_label", "signa
           "stats_label", "summary_label")
 
 
-class LiveTab(QWidget):
+class LiveTab(ReplayFileMixin, QWidget):
     """Live classification of a replay or a phone stream (see the module docstring)."""
 
     predictionMade = Signal(object)    # the latest Prediction (at most once per redraw tick)
@@ -222,37 +222,6 @@ class LiveTab(QWidget):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt name
         self.shutdown()
         super().closeEvent(event)
-
-    # ------------------------------------------------------------------ what is replayed
-    @property
-    def replay_dataset(self):
-        """The recording a replay reads: a file opened here, else the Data tab's data."""
-        return self.replay_file.dataset or self.state.dataset
-
-    def open_replay_file(self, path: str | Path) -> None:
-        """Replay `path` (loaded in the background) without touching the Data tab."""
-        self.panel.replay_file_label.setText(f"loading {Path(path).name}…")
-        self.replay_file.open(path)
-
-    def _on_replay_open_clicked(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Replay a recording", str(Path.home()),
-                                              "Recordings (*.txt *.csv *.tsv *.dat);;All (*)")
-        if path:
-            self.open_replay_file(path)
-
-    def _on_replay_file_loaded(self, dataset, path: str) -> None:
-        self.panel.replay_file_label.setText(Path(path).name)
-        self.panel.replay_file_label.setToolTip(path)
-        self.panel.set_recordings(dataset)
-
-    def _on_replay_data_clicked(self) -> None:
-        self.replay_file.clear()
-        self.panel.replay_file_label.setText("the Data tab's data")
-        self.panel.set_recordings(self.state.dataset)
-
-    def _on_state_dataset_changed(self, dataset) -> None:
-        if self.replay_file.dataset is None:
-            self.panel.set_recordings(dataset)
 
     # ------------------------------------------------------------------ model choice
     def open_model(self, path: str | Path) -> bool:

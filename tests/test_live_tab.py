@@ -282,3 +282,25 @@ def test_replay_a_file_not_loaded_on_the_data_tab(tab, qtbot, tmp_path, dataset,
     assert predicted_name.startswith("predicted: ")
     tab.panel.replay_data_button.click()
     assert tab.replay_dataset is dataset
+
+
+def test_labelling_while_streaming_marks_the_recording(tab, qtbot, tmp_path):
+    """Alt+1…9 (or choosing in the record box) labels the samples from then on: a whole
+    labelled session in one recording."""
+    from har_studio.data.loaders import load
+
+    tab.set_source("replay", subject=1, activity="walking", speed=10, loop=True)
+    tab.set_recording(True, activity="walking", subject=7, folder=tmp_path)
+    assert tab.start(), tab.message.text()
+    qtbot.waitUntil(lambda: tab.recording_samples >= 80, timeout=15000)
+    jogging = tab.record_activity_combo.findText("jogging")
+    assert jogging >= 0
+    tab.label_now(jogging)
+    assert "“jogging” from now on" in tab.record_status.text()
+    before = tab.recording_samples
+    qtbot.waitUntil(lambda: tab.recording_samples >= before + 80, timeout=15000)
+    with qtbot.waitSignal(tab.sessionFinished, timeout=10000):
+        qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
+    (path,) = tab.recorded_paths
+    counts = load(path).report.activities
+    assert set(counts) == {"walking", "jogging"} and min(counts.values()) >= 60

@@ -83,8 +83,24 @@ class StreamRecorder:
         self._base_ns = time.time_ns()
         self._last_ns = -1
         self.samples = 0
+        self.activities_seen = [self.activity]
         self.closed = False
         self.failed: OSError | None = None
+
+    def set_activity(self, activity: str) -> None:
+        """Label the samples from the next batch on with `activity` (labelling while
+        streaming: one recording holds a whole labelled session). ValueError when the name is
+        unusable, or has no WISDM 2019 letter code in a 2019-format recording."""
+        name = canonical_activity(activity)
+        if not name or any(ch in name for ch in ",;\n"):
+            raise ValueError(f"not a usable activity name: {activity!r}")
+        if self.format == "wisdm-2019" and name not in _CODE_OF:
+            raise ValueError(f"{name!r} has no WISDM 2019 letter code; this recording is in "
+                             "the 2019 format")
+        with self._lock:
+            self.activity = name
+            self._label = _CODE_OF[name] if self.format == "wisdm-2019" else name.capitalize()
+            self.activities_seen.append(name)
 
     @property
     def source_rate_hz(self) -> float:

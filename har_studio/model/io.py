@@ -275,6 +275,12 @@ def _tensor_prefix(name: str, tag: str, shape) -> bytes:
     return f"{name}|{tag}|{list(shape)}|".encode()
 
 
+def weights_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the names, types, shapes and bytes of the weights alone: which weights a
+    model has, whatever its recipe says (a calibrated model records its base's)."""
+    return file_checksum("", tensors)
+
+
 def file_checksum(recipe_text: str, tensors: dict[str, torch.Tensor]) -> str:
     """The ``checksum`` of a model file (format 3): SHA-256 over the recipe text (the
     ``har_studio`` metadata entry) and the names, types, shapes and bytes of the weights, so a

@@ -307,7 +307,7 @@ def _brief(metrics: dict | None) -> dict | None:
 
 
 def _base_record(bundle, base_path) -> dict:
-    from ..model.io import _weights_digest
+    from ..model.io import weights_sha256
 
     recipe = bundle.recipe or {}
     record = {
@@ -315,7 +315,7 @@ def _base_record(bundle, base_path) -> dict:
                  else str(recipe.get("name", "unsaved model"))),
         "path": str(base_path) if base_path is not None else None,
         "sha256": file_sha256(base_path) if base_path is not None else None,
-        "weights_sha256": _weights_digest(bundle.model.state_dict()),
+        "weights_sha256": weights_sha256(bundle.model.state_dict()),
     }
     for key in ("preset", "data_files", "split", "metrics", "training", "trained_on"):
         if key in recipe:

@@ -228,3 +228,22 @@ def test_local_network_shows_a_qr_code_of_the_phone_url(qtbot):
     panel.host_combo.setCurrentIndex(panel.host_combo.findData("127.0.0.1"))
     panel.update_address_hint()
     assert panel.qr_label.isHidden()
+
+
+def test_sensorserver_and_phyphox_are_in_the_source_choice(qtbot):
+    from types import SimpleNamespace
+
+    from har_studio.live.apps import PhyphoxSource, SensorServerSource
+    from har_studio.ui.live.panel import LivePanel
+
+    panel = LivePanel()
+    qtbot.addWidget(panel)
+    bundle = SimpleNamespace(channels=["x", "y", "z"])
+    for kind, cls in (("sensorserver", SensorServerSource), ("phyphox", PhyphoxSource)):
+        panel.source_combo.setCurrentIndex(panel.source_combo.findData(kind))
+        panel.host_combo.setEditText("192.168.1.30")     # the phone's address, typed
+        assert panel.port_spin.value() == 8080
+        panel.update_address_hint()
+        assert "192.168.1.30" in panel.address_label.text()
+        source = panel.make_source(bundle, None)
+        assert isinstance(source, cls) and (source.host, source.port) == ("192.168.1.30", 8080)

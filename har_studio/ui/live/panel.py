@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from ... import paths
 from ...data.activities import canonical_activity
 from ...live import ReplaySource, local_addresses, make_network_source, parse_speed
+from .hints import address_hint
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,10 @@ SOURCE_KINDS = (
     ("udp", "UDP: lines x,y,z (HyperIMU and similar)"),
     ("tcp", "TCP: lines x,y,z"),
     ("http", "HTTP: Sensor Logger JSON"),
+    ("sensorserver", "SensorServer (Android; the phone serves)"),
+    ("phyphox", "phyphox remote access (the phone serves)"),
 )
-DEFAULT_PORTS = {"udp": 5555, "tcp": 5556, "http": 8000}
+DEFAULT_PORTS = {"udp": 5555, "tcp": 5556, "http": 8000, "sensorserver": 8080, "phyphox": 8080}
 HOSTS = (
     ("127.0.0.1", "This computer only (127.0.0.1)"),
     ("0.0.0.0", "Local network (0.0.0.0)"),
@@ -45,32 +48,6 @@ HOSTS = (
 SPEEDS = (("1×", 1.0), ("2×", 2.0), ("5×", 5.0), ("10×", 10.0), ("max", math.inf))
 UNITS = (("ms2", "m/s²"), ("g", "g (×9.81)"))
 SMOOTHING = (("none", "none"), ("mean", "mean of probabilities"), ("majority", "majority vote"))
-_FORMATS = {"udp": "Send lines <tt>x,y,z</tt> or <tt>timestamp,x,y,z</tt> (gyroscope x,y,z may "
-                   "follow) in UDP packets.",
-            "tcp": "Send lines <tt>x,y,z</tt> or <tt>timestamp,x,y,z</tt> over TCP.",
-            "http": "Sensor Logger: HTTP push to http://address:port/ (JSON)."}
-
-
-def address_hint(kind: str, host: str, port_text: str, addresses) -> str:
-    """What to type into the phone for a network source (HTML); `addresses()` lists this
-    computer's addresses (asked only for "Local network")."""
-    if host == "0.0.0.0":
-        hint = (f"Type into the phone: address <b>{' or '.join(addresses())}</b>, "
-                f"port <b>{port_text}</b>.<br>The phone must be on the same network and "
-                "the firewall must let the port in.")
-    elif host == "127.0.0.1":
-        hint = (f"Listening on <b>127.0.0.1</b>, port <b>{port_text}</b> (this computer "
-                "only; for a phone choose Local network).")
-    else:
-        hint = f"Listening on <b>{host}</b>, port <b>{port_text}</b>."
-    if kind == "http":
-        hosts = addresses() if host == "0.0.0.0" else [host]
-        urls = " or ".join(f"http://{h}:{port_text}/" for h in hosts)
-        return (f"{hint}<br>Sensor Logger: HTTP push to <b>{urls}</b> (JSON); "
-                "“Tap to Test Pushing” shows “test received” here.")
-    return f"{hint}<br>{_FORMATS[kind]}"
-
-
 def select_data(combo: QComboBox, value, what: str) -> None:
     """Select the item whose data is `value`; ValueError naming the choices if none is."""
     index = combo.findData(value)
@@ -197,7 +174,10 @@ class LivePanel(QWidget):
         self.port_spin.setValue(DEFAULT_PORTS["udp"])
         self.units_combo = _combo(UNITS)
         self.address_label = _label()
-        nform.addRow("Listen on", self.host_combo)
+        self.host_combo.setEditable(True)   # a phone's address, for apps where it serves
+        self.host_combo.setToolTip("Where to listen; for SensorServer and phyphox type the "
+                                   "phone's address")
+        nform.addRow("Address", self.host_combo)
         nform.addRow("Port", self.port_spin)
         nform.addRow("Phone sends", self.units_combo)
         nform.addRow(self.address_label)
@@ -327,6 +307,13 @@ class LivePanel(QWidget):
             self.subject_combo.setToolTip("Load recordings on the Data tab, or Open… one "
                                           "here, to replay them")
 
+    def host(self) -> str:
+        """The chosen address: a listed choice's value, or what the user typed."""
+        combo, i = self.host_combo, self.host_combo.currentIndex()
+        if i >= 0 and combo.currentText() == combo.itemText(i):
+            return str(combo.itemData(i))
+        return combo.currentText().strip()
+
     def _on_source_combo_changed(self, _index: int) -> None:
         kind = self.source_kind
         self.source_stack.setCurrentIndex(0 if kind == "replay" else 1)
@@ -344,7 +331,7 @@ class LivePanel(QWidget):
                                 activity=self.activity_combo.currentData(), channels=channels,
                                 speed=float(self.speed_combo.currentData()),
                                 loop=self.loop_check.isChecked(), window=bundle.window)
-        return make_network_source(kind, str(self.host_combo.currentData()),
+        return make_network_source(kind, self.host(),
                                    self.port_spin.value(), channels=channels,
                                    units=str(self.units_combo.currentData()))
 
@@ -366,7 +353,7 @@ class LivePanel(QWidget):
             port_text = listening.rpartition(":")[2]
         else:
             port_text = str(port) if port else "chosen at Start"
-        host = str(self.host_combo.currentData())
+        host = self.host()
         self.address_label.setText(address_hint(kind, host, port_text, self._addresses))
         self.show_qr(kind, host, port_text)
 

@@ -76,3 +76,13 @@ class Dataset:
     @property
     def activities(self) -> list[str]:
         return sorted(str(a) for a in self.frame["activity"].unique())
+
+
+def frame_and_files(data: Dataset | pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The tidy frame of a Dataset or a bare DataFrame, and the files it was loaded from
+    (none for a bare frame); TypeError for anything else."""
+    if isinstance(data, Dataset):
+        return data.frame, [str(f) for f in data.report.files]
+    if isinstance(data, pd.DataFrame):
+        return data, []
+    raise TypeError(f"expected a Dataset or a DataFrame, got {type(data).__name__}")

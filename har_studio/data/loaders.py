@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..progress import run_to_end
 from .activities import activity_order
 from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS, DataError, Dataset, LoadReport
 from .formats import (
@@ -86,14 +87,10 @@ def load(paths: PathsLike, *, progress: Callable[[int, int], None] | None = None
     `progress(done_bytes, total_bytes)` is called as files are parsed. Raises DataError (one
     line naming the file, and line where it applies) when nothing usable can be read.
     """
-    gen = load_iter(paths)
-    while True:
-        try:
-            step = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if progress is not None:
-            progress(step.done_bytes, step.total_bytes)
+    def report(step: LoadProgress) -> None:
+        progress(step.done_bytes, step.total_bytes)
+
+    return run_to_end(load_iter(paths), report if progress is not None else None)
 
 
 def load_iter(paths: PathsLike) -> Generator[LoadProgress, None, Dataset]:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from .classifier import SMOOTHING_MODES, UNCERTAIN, Prediction, StreamingClassifier
 from .protocols import ParsedSamples, parse_json_batch, parse_lines
-from .recorder import StreamRecorder
+from .recorder import StreamRecorder, recording_path
 from .ring import Resampler, RingBuffer
-from .session import LiveControl, LiveUpdate, SessionSummary, run_session
+from .session import LiveControl, LiveUpdate, RunningFigures, SessionSummary, run_session
 from .sources import (
     REPLAY_SPEEDS,
     HttpSource,
@@ -35,7 +35,9 @@ from .sources import (
 __all__ = [
     "REPLAY_SPEEDS", "SMOOTHING_MODES", "UNCERTAIN", "HttpSource", "LiveControl", "LiveUpdate",
     "NetworkSource", "ParsedSamples", "Prediction", "ReplaySource", "Resampler", "RingBuffer",
+    "RunningFigures",
     "SampleBatch", "SessionSummary", "Source", "SourceStats", "StreamRecorder",
     "StreamingClassifier", "TcpSource", "UdpSource", "local_addresses", "make_network_source",
-    "parse_address", "parse_json_batch", "parse_lines", "parse_speed", "run_session",
+    "parse_address", "parse_json_batch", "parse_lines", "parse_speed", "recording_path",
+    "run_session",
 ]

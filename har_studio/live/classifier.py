@@ -36,13 +36,6 @@ ENGINES = ("torch", "onnx", "auto")
 SMALL_BATCH = 8   # at most this many windows in a push: live threads (threads.py)
 
 
-def _derived(bundle, X: np.ndarray) -> np.ndarray:
-    """The network's inputs (before normalisation) for raw windows: the bundle's derived
-    features when it has them (models from before features existed read the raw channels)."""
-    derive = getattr(bundle, "derive", None)
-    return derive(X) if derive is not None else X
-
-
 def _onnx_session(bundle, threads: int | None = None):
     """An onnxruntime session of the bundle's network (`threads` intra-op threads, default
     torch's count; idle threads sleep instead of spinning), or None (then torch serves)."""
@@ -341,7 +334,7 @@ class StreamingClassifier:
         """Probabilities ``[n, classes]`` (and attention ``[n, C, patches]`` when asked)."""
         if not self.attention:
             if self._onnx is not None and (self.engine == "onnx" or len(X) <= SMALL_BATCH):
-                inputs = self.bundle.normaliser.apply(_derived(self.bundle, X))
+                inputs = self.bundle.normaliser.apply(self.bundle.derive(X))
                 logits = self._onnx.run(["logits"], {"windows": inputs})[0]
                 logits = logits.astype(np.float64)
                 e = np.exp(logits - logits.max(axis=1, keepdims=True))

@@ -109,22 +109,23 @@ def _stop_on_signals(control):
 
 def _drive(source, classifier, args, control) -> int:
     """Run the session, print predictions and the summary."""
+    from ..progress import run_to_end
     from .session import run_session
 
     labels = classifier.labels
+
+    def show(update) -> None:
+        for p in update.predictions:
+            if args.json:
+                cli.print_json({"type": "prediction", **p.to_dict(labels)})
+            else:
+                truth = f"  (truth {p.truth})" if p.truth is not None else ""
+                print(f"{p.t:9.2f} s  {p.label:<12} {p.confidence:5.2f}{truth}", flush=True)
+
     gen = run_session(source, classifier, control, duration_s=getattr(args, "duration", None))
     with _stop_on_signals(control):
         try:
-            while True:
-                update = next(gen)
-                for p in update.predictions:
-                    if args.json:
-                        cli.print_json({"type": "prediction", **p.to_dict(labels)})
-                    else:
-                        truth = f"  (truth {p.truth})" if p.truth is not None else ""
-                        print(f"{p.t:9.2f} s  {p.label:<12} {p.confidence:5.2f}{truth}", flush=True)
-        except StopIteration as stop:
-            summary = stop.value
+            summary = run_to_end(gen, show)
         except KeyboardInterrupt:
             gen.close()
             return 130

@@ -29,15 +29,29 @@ import numpy as np
 
 from ..atomic import AtomicWriteError, atomic_write
 from ..data.activities import WISDM2019_CODES, canonical_activity
+from ..data.dataset import ACCEL_CHANNELS as ACCEL
+from ..data.dataset import GYRO_CHANNELS as GYRO
 from .sources import SampleBatch
 
 log = logging.getLogger(__name__)
 
 _WISDM2019_NAME = re.compile(r"^data_(\d+)_accel_(phone|watch)\.txt$", re.IGNORECASE)
 _CODE_OF = {name: code for code, name in WISDM2019_CODES.items()}
-ACCEL = ("x", "y", "z")
-GYRO = ("gx", "gy", "gz")
 DEFAULT_RATE_HZ = 20.0      # WISDM's rate, the rate of every shipped preset
+
+
+def recording_path(folder: str | Path, activity: str, subject: int,
+                   channels: tuple[str, ...] | list[str], when: float | None = None) -> Path:
+    """Where a new recording of `activity` goes, named for the format ``StreamRecorder`` then
+    writes: a WISDM 2019 accel + gyro pair in a folder of its own when the stream has a
+    gyroscope and the activity a 2019 letter code, else one WISDM v1.1 file named after the
+    subject and activity. `when` (seconds since the epoch, default now) stamps the name."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
+    activity = canonical_activity(activity)
+    if all(c in channels for c in GYRO) and activity in _CODE_OF:
+        return Path(folder) / f"recording_{stamp}" / f"data_{int(subject)}_accel_phone.txt"
+    safe = "".join(ch if ch.isalnum() else "-" for ch in activity)
+    return Path(folder) / f"recording_s{int(subject)}_{safe}_{stamp}.txt"
 
 
 class StreamRecorder:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.rates import matches_rate
 from .sources import SampleBatch
 
 
@@ -74,20 +75,19 @@ class Resampler:
     at most one sample. The grid restarts at the first sample of a new run: where the batch
     marks a break, time goes backwards, or a gap exceeds ``max_gap_s``; the output marks that
     point in ``breaks``. Truth labels follow the sample at or before each grid point, arrival
-    times the sample after it. Batches whose ``nominal_rate_hz`` is within ``tolerance`` of
-    ``rate_hz`` pass through untouched (``passthrough=True``), so replayed recordings at the
-    model's rate reach the model sample for sample.
+    times the sample after it. Batches whose ``nominal_rate_hz`` matches ``rate_hz``
+    (``data.rates.matches_rate``) pass through untouched (``passthrough=True``), so replayed
+    recordings at the model's rate reach the model sample for sample.
     """
 
     def __init__(self, rate_hz: float, max_gap_s: float | None = None, *,
-                 passthrough: bool = True, tolerance: float = 0.02) -> None:
+                 passthrough: bool = True) -> None:
         if rate_hz <= 0:
             raise ValueError(f"rate must be positive, got {rate_hz}")
         self.rate_hz = float(rate_hz)
         self.period = 1.0 / self.rate_hz
         self.max_gap_s = max_gap_s if max_gap_s is not None else 4.0 * self.period
         self.passthrough = passthrough
-        self.tolerance = tolerance
         self.reset()
 
     def reset(self) -> None:
@@ -100,9 +100,7 @@ class Resampler:
 
     def passes_through(self, batch: SampleBatch) -> bool:
         """True when `batch` is already at the target rate (no interpolation needed)."""
-        nominal = batch.nominal_rate_hz
-        return bool(self.passthrough and nominal
-                    and abs(nominal - self.rate_hz) <= self.tolerance * self.rate_hz)
+        return self.passthrough and matches_rate(batch.nominal_rate_hz, self.rate_hz)
 
     def push(self, batch: SampleBatch) -> SampleBatch:
         """Resample `batch` (or pass it through, see the class docstring)."""

@@ -14,18 +14,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..progress import RunControl
 from .classifier import Prediction, StreamingClassifier
 from .sources import SampleBatch, Source, SourceStats
 
 log = logging.getLogger(__name__)
 
 
-class LiveControl:
+class LiveControl(RunControl):
     """Thread-safe stop/pause for a running session, and the recorder it writes to.
 
     pause() pauses a replay where it is (a network source keeps receiving, but samples are
@@ -35,27 +37,9 @@ class LiveControl:
     """
 
     def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._pause = threading.Event()
+        super().__init__()
         self._lock = threading.Lock()
         self._recorder = None
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
-    def pause(self) -> None:
-        self._pause.set()
-
-    def resume(self) -> None:
-        self._pause.clear()
-
-    @property
-    def paused(self) -> bool:
-        return self._pause.is_set()
 
     def set_recorder(self, recorder):
         """Install `recorder` (or None); returns the one it replaces."""
@@ -69,14 +53,32 @@ class LiveControl:
             return self._recorder
 
 
+RUNNING_LATENCY_WINDOW = 2000   # latest predictions the running latency percentiles cover
+
+
+@dataclass(frozen=True)
+class RunningFigures:
+    """The session's figures so far, for a display that runs along: windows classified,
+    accuracy as in ``SessionSummary`` (None while no window had a known truth), and latency
+    percentiles over the latest ``RUNNING_LATENCY_WINDOW`` predictions (latency now, not
+    since the start)."""
+
+    predictions: int = 0
+    labelled: int = 0
+    accuracy: float | None = None
+    latency_ms_p50: float | None = None
+    latency_ms_p99: float | None = None
+
+
 @dataclass
 class LiveUpdate:
     """What happened since the previous update: new raw samples (as the source delivered them),
-    new predictions, and a stats snapshot of the source."""
+    new predictions, a stats snapshot of the source and the session's running figures."""
 
     samples: SampleBatch
     predictions: list[Prediction]
     stats: SourceStats
+    running: RunningFigures = field(default_factory=RunningFigures)
 
 
 @dataclass
@@ -127,7 +129,8 @@ def _round(value: float | None, digits: int = 3) -> float | None:
 
 
 class _Tally:
-    """Running totals for the summary (latencies kept in a bounded reservoir)."""
+    """Running totals for the updates' figures and the summary (latencies kept in a bounded
+    reservoir for the summary, the latest ones apart for the running figures)."""
 
     MAX_LATENCIES = 200_000
 
@@ -141,6 +144,12 @@ class _Tally:
         self.latencies: list[float] = []
         self.queues: list[float] = []
         self.counts: dict[str, int] = {}
+        self.recent: deque[float] = deque(maxlen=RUNNING_LATENCY_WINDOW)
+        self.running = RunningFigures()
+
+    @property
+    def accuracy(self) -> float | None:
+        return (self.correct / self.labelled) if self.labelled else None
 
     def add(self, samples: int, predictions: list[Prediction]) -> None:
         self.samples += samples
@@ -150,16 +159,22 @@ class _Tally:
             if len(self.latencies) < self.MAX_LATENCIES:
                 self.latencies.append(p.latency_ms)
                 self.queues.append(p.queue_ms)
+            self.recent.append(p.latency_ms)
             if p.truth is not None and p.truth in self.known:
                 self.labelled += 1
                 self.correct += int(self.labels[p.class_index] == p.truth)
+        if predictions:   # unchanged otherwise: an idle poll costs nothing
+            p50, p99 = np.percentile(np.fromiter(self.recent, np.float64, len(self.recent)),
+                                     [50, 99])
+            self.running = RunningFigures(self.predictions, self.labelled, self.accuracy,
+                                          float(p50), float(p99))
 
     def summary(self, stats: SourceStats, windows: int, seconds: float, reason: str) -> SessionSummary:
         lat = np.asarray(self.latencies, np.float64)
         queue = np.asarray(self.queues, np.float64)
         return SessionSummary(
             samples=self.samples, predictions=self.predictions, bad_packets=stats.bad_packets,
-            accuracy=(self.correct / self.labelled) if self.labelled else None,
+            accuracy=self.accuracy,
             latency_ms_p50=float(np.percentile(lat, 50)) if lat.size else None,
             latency_ms_p99=float(np.percentile(lat, 99)) if lat.size else None,
             queue_ms_p50=float(np.percentile(queue, 50)) if queue.size else None,
@@ -212,7 +227,7 @@ def run_session(source: Source, classifier: StreamingClassifier, control: LiveCo
                     predictions = classifier.push(batch)
             tally.add(len(batch), predictions)
             stats = source.stats()
-            yield LiveUpdate(batch, predictions, stats)
+            yield LiveUpdate(batch, predictions, stats, tally.running)
             if source.finished and len(batch) == 0:
                 reason = "finished"
                 break

@@ -212,6 +212,7 @@ class ReplaySource(Source):
 
         from ..data.activities import canonical_activity
         from ..data.dataset import ACCEL_CHANNELS, GYRO_CHANNELS
+        from ..data.rates import nominal_rate
         from ..data.windows import WindowConfig, run_starts
 
         frame = getattr(data, "frame", data)
@@ -250,10 +251,12 @@ class ReplaySource(Source):
             dt = np.diff(ts) / 1e9
             good = dt[(dt > 0) & (dt < 1.0)]
             data_rate = float(1.0 / np.median(good)) if good.size else (rate or 20.0)
-        self.nominal_rate_hz = data_rate
+        # the sensor's rate (19.86 Hz measured is 20 Hz): what the classifier compares with
+        # the model's to pass samples through unresampled; the timeline keeps the measured one
+        self.nominal_rate_hz = nominal_rate(data_rate, data_rate)
         run_config = window if window is not None else WindowConfig(size=2, step=1, rate_hz=data_rate)
         self._breaks = run_starts(frame, run_config)
-        period = 1.0 / data_rate
+        period = self._period = 1.0 / data_rate
         dt = np.diff(ts).astype(np.float64) / 1e9
         dt[self._breaks[1:]] = period
         self._rt = np.concatenate([[0.0], np.cumsum(dt)])
@@ -295,17 +298,23 @@ class ReplaySource(Source):
         return self._paused
 
     def pause(self) -> None:
-        with self._lock:
-            if not self._paused:
-                self._pos_base = self._position()
-                self._paused = True
+        self._set_state(paused=True)
 
     def resume(self) -> None:
+        self._set_state(paused=False)
+
+    def _set_state(self, *, running: bool | None = None, paused: bool | None = None) -> None:
+        """Start/stop and pause/resume alike: the position holds still from the moment the
+        replay stops moving and carries on from there when it moves again."""
         with self._lock:
-            if self._paused:
+            was_moving = self._running and not self._paused
+            if was_moving:
+                self._pos_base = self._position()
+            self._running = self._running if running is None else running
+            self._paused = self._paused if paused is None else paused
+            if self._running and not self._paused and not was_moving:
                 self._clock_base = self._clock()
-                self._paused = False
-                self._wake.set()
+            self._wake.set()
 
     def seek(self, seconds: float) -> None:
         """Jump to `seconds` into the recording (clamped); a new run starts there."""
@@ -328,17 +337,10 @@ class ReplaySource(Source):
 
     # -- Source interface
     def start(self) -> None:
-        with self._lock:
-            if not self._running:
-                self._clock_base = self._clock()
-                self._running = True
+        self._set_state(running=True)
 
     def stop(self) -> None:
-        with self._lock:
-            if self._running:
-                self._pos_base = self._position()
-            self._running = False
-            self._wake.set()
+        self._set_state(running=False)
 
     @property
     def finished(self) -> bool:
@@ -354,7 +356,7 @@ class ReplaySource(Source):
     def _rebase_time(self) -> None:
         """Keep stream time increasing: the next sample lands one period after the last."""
         if self._next < self._n and math.isfinite(self._last_t):
-            self._t_offset = self._last_t + 1.0 / self.nominal_rate_hz - self._rt[self._next]
+            self._t_offset = self._last_t + self._period - self._rt[self._next]
 
     def read(self) -> SampleBatch:
         with self._lock:

@@ -7,7 +7,9 @@ every model file, so a file always says exactly which network its weights belong
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
+
+from ..settings_dict import SettingsDict
 
 # field -> (smallest, largest allowed value, what it means) for the integer fields. The upper
 # bounds are far above any useful model (the app's settings stop at the same or lower values)
@@ -28,12 +30,14 @@ MAX_PARAMETERS = 100_000_000      # 400 MB of float32 weights (the reference has
 
 
 @dataclass(frozen=True)
-class ViTConfig:
+class ViTConfig(SettingsDict):
     """Shape of the reference time-series ViT (defaults: the reference, 4,367,366 parameters).
 
     ``series`` samples of ``modal`` axes are cut into ``series // patch_size`` patches per
     axis; ``depth`` blocks each halve the patch count (padding one zero patch when odd).
     """
+
+    KIND = "model"   # in from_dict's messages (not a field: no annotation)
 
     series: int = 128          # window length in samples
     modal: int = 3             # sensor axes (channels)
@@ -125,18 +129,3 @@ class ViTConfig:
     def flatten_size(self) -> int:
         """Input width of the head: modal * final patches * embedding."""
         return self.modal * self.final_patches * self.embedding_dim
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ViTConfig:
-        """Build from a dict (missing keys take defaults); unknown keys, wrong types or
-        out-of-range values raise ValueError."""
-        if not isinstance(d, dict):
-            raise ValueError(f"model configuration must be a mapping, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown model setting(s): {', '.join(map(str, unknown))}")
-        return cls(**d)

@@ -6,6 +6,7 @@ this package stays cheap.
 
 from __future__ import annotations
 
+from ..progress import run_to_end
 from .config import TrainConfig
 from .engine import (
     BatchProgress,
@@ -15,7 +16,6 @@ from .engine import (
     TrainResult,
     resolve_device,
     resolve_precision,
-    run_to_end,
     train,
 )
 from .metrics import classification_metrics, confusion_matrix, evaluate_bundle

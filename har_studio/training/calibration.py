@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.dataset import Dataset
+from ..data.dataset import frame_and_files
+from ..data.rates import matches_rate
 from ..data.splits import Normaliser, Split, SplitConfig
 from ..data.windows import Windows, make_windows
 from .config import TrainConfig
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 NORMALISE_CHOICES = ("base", "person", "blend")
 FREEZE_HELP = ('"none", "embedding", "blocks:N" (embedding + first N blocks) or '
                '"all-but-head"')
-RATE_TOLERANCE = 0.02      # a recording within 2 % of the model's rate is used as is
 
 
 @dataclass(frozen=True)
@@ -211,14 +211,6 @@ def split_by_activity(frame: pd.DataFrame, seconds: float,
     return ordered[first].reset_index(drop=True), ordered[~first].reset_index(drop=True)
 
 
-def _frame(data) -> tuple[pd.DataFrame, list[str]]:
-    if isinstance(data, Dataset):
-        return data.frame, [str(f) for f in data.report.files]
-    if isinstance(data, pd.DataFrame):
-        return data, []
-    raise TypeError(f"expected a Dataset or a DataFrame, got {type(data).__name__}")
-
-
 @dataclass
 class CalibrationData:
     """The person's windows for calibration and for scoring, in the model's terms."""
@@ -237,7 +229,7 @@ def prepare_calibration(bundle, data, config: CalibrationConfig | None = None, *
     """Resample (if needed), split per activity and window the person's recording for
     `bundle`. Raises ValueError (one line) when nothing can be calibrated."""
     config = config or CalibrationConfig()
-    frame, files = _frame(data)
+    frame, files = frame_and_files(data)
     missing = [c for c in bundle.channels if c not in frame.columns]
     if missing:
         raise ValueError(f"the recording has no channel {', '.join(missing)} "
@@ -256,7 +248,7 @@ def prepare_calibration(bundle, data, config: CalibrationConfig | None = None, *
     warnings: list[str] = []
     model_rate = bundle.window.rate_hz
     rate = recording_rate(frame)
-    resampled = bool(rate and abs(rate - model_rate) > RATE_TOLERANCE * model_rate)
+    resampled = bool(rate) and not matches_rate(rate, model_rate)   # data/rates.py
     if resampled:
         warnings.append(f"the recording is sampled at {rate:.1f} Hz; resampled to the model's "
                         f"{model_rate:g} Hz")
@@ -395,7 +387,7 @@ def calibrate(
                               f"(frozen: {config.freeze})", 0.05)
         gen = train(prepared, bundle.model_config, train_config, control, init_bundle=bundle,
                     frozen=prefixes)
-        while True:
+        while True:   # not run_to_end: the run's progress is re-yielded (filtered)
             try:
                 item = next(gen)
             except StopIteration as stop:

@@ -138,10 +138,13 @@ def _report_progress(item, prefix: str = "") -> None:
 
 
 class _GracefulInterrupt:
-    """First Ctrl-C asks training to stop (the model is kept); the second one interrupts."""
+    """First Ctrl-C asks the job to stop (says `message`: for training, the model is kept);
+    the second one interrupts. Used by ``train`` and ``sweep``."""
 
-    def __init__(self, control) -> None:
+    def __init__(self, control,
+                 message: str = "stopping after this batch (Ctrl-C again to abort)") -> None:
         self.control = control
+        self.message = message
         self.previous = None
 
     def __enter__(self):
@@ -152,7 +155,7 @@ class _GracefulInterrupt:
     def _handle(self, signum, frame) -> None:
         if self.control.stopped:
             raise KeyboardInterrupt
-        _say("stopping after this batch (Ctrl-C again to abort)")
+        _say(self.message)
         self.control.stop()
 
     def __exit__(self, *exc) -> None:
@@ -182,9 +185,10 @@ def _cross_validate(args, dataset, window, activities, channels, preset, model_o
     summary (stderr), the figures as JSON with --json, crossval.json in the run folder."""
     from pathlib import Path
 
+    from ..progress import run_to_end
     from . import runs
     from .crossval import FoldFinished, FoldProgress
-    from .engine import TrainControl, run_to_end
+    from .engine import TrainControl
     from .jobs import cross_validate_model
 
     if args.cv < 2:
@@ -239,8 +243,9 @@ def _train(args: argparse.Namespace, ddp=None) -> int:
     from ..data.splits import RANDOM_SPLIT_WARNING, SplitConfig
     from ..data.windows import WindowConfig
     from ..model.io import ModelFileError, load_model
+    from ..progress import run_to_end
     from . import runs
-    from .engine import TrainControl, TrainNote, run_to_end
+    from .engine import TrainControl, TrainNote
     from .jobs import train_model
     from .presets import DEFAULT_PRESET, get_preset
 
@@ -300,6 +305,14 @@ def _train(args: argparse.Namespace, ddp=None) -> int:
 
     if not main_rank:
         return 3 if result.stopped_reason == "diverged" else 0
+    return _finished(args, result)
+
+
+def _finished(args: argparse.Namespace, result) -> int:
+    """Say where a trained (or resumed) run went, its JSON with ``--json``; exit status 3
+    when it diverged, else 0."""
+    from . import runs
+
     _say(f"run folder: {result.run_dir}")
     if args.json:
         print_json({
@@ -320,8 +333,9 @@ def _resume(args: argparse.Namespace) -> int:
     weights, the epochs that are left; written into the same folder."""
     from ..data.dataset import DataError
     from ..model.io import ModelFileError
+    from ..progress import run_to_end
     from . import runs
-    from .engine import TrainControl, run_to_end
+    from .engine import TrainControl
 
     control = TrainControl()
     try:
@@ -330,13 +344,7 @@ def _resume(args: argparse.Namespace) -> int:
             result = run_to_end(gen, _report_progress)
     except (DataError, ModelFileError, ValueError, OSError) as exc:
         return fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
-    _say(f"run folder: {result.run_dir}")
-    if args.json:
-        print_json({"stopped_reason": result.stopped_reason, "epochs_run": len(result.history),
-                    "best_epoch": result.best_epoch, "run_dir": str(result.run_dir),
-                    "model": str(result.model_path),
-                    "metrics": runs.clean_json(result.metrics)})
-    return 3 if result.stopped_reason == "diverged" else 0
+    return _finished(args, result)
 
 
 def evaluate_command(args: argparse.Namespace) -> int:

@@ -7,16 +7,20 @@ model file's recipe, so a model always says how it was trained.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
+
+from ..settings_dict import SettingsDict
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(SettingsDict):
     """How to train. Defaults follow the reference recipe (AdamW 1e-3, weight decay 1e-2,
     batch 128, early stopping on validation loss with patience 5)."""
+
+    KIND = "training"   # in from_dict's messages (not a field: no annotation)
 
     epochs: int = 30
     batch_size: int = 128
@@ -62,18 +66,3 @@ class TrainConfig:
             raise ValueError(
                 f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
             )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        """Build from a dict (missing keys take defaults); unknown keys or bad values raise
-        ValueError."""
-        if not isinstance(d, dict):
-            raise ValueError(f"training configuration must be a mapping, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown training setting(s): {', '.join(map(str, unknown))}")
-        return cls(**d)

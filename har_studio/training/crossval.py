@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_write_text
-from ..data.dataset import Dataset
+from ..data.dataset import Dataset, frame_and_files
 from ..data.features import FeatureConfig
 from ..data.splits import SplitConfig, subject_folds
 from ..data.windows import WindowConfig
@@ -127,14 +127,6 @@ class CVResult:
             "cpu_minutes": self.cpu_minutes,
             "settings": self.settings,
         }
-
-
-def _frame_of(dataset_or_frame) -> tuple[pd.DataFrame, list[str]]:
-    if isinstance(dataset_or_frame, Dataset):
-        return dataset_or_frame.frame, [str(f) for f in dataset_or_frame.report.files]
-    if isinstance(dataset_or_frame, pd.DataFrame):
-        return dataset_or_frame, []
-    raise TypeError(f"expected a Dataset or a DataFrame, got {type(dataset_or_frame).__name__}")
 
 
 def pick_val_subjects(train_side: list[int], count: int, seed: int) -> list[int]:
@@ -258,7 +250,7 @@ def plan_folds(dataset_or_frame: Dataset | pd.DataFrame, *, k: int = 4,
     overrides = dict(model_overrides or {})
     if val_subjects is None:
         val_subjects = 2 if (cfg.patience > 0 or cfg.keep_best) else 0
-    frame, data_files = _frame_of(dataset_or_frame)
+    frame, data_files = frame_and_files(dataset_or_frame)
     # Subjects that have at least one window of the chosen activities: only they can be folded.
     windows, warnings = window_data(frame, window, activities, channels, features)
     subjects = sorted(int(s) for s in np.unique(windows.subjects))
@@ -306,6 +298,9 @@ def run_fold(plan: CVPlan, f: int, control=None
         f"{len(prepared.split.train_subjects)} subjects ({len(prepared.train)} windows)"))
     gen = train(prepared, model_config, plan.train_config, control, None)
     done = (f - 1) / k
+    # Not ``run_to_end``: this loop does not consume the fold's progress, it re-yields it
+    # (wrapped in FoldProgress) to whoever drives run_fold, and closes the fold's run when
+    # run_fold itself is closed.
     try:
         while True:
             try:

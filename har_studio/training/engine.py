@@ -29,14 +29,14 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..progress import RunControl, run_to_end  # noqa: F401 - run_to_end: callers import it from here
 from .config import TrainConfig
 from .prepare import PreparedData
 
@@ -103,37 +103,9 @@ class TrainResult:
     notes: list[TrainNote] = field(default_factory=list)
 
 
-class TrainControl:
-    """Thread-safe stop / pause / resume for a running ``train`` generator."""
-
-    def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
-
-    def stop(self) -> None:
-        """End after the current batch, keeping the best model so far (also ends a pause)."""
-        self._stop.set()
-        self._running.set()
-
-    def pause(self) -> None:
-        if not self._stop.is_set():
-            self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set() and not self._stop.is_set()
-
-    def wait_resumed(self, timeout: float) -> bool:
-        """Block up to `timeout` seconds while paused; True once running (or stopped)."""
-        return self._running.wait(timeout)
+class TrainControl(RunControl):
+    """Thread-safe stop / pause / resume for a running ``train`` generator: ``stop()`` ends the
+    run after the current batch, keeping the best model so far (also ends a pause)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -797,15 +769,3 @@ def _history_from_rows(rows: list[dict]) -> list[EpochProgress]:
                        if k not in ("epoch", "epochs", "is_best", "kept")})
         out.append(EpochProgress(**values))
     return out
-
-
-def run_to_end(gen: Generator, on_item: Callable[[object], None] | None = None):
-    """Drive a progress generator (``train``, ``cross_validate``) to its end and return its
-    result; each yielded item goes to `on_item` (e.g. to print it), or is discarded."""
-    while True:
-        try:
-            item = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if on_item is not None:
-            on_item(item)

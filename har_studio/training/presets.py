@@ -12,6 +12,7 @@ any field can still be overridden by the user (command-line flags, Train tab set
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..data.features import FeatureConfig
 from .config import TrainConfig
@@ -142,9 +143,10 @@ def preset_from_dict(d: dict, default_name: str = "custom") -> Preset:
                   training=dict(training), features=features)
 
 
-def load_preset_file(path) -> Preset:
-    """Read a preset file (TOML; see ``write_preset_file``). Bad content raises ValueError
-    with one line naming the file (and the line, for a TOML syntax error)."""
+def read_toml(path, what: str) -> dict:
+    """The TOML file at `path` as a dict; anything wrong raises ValueError with one line naming
+    the file (and the line, for a syntax error). `what` names the file in messages ("preset
+    file", "sweep space")."""
     from pathlib import Path
 
     try:
@@ -154,17 +156,23 @@ def load_preset_file(path) -> Preset:
 
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ValueError(f"{path}: no such preset file") from None
+        raise ValueError(f"{path}: no such {what}") from None
     except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a text file (a preset file is TOML)") from None
+        raise ValueError(f"{path}: not a text file (a {what} is TOML)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not a valid TOML file: {exc}") from None
     except OSError as exc:
         raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def load_preset_file(path) -> Preset:
+    """Read a preset file (TOML; see ``write_preset_file``). Bad content raises ValueError
+    with one line naming the file (and the line, for a TOML syntax error)."""
+    data = read_toml(path, "preset file")
     try:
-        return preset_from_dict(data, default_name=path.stem)
+        return preset_from_dict(data, default_name=Path(path).stem)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: {str(exc).splitlines()[0]}") from None
 

@@ -48,7 +48,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..atomic import atomic_write_text
-from .presets import DEFAULT_PRESET, Preset, get_preset, preset_from_dict, preset_toml
+from .presets import (
+    DEFAULT_PRESET,
+    Preset,
+    get_preset,
+    preset_from_dict,
+    preset_toml,
+    read_toml,
+)
 
 log = logging.getLogger(__name__)
 
@@ -99,23 +106,6 @@ class SweepSpace:
             d.setdefault(section, {})
             d[section] = {**(d[section] or {}), name: value}
         return preset_from_dict(d)
-
-
-def _load_toml(path: Path) -> dict:
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a text file (a sweep space is TOML)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not a valid TOML file: {exc}") from None
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def _param(key: str, spec: dict) -> Param:
@@ -183,7 +173,7 @@ def parse_space(data: dict, text: str = "") -> SweepSpace:
 def load_space(path) -> SweepSpace:
     """Read a sweep space file; bad content raises ValueError with one line naming the file."""
     path = Path(path)
-    data = _load_toml(path)
+    data = read_toml(path, "sweep space")
     try:
         return parse_space(data, path.read_text(encoding="utf-8"))
     except (ValueError, TypeError) as exc:
@@ -614,10 +604,10 @@ def _tune_classes():
                 cv = json.loads(result["cv_json"]) if result.get("cv_json") else None
                 params = decode_config({key: trial.config[key] for key in self.keys
                                         if key in trial.config})
-                try:
-                    number = int(str(trial.trial_id).rsplit("_", 1)[-1]) + 1
-                except ValueError:
-                    number = len(self.ended)
+                # "<prefix>_<counter>" ids carry their number; a searcher's ids are 8 random
+                # hex digits, which may all be decimal digits (then they are no number)
+                prefix, _, counter = str(trial.trial_id).rpartition("_")
+                number = int(counter) + 1 if prefix and counter.isdigit() else len(self.ended)
                 row = record.add(number, status, params, cv)
                 best = record.best
                 events.put(TrialFinished(

@@ -9,9 +9,9 @@ status: 0 done or stopped, 1 bad input or a missing optional dependency (one-lin
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..cli import fail, print_json
+from .commands import _GracefulInterrupt, _say
 
 
 def register(subparsers) -> None:
@@ -51,11 +51,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=sweep_command)
 
 
-def _say(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
-
-
 def _trial_line(item) -> str:
     text = f"trial {item.trial} {item.status}"
     if item.folds:
@@ -65,35 +60,6 @@ def _trial_line(item) -> str:
     if item.best_trial is not None:
         text += f", best so far {item.best_score:.3f} (trial {item.best_trial})"
     return text + "]"
-
-
-class _SweepInterrupt:
-    """First Ctrl-C ends the sweep (finished trials kept); the second one interrupts."""
-
-    def __init__(self, control) -> None:
-        self.control = control
-        self.previous = None
-
-    def __enter__(self):
-        import signal
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        if self.control.stopped:
-            raise KeyboardInterrupt
-        _say("ending the sweep: trials still running are not counted, finished ones are kept "
-             "(Ctrl-C again to abort)")
-        self.control.stop()
-
-    def __exit__(self, *exc) -> None:
-        import signal
-
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
 
 
 def sweep_command(args: argparse.Namespace) -> int:
@@ -136,7 +102,8 @@ def sweep_command(args: argparse.Namespace) -> int:
             elif isinstance(item, SweepNote):
                 _say(item.text)
 
-        with _SweepInterrupt(control):
+        with _GracefulInterrupt(control, "ending the sweep: trials still running are not "
+                                "counted, finished ones are kept (Ctrl-C again to abort)"):
             result = run_to_end(gen, report)
     except (DataError, ValueError, OSError) as exc:
         return fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)

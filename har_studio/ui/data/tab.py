@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMessageBox, QScrollArea, QSplitter, QVBoxLayout, 
 
 from ...data.activities import activity_order
 from ...data.dataset import CHANNEL_UNITS, GYRO_CHANNELS
+from ...data.rates import nominal_rate
 from ...training.crossval import data_settings, random_split_guidance
 from ..state import AppState
 from ..widgets import app_settings, configure_pyqtgraph, make_timer
@@ -39,14 +40,6 @@ _VIEWS = ("activity_chart", "gyro_plot", "plot_curves", "counts_table", "counts_
 def show_error(parent: QWidget | None, title: str, text: str) -> None:
     """A modal error for something the user must fix now (tests patch this function)."""
     QMessageBox.critical(parent, title, text)
-
-
-def nominal_rate(hz: float, fallback: float) -> float:
-    """The sensor's rate from a measured one: clocks jitter, so 19.9 Hz measured is 20 Hz."""
-    if hz and 1.0 <= hz <= 1000.0:
-        nominal = round(float(hz))
-        return float(nominal) if abs(hz - nominal) <= 0.025 * nominal else round(hz, 1)
-    return fallback
 
 
 class DataTab(QWidget):

@@ -7,28 +7,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from ...data.activities import WISDM2019_CODES
-from ...data.dataset import GYRO_CHANNELS
-from ...live import LiveControl, LiveUpdate, SessionSummary, StreamRecorder
+from ...live import LiveControl, LiveUpdate, SessionSummary, StreamRecorder, recording_path
 from ..workers import JobRunner
 
 log = logging.getLogger(__name__)
-
-
-def recording_path(folder: Path, activity: str, subject: int, channels: tuple[str, ...]) -> Path:
-    """Where a recording of `activity` goes: a WISDM 2019 accel + gyro pair in its own folder
-    when the stream has a gyroscope and the activity a 2019 code, else one WISDM v1.1 file."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    gyro = all(c in channels for c in GYRO_CHANNELS)
-    if gyro and activity in WISDM2019_CODES.values():
-        return folder / f"recording_{stamp}" / f"data_{subject}_accel_phone.txt"
-    safe = "".join(ch if ch.isalnum() else "-" for ch in activity)
-    return folder / f"recording_s{subject}_{safe}_{stamp}.txt"
 
 
 class _InFlight:
@@ -66,7 +52,8 @@ class _InFlight:
 
 def _session(source, classifier, control: LiveControl, inflight: _InFlight):
     """The worker's generator: ``run_session`` with back-pressure; classifier settings sent
-    in (``runner.send(dict)``) apply before the next batch. Returns the session's summary."""
+    in (``runner.send(dict)``) apply before the next batch. Returns the session's summary.
+    (Not ``run_to_end``: it re-yields every update to the worker and takes values sent in.)"""
     from ...live import run_session
 
     gen = run_session(source, classifier, control)

@@ -7,15 +7,13 @@ is called by the tab's ~30 Hz timer, never per sample.
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from ...data.dataset import CHANNEL_UNITS
-from ...live import UNCERTAIN, LiveUpdate, SessionSummary
+from ...live import UNCERTAIN, LiveUpdate, RunningFigures, SessionSummary
 from ..widgets import InlineMessage
 from .plots import (
     AttentionStrip,
@@ -27,7 +25,6 @@ from .plots import (
 )
 
 SIGNAL_SPAN_S = 10.0             # seconds of signal shown
-LATENCY_WINDOW = 2000            # predictions the running latency percentiles are taken over
 TIMELINE_MAX = 200_000           # predicted labels kept in `timeline` (oldest dropped beyond)
 
 
@@ -124,7 +121,7 @@ class LiveView(QWidget):
         self.timeline: list[str] = []             # predicted label of every window, in order
         self.truth_timeline: list[str | None] = []
         self.redraw_count = 0
-        self.running_accuracy: float | None = None
+        self.running = RunningFigures()           # the session's own figures, as it sent them
         self.last_prediction = None
         self.last_stats = None
         self.bad_packets = 0
@@ -132,13 +129,15 @@ class LiveView(QWidget):
         self.new_prediction = False
         self._ring = SampleRing(3)
         self._plot_cols: dict[tuple, list[int]] = {}
-        self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._label_index: dict[str, int] = {}
-        self._correct = 0
-        self._labelled = 0
         self.per_class: dict[str, list[int]] = {}   # truth -> [correct, windows] (replay)
         self._drawn_prediction = None
         self._colours = class_colours(0)
+
+    @property
+    def running_accuracy(self) -> float | None:
+        """The session's running accuracy (None while no window had a known activity)."""
+        return self.running.accuracy
 
     def prepare(self, bundle, threshold: float) -> None:
         """Set up the plots for a model's labels and channels (no data)."""
@@ -161,11 +160,10 @@ class LiveView(QWidget):
         """A new session: empty state and cleared labels."""
         self.prepare(bundle, threshold)
         self.timeline, self.truth_timeline = [], []
-        self.running_accuracy = self.last_prediction = self.last_stats = None
-        self.bad_packets = 0
-        self._latencies.clear()
-        self._correct = self._labelled = 0
+        self.last_prediction = self.last_stats = None
         self.per_class = {}
+        self.running = RunningFigures()
+        self.bad_packets = 0
         self.dirty, self.new_prediction = True, False
         self._drawn_prediction = None
         self.timeline_ribbon.redraw()
@@ -184,6 +182,7 @@ class LiveView(QWidget):
             changed = True
         if update.predictions:
             self._ingest_predictions(update.predictions)
+            self.running = update.running
             changed = True
         if changed:   # an idle poll (nothing arrived, same stats) needs no redraw
             self.last_stats = update.stats
@@ -207,25 +206,17 @@ class LiveView(QWidget):
             self.timeline.append(p.label)
             self.truth_timeline.append(p.truth)
             preds.append(p.class_index if p.label != UNCERTAIN else -1)
-            if p.truth is None:
-                truths.append(-2)
-            else:
-                t = index.get(p.truth, -1)
-                truths.append(t)
-                if t >= 0:
-                    self._labelled += 1
-                    self._correct += int(p.class_index == t)
-                    tally = self.per_class.setdefault(p.truth, [0, 0])
-                    tally[0] += int(p.class_index == t)
-                    tally[1] += 1
-            self._latencies.append(p.latency_ms)
+            t = -2 if p.truth is None else index.get(p.truth, -1)
+            truths.append(t)
+            if t >= 0:     # per true activity, for the replay's breakdown
+                tally = self.per_class.setdefault(p.truth, [0, 0])
+                tally[0] += int(p.class_index == t)
+                tally[1] += 1
         if len(self.timeline) > TIMELINE_MAX * 1.1:
             cut = len(self.timeline) - TIMELINE_MAX
             del self.timeline[:cut]
             del self.truth_timeline[:cut]
         self.timeline_ribbon.extend(preds, truths)
-        if self._labelled:
-            self.running_accuracy = self._correct / self._labelled
         self.last_prediction = predictions[-1]
         self.new_prediction = True
 
@@ -253,9 +244,10 @@ class LiveView(QWidget):
             if p.truth is not None:
                 self.timeline_ribbon.set_row_names(f"true: {p.truth}", f"predicted: {text}")
             self.timeline_ribbon.redraw()
-        if self.running_accuracy is not None:
+        running = self.running
+        if running.accuracy is not None:
             self.accuracy_label.setText(
-                f"Running accuracy {self.running_accuracy:.1%} over {self._labelled} windows "
+                f"Running accuracy {running.accuracy:.1%} over {running.labelled} windows "
                 f"with a known activity · per activity: {self.per_class_text()}")
         self.stats_label.setText(self._stats_text(network))
 
@@ -265,11 +257,11 @@ class LiveView(QWidget):
                          sorted(self.per_class.items(), key=lambda kv: -kv[1][1]) if n)
 
     def _stats_text(self, network: bool) -> str:
-        parts = [f"windows {len(self.timeline)}"]
-        if self._latencies:
-            lat = np.fromiter(self._latencies, np.float64, len(self._latencies))
-            p50, p99 = np.percentile(lat, [50, 99])
-            parts.append(f"latency p50 {p50:.1f} ms · p99 {p99:.1f} ms")
+        running = self.running
+        parts = [f"windows {running.predictions}"]
+        if running.latency_ms_p50 is not None:
+            parts.append(f"latency p50 {running.latency_ms_p50:.1f} ms · "
+                         f"p99 {running.latency_ms_p99:.1f} ms")
         stats = self.last_stats
         if stats is not None:
             parts.append(f"input {stats.rate_hz:.1f} Hz")

@@ -1,6 +1,7 @@
 """What the Train tab does with the model and results shown: load a saved model (with a wait
-cursor), save it to a file of the user's choice, and export the report, the pictures and an
-ONNX model (checked against torch, in the background)."""
+cursor), check that it can resume on the Data tab's settings, save it to a file of the user's
+choice, and export the report, the pictures and an ONNX model (checked against torch, in
+the background)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 
 from ...model.io import ModelFileError, load_model, save_model
 from ...training import runs as runs_mod
+from ...training.jobs import resume_problem
 from ..workers import JobRunner
 from . import export
 
@@ -73,6 +75,17 @@ class ModelActions(QObject):
         path, _ = QFileDialog.getOpenFileName(self._owner, "Resume training from model", folder,
                                               MODEL_FILTER)
         return self.load_bundle(Path(path)) if path else None
+
+    def resume_problem(self, bundle) -> str | None:
+        """Why `bundle` cannot continue training on the Data tab's settings, or None."""
+        state, ds = self.state, self.state.dataset
+        if ds is None:
+            return "Load a dataset on the Data tab first."
+        problem = resume_problem(
+            bundle, window_size=state.window_config.size,
+            channels=list(state.channels or ds.channels),
+            labels=list(state.activities or ds.activities))
+        return f"{problem} Choose the same on the Data tab to resume." if problem else None
 
     def bundle_for_results(self):
         """The model behind the results shown (loaded from its file on first use)."""

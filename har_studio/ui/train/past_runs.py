@@ -9,7 +9,6 @@ from pathlib import Path
 from ...training import runs as runs_mod
 from ...training.crossval import read_cv_report
 from ...training.jobs import model_fields, record_report
-from ...training.jobs import resume_problem as model_resume_problem
 from .controller import TrainRequest
 
 
@@ -82,17 +81,6 @@ class PastRunsMixin:
             self.settings.set_settings(model_fields(bundle.model_config), None)
             self.panel.side_tabs.setCurrentIndex(0)
             self.start_training(init_bundle=bundle)
-
-    def _resume_problem(self, bundle) -> str | None:
-        """Why `bundle` cannot continue training on the Data tab's settings, or None."""
-        state, ds = self.state, self.state.dataset
-        if ds is None:
-            return "Load a dataset on the Data tab first."
-        problem = model_resume_problem(
-            bundle, window_size=state.window_config.size,
-            channels=list(state.channels or ds.channels),
-            labels=list(state.activities or ds.activities))
-        return f"{problem} Choose the same on the Data tab to resume." if problem else None
 
 
 def _num_or(value, default: float) -> float:

@@ -149,7 +149,7 @@ class TrainTab(PastRunsMixin, QWidget):
             self._show_error(str(exc))
             return False
         if init_bundle is not None:
-            problem = self._resume_problem(init_bundle)
+            problem = self.actions.resume_problem(init_bundle)
             if problem:
                 self._show_error(problem)
                 return False

@@ -1,0 +1,32 @@
+"""The Live view draws the running figures the session sends; it keeps no tally of its own."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from har_studio.live import LiveUpdate, Prediction, RunningFigures, SampleBatch, SourceStats  # noqa: E402
+from har_studio.ui.live.view import LiveView  # noqa: E402
+
+
+def test_view_shows_the_sessions_running_figures(qtbot):
+    view = LiveView()
+    qtbot.addWidget(view)
+    view.reset(None, 0.5)
+    # Every window here is right, but the session says 1 of 4 over all it has seen so far:
+    # the view must show the session's figures, not count these two itself.
+    predictions = [Prediction(t=float(i), label="x", confidence=0.9, probabilities=[0.9, 0.1],
+                              truth="x", latency_ms=100.0, class_index=0) for i in range(2)]
+    running = RunningFigures(predictions=9, labelled=4, accuracy=0.25,
+                             latency_ms_p50=1.5, latency_ms_p99=7.5)
+    view.ingest(LiveUpdate(SampleBatch.empty(("x", "y", "z")), predictions, SourceStats(),
+                           running))
+    view.redraw(network=False, attention=False)
+    assert view.running_accuracy == 0.25
+    assert "25.0%" in view.accuracy_label.text() and "over 4 windows" in view.accuracy_label.text()
+    stats = view.stats_label.text()
+    assert "windows 9" in stats and "p50 1.5 ms" in stats and "p99 7.5 ms" in stats
+
+    view.reset(None, 0.5)
+    assert view.running_accuracy is None and view.accuracy_label.text() == ""

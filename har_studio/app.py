@@ -174,6 +174,9 @@ def run_gui(argv: list[str] | None = None) -> int:
 
     app.aboutToQuit.connect(stop_all_workers)
     log.info("%s %s starting", APP_NAME, __version__)
+    from .atomic import remove_app_temp_files
+
+    remove_app_temp_files()  # what a killed run or save left behind
 
     from .ui.main_window import MainWindow
 
@@ -184,6 +187,9 @@ def run_gui(argv: list[str] | None = None) -> int:
         return _smoke_test(app, window, state, args, started)
     if args.self_test or args.screenshots:
         return _self_test(app, window, args, started)
+    from .ui.restore import restore_session
+
+    restore_session(window, state)   # the model and the results of the last session
     open_startup_data(window, args)
     return int(app.exec())
 

@@ -226,7 +226,8 @@ def test_open_good_model_file(tab, tmp_path, bundle):
     opened = tab.current_model()
     assert opened is not bundle and opened.labels == bundle.labels
     assert "tiny.harmodel" in tab.model_combo.currentText()
-    assert str(path) in tab.model_info.text()
+    assert "tiny.harmodel" in tab.model_info.text()   # the folder and name; elided if long
+    assert str(path) == tab.model_info.toolTip()      # the whole path on hover
 
 
 def test_recording_saves_a_loadable_wisdm_file(tab, qtbot, tmp_path, bundle):
@@ -257,3 +258,52 @@ def test_set_source_rejects_unknown_options(tab):
         tab.set_source("udp", speed="max")
     with pytest.raises(ValueError):
         tab.set_source("replay", speed=3)
+
+
+def test_replay_a_file_not_loaded_on_the_data_tab(tab, qtbot, tmp_path, dataset, bundle):
+    """Issue 13: someone new is replayed from its own file; the Data tab's data stays, and the
+    replay shows accuracy per activity and a labelled truth row."""
+    from har_studio.data.demo import write_demo_files
+
+    (path,) = write_demo_files(tmp_path, subjects=1, seconds_per_activity=8.0,
+                               activities=ACTIVITIES)[:1]
+    with qtbot.waitSignal(tab.replay_file.loaded, timeout=30000):
+        tab.open_replay_file(path)
+    assert tab.state.dataset is dataset                  # the training data is untouched
+    assert tab.replay_dataset is tab.replay_file.dataset
+    assert path.name in tab.panel.replay_file_label.text()
+    tab.set_source("replay", speed="max", subject=None, activity=None)
+    with qtbot.waitSignal(tab.sessionFinished, timeout=30000) as finished:
+        assert tab.start()
+    summary = finished.args[0]
+    assert summary.windows == len(make_windows(tab.replay_file.dataset.frame, bundle.window,
+                                               channels=bundle.channels, labels=bundle.labels))
+    text = tab.accuracy_label.text()
+    assert "per activity:" in text and all(a in text for a in ACTIVITIES)
+    truth_name, predicted_name = tab.timeline_ribbon.row_names
+    assert truth_name.startswith("true: ") and truth_name[6:] in ACTIVITIES
+    assert predicted_name.startswith("predicted: ")
+    tab.panel.replay_data_button.click()
+    assert tab.replay_dataset is dataset
+
+
+def test_labelling_while_streaming_marks_the_recording(tab, qtbot, tmp_path):
+    """Alt+1…9 (or choosing in the record box) labels the samples from then on: a whole
+    labelled session in one recording."""
+    from har_studio.data.loaders import load
+
+    tab.set_source("replay", subject=1, activity="walking", speed=10, loop=True)
+    tab.set_recording(True, activity="walking", subject=7, folder=tmp_path)
+    assert tab.start(), tab.message.text()
+    qtbot.waitUntil(lambda: tab.recording_samples >= 80, timeout=15000)
+    jogging = tab.record_activity_combo.findText("jogging")
+    assert jogging >= 0
+    tab.label_now(jogging)
+    assert "“jogging” from now on" in tab.record_status.text()
+    before = tab.recording_samples
+    qtbot.waitUntil(lambda: tab.recording_samples >= before + 80, timeout=15000)
+    with qtbot.waitSignal(tab.sessionFinished, timeout=10000):
+        qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
+    (path,) = tab.recorded_paths
+    counts = load(path).report.activities
+    assert set(counts) == {"walking", "jogging"} and min(counts.values()) >= 60

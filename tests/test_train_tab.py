@@ -295,6 +295,17 @@ def test_resume_training_from_a_model_file(qtbot, dataset, monkeypatch):
     assert tab.message.level() == "error"
     assert "windows of 32 samples" in tab.message.text()
 
+    # data with only one of the model's activities (a person's recording) fine-tunes it: a
+    # short schedule, said in the log, and the model keeps every activity it knows
+    state.set_data_settings(WindowConfig(size=32, step=16), SplitConfig(), ["walking"], None)
+    tab.set_settings(None, {"epochs": 20})
+    with qtbot.waitSignal(tab.trainingFinished, timeout=60000) as blocker:
+        qtbot.mouseClick(tab.resume_button, Qt.MouseButton.LeftButton)
+    tuned = blocker.args[0]
+    assert "Fine-tuning the model on walking (1 of the" in tab.log_view.toPlainText()
+    assert len(tuned.history) <= 5
+    assert list(tuned.bundle.labels) == list(first.bundle.labels)
+
 
 def test_export_writes_a_checked_onnx_model(qtbot, dataset, tmp_path):
     pytest.importorskip("onnxruntime")
@@ -389,7 +400,7 @@ def test_saving_the_model_updates_the_live_tab(qtbot, dataset, tmp_path, monkeyp
     live = LiveTab(state)
     qtbot.addWidget(live)
     result = _train(qtbot, tab)
-    assert str(result.model_path) in live.model_info.text()
+    assert str(result.model_path) == live.model_info.toolTip()
     assert result.model_path.name in live.model_combo.currentText()
 
     target = tmp_path / "kept.harmodel"
@@ -399,7 +410,7 @@ def test_saving_the_model_updates_the_live_tab(qtbot, dataset, tmp_path, monkeyp
         qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [str(target)]
     assert state.model_path == str(target) and state.model is result.bundle
-    assert str(target) in live.model_info.text()
+    assert str(target) == live.model_info.toolTip()
     assert "kept.harmodel" in live.model_combo.currentText()
     with pytest.raises(AttributeError):
         state.model_path = "elsewhere"      # read-only: only set_model_path changes it

@@ -462,9 +462,39 @@ def _summarise(frame: pd.DataFrame, report: LoadReport) -> None:
         period = float(np.median(sample))
         report.sampling_hz = round(1e9 / period, 3)
         report.gaps = int(np.count_nonzero(dt > GAP_PERIODS * period))
+        _warn_mixed_rates(frame, ts, starts, period, report)
     else:
         report.sampling_hz = 0.0
         report.gaps = 0
+
+
+def _warn_mixed_rates(frame: pd.DataFrame, ts: np.ndarray, starts: np.ndarray, period: float,
+                      report: LoadReport) -> None:
+    """Warn when some recordings (subject, activity) run at another rate than most: a window is
+    a number of samples, so theirs would span another time (a 50 Hz phone recording among
+    20 Hz WISDM files)."""
+    if len(starts) > 5000:      # thousands of tiny recordings: not worth the time
+        return
+    ends = np.append(starts[1:], len(ts))
+    odd = []
+    for b, e in zip(starts, ends, strict=True):
+        if e - b < 3:
+            continue
+        d = np.diff(ts[b:e])
+        d = d[d > 0]
+        if len(d) == 0:
+            continue
+        p = float(np.median(d))
+        if abs(p - period) > 0.1 * period:
+            odd.append((int(frame["subject"].iat[b]), str(frame["activity"].iat[b]), 1e9 / p))
+    if not odd:
+        return
+    named = ", ".join(f"subject {s} {a} ({hz:.0f} Hz)" for s, a, hz in odd[:4])
+    more = f" and {len(odd) - 4} more" if len(odd) > 4 else ""
+    report.warnings.append(
+        f"mixed sampling rates: most recordings are at {1e9 / period:.0f} Hz but {named}{more} "
+        "are not; their windows would span a different time. Load them separately, or record "
+        "at the model's rate (the Live tab does)")
 
 
 def _size(path: Path) -> int:

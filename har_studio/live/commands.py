@@ -213,7 +213,8 @@ def _stream(args: argparse.Namespace) -> int:
     recorder = None
     if args.record:
         try:
-            recorder = StreamRecorder(args.record, args.subject, args.activity, channels)
+            recorder = StreamRecorder(args.record, args.subject, args.activity, channels,
+                                      rate_hz=bundle.window.rate_hz)
         except (ValueError, OSError) as exc:
             source.stop()
             return cli.fail(f"{args.record}: {exc}")
@@ -238,6 +239,7 @@ def _stream(args: argparse.Namespace) -> int:
                     paths = recorder.close()
                 except OSError as exc:
                     return cli.fail(str(exc))
-                sys.stderr.write(f"har-studio: recorded {recorder.samples} samples to {paths[0]}\n")
+                sys.stderr.write(f"har-studio: recorded {recorder.samples} samples at "
+                                 f"{recorder.describe_rate()} to {paths[0]}\n")
             else:
                 recorder.discard()

@@ -8,6 +8,12 @@ so the pair loads as 6 channels. Everything goes to temporary files that replace
 only on ``close()``: an interrupted recording never leaves a half-written file. A write that
 fails (a full disk) abandons the recording at once: nothing is published, ``samples`` drops to
 0, ``failed`` holds the one-line error naming the file, and ``close()`` raises it.
+
+WISDM files carry no sampling rate, and a window is a number of samples: a 50 Hz phone stream
+saved as is would give a 20 Hz model windows of 2.56 s instead of 6.4 s. With ``rate_hz`` (the
+model's rate, 20 Hz by default) the stream is resampled onto that rate as it is written
+(``live.ring.Resampler``, linear interpolation; a stream already at the rate is written sample
+for sample); ``source_rate_hz`` is the rate that arrived, ``resampled`` whether it differed.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ log = logging.getLogger(__name__)
 
 _WISDM2019_NAME = re.compile(r"^data_(\d+)_accel_(phone|watch)\.txt$", re.IGNORECASE)
 _CODE_OF = {name: code for code, name in WISDM2019_CODES.items()}
+DEFAULT_RATE_HZ = 20.0      # WISDM's rate, the rate of every shipped preset
 
 
 def recording_path(folder: str | Path, activity: str, subject: int,
@@ -51,13 +58,21 @@ class StreamRecorder:
     """Writes batches of a stream to `path` labelled with `subject` and `activity`.
 
     channels: names of the batch columns (default ``x, y, z``); a batch that names its own
-    channels is matched by name. Thread-safe: the session thread writes while the UI thread may
+    channels is matched by name. rate_hz: the rate written (None: as the stream arrives). Thread-safe: the session thread writes while the UI thread may
     close. ``close()`` returns the files written; ``discard()`` abandons the recording.
     """
 
     def __init__(self, path: str | Path, subject: int, activity: str,
-                 channels: tuple[str, ...] | list[str] = ACCEL) -> None:
+                 channels: tuple[str, ...] | list[str] = ACCEL,
+                 rate_hz: float | None = DEFAULT_RATE_HZ) -> None:
+        from .ring import Resampler
+
         self.path = Path(path)
+        self.rate_hz = float(rate_hz) if rate_hz else None
+        self._resampler = Resampler(self.rate_hz) if self.rate_hz else None
+        self._in_first: float | None = None
+        self._in_last: float | None = None
+        self._in_count = 0
         self.subject = int(subject)
         self.activity = canonical_activity(activity)
         if not self.activity or any(ch in self.activity for ch in ",;\n"):
@@ -82,14 +97,64 @@ class StreamRecorder:
         self._base_ns = time.time_ns()
         self._last_ns = -1
         self.samples = 0
+        self.activities_seen = [self.activity]
         self.closed = False
         self.failed: OSError | None = None
+
+    def set_activity(self, activity: str) -> None:
+        """Label the samples from the next batch on with `activity` (labelling while
+        streaming: one recording holds a whole labelled session). ValueError when the name is
+        unusable, or has no WISDM 2019 letter code in a 2019-format recording."""
+        name = canonical_activity(activity)
+        if not name or any(ch in name for ch in ",;\n"):
+            raise ValueError(f"not a usable activity name: {activity!r}")
+        if self.format == "wisdm-2019" and name not in _CODE_OF:
+            raise ValueError(f"{name!r} has no WISDM 2019 letter code; this recording is in "
+                             "the 2019 format")
+        with self._lock:
+            self.activity = name
+            self._label = _CODE_OF[name] if self.format == "wisdm-2019" else name.capitalize()
+            self.activities_seen.append(name)
+
+    @property
+    def source_rate_hz(self) -> float:
+        """The rate the stream arrived at (mean over the recording; 0 before two samples)."""
+        if self._in_count < 2 or self._in_last is None or self._in_last <= self._in_first:
+            return 0.0
+        return (self._in_count - 1) / (self._in_last - self._in_first)
+
+    @property
+    def resampled(self) -> bool:
+        """True when the stream arrived at another rate than the one written."""
+        src = self.source_rate_hz
+        return bool(self.rate_hz and src and abs(src - self.rate_hz) > 0.05 * self.rate_hz)
+
+    def describe_rate(self) -> str:
+        """E.g. "20 Hz (resampled from the 50 Hz stream)"."""
+        src = self.source_rate_hz
+        if not self.rate_hz:
+            return f"{src:.0f} Hz (as it arrived)" if src else "the stream's rate"
+        if self.resampled:
+            return f"{self.rate_hz:g} Hz (resampled from the {src:.0f} Hz stream)"
+        return f"{self.rate_hz:g} Hz"
 
     def write(self, batch: SampleBatch) -> None:
         """Append the samples of `batch` (non-finite rows are skipped)."""
         n = len(batch)
         if n == 0:
             return
+        if self._resampler is not None:
+            with self._lock:
+                if self.closed:
+                    return
+                t = np.asarray(batch.t, np.float64)
+                if self._in_first is None:
+                    self._in_first = float(t[0])
+                self._in_last = float(t[-1])
+                self._in_count += n
+                batch = self._resampler.push(batch)
+            if len(batch) == 0:
+                return
         names = tuple(batch.channels) if batch.channels else self.channels
         values = np.asarray(batch.values, np.float64)
         cols = [names.index(c) for c in ACCEL]

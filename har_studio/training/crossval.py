@@ -100,11 +100,11 @@ class CVResult:
 
     def summary(self) -> str:
         """One line: mean ± std accuracy and macro F1 over folds."""
-        text = (f"{self.completed}-fold leave-subjects-out: accuracy {self.accuracy_mean:.3f} "
+        text = (f"{self.k}-fold leave-subjects-out" + (
+            f", stopped after {self.completed} of {self.k} folds" if self.stopped else "")
+            + f": accuracy {self.accuracy_mean:.3f} "
                 f"± {self.accuracy_std:.3f} (min {self.accuracy_min:.3f}, max "
                 f"{self.accuracy_max:.3f}), macro F1 {self.f1_mean:.3f} ± {self.f1_std:.3f}")
-        if self.stopped:
-            text += f" (stopped after {self.completed} of {self.k} folds)"
         return text
 
     def to_dict(self) -> dict:
@@ -400,6 +400,35 @@ def write_cv_report(path: Path | str, cv: CVResult) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(_clean(cv.to_dict()), indent=1))
     return path
+
+
+def read_cv_report(path: Path | str) -> CVResult:
+    """A cross-validation read back from its ``crossval.json`` (to reopen it from Past runs).
+    Raises ValueError (one line naming the file) when it is not readable."""
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        acc, f1 = d.get("accuracy") or {}, d.get("f1_macro") or {}
+
+        def num(x) -> float:
+            return float(x) if isinstance(x, (int, float)) else math.nan
+
+        return CVResult(
+            folds=[f for f in d.get("folds") or [] if isinstance(f, dict)], k=int(d["k"]),
+            labels=[str(a) for a in d.get("labels") or []],
+            accuracy_mean=num(acc.get("mean")), accuracy_std=num(acc.get("std")),
+            accuracy_min=num(acc.get("min")), accuracy_max=num(acc.get("max")),
+            f1_mean=num(f1.get("mean")), f1_std=num(f1.get("std")), f1_min=num(f1.get("min")),
+            f1_max=num(f1.get("max")), pooled_accuracy=num(d.get("pooled_accuracy")),
+            pooled_f1=num(d.get("pooled_f1_macro")),
+            confusion=[[int(v) for v in row] for row in d.get("confusion") or []],
+            per_subject={int(s): v for s, v in (d.get("per_subject") or {}).items()},
+            per_class=dict(d.get("per_class") or {}), minutes=num(d.get("minutes")),
+            cpu_minutes=num(d.get("cpu_minutes")), settings=dict(d.get("settings") or {}),
+            stopped=bool(d.get("stopped")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: not a readable cross-validation ({exc.__class__.__name__})"
+                         ) from None
 
 
 def comparable_key(settings: dict) -> dict:

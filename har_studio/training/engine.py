@@ -74,9 +74,11 @@ class EpochProgress:
     lr: float               # learning rate at the epoch's last batch
     seconds: float          # wall time of the epoch (training + validation, pauses excluded)
     windows_per_s: float    # training windows per second of training time
-    is_best: bool           # the monitored loss improved: these weights are kept
+    is_best: bool           # the monitored loss improved (the best validation epoch so far)
     fraction: float
     eta_s: float
+    kept: bool = False      # these weights are the ones kept so far (the best epoch with
+                            # keep_best, else the latest epoch)
 
 
 @dataclass(frozen=True)
@@ -607,9 +609,11 @@ def train(
                            f"rate.", "error")
                 break
             if stopped_reason == "stopped":
-                kept = (f"the model from epoch {best_epoch}" if best_state is not None
-                        else "the current weights")
-                yield note(f"Stopped during epoch {epoch}; keeping {kept}")
+                what = (f"the model from epoch {best_epoch}"
+                        + (" (the best validation loss)" if cfg.keep_best
+                           else " (the last finished)")
+                        if best_state is not None else "the current weights")
+                yield note(f"Stopped during epoch {epoch}; keeping {what}")
                 break
 
             train_seconds = time.perf_counter() - epoch_t0 - (paused_total - epoch_paused0)
@@ -625,17 +629,22 @@ def train(
             monitor = val_loss if has_val else train_loss
             is_best = monitor < best_monitor
             if is_best:
-                best_monitor, best_epoch, bad_epochs = monitor, epoch, 0
-                initial_state = best_state = None  # free before copying
-                best_state = snapshot()
+                best_monitor, bad_epochs = monitor, 0
             else:
                 bad_epochs += 1
+            # best_epoch/best_state: the weights kept so far, the best epoch's with keep_best,
+            # else the latest finished epoch's (a Stop mid-epoch then keeps a whole epoch).
+            kept = is_best or not cfg.keep_best
+            if kept:
+                best_epoch = epoch
+                initial_state = best_state = None  # free before copying
+                best_state = snapshot()
             seconds = time.perf_counter() - epoch_t0 - (paused_total - epoch_paused0)
             fraction = epoch / cfg.epochs
             progress = EpochProgress(
                 epoch, cfg.epochs, train_loss, train_acc, val_loss, val_acc, lr, seconds,
                 n_train / train_seconds if train_seconds > 0 else 0.0, is_best, fraction,
-                eta(fraction))
+                eta(fraction), kept)
             history.append(progress)
             if run_dir is not None:
                 runs.write_history(run_dir, [asdict(h) for h in history])
@@ -650,13 +659,14 @@ def train(
                 stopped_reason = "early_stopping"
                 watched = "validation" if has_val else "training"
                 yield note(f"Early stopping: the {watched} loss has not improved for "
-                           f"{bad_epochs} epochs; keeping the model from epoch "
-                           f"{best_epoch if cfg.keep_best else epoch}")
+                           f"{bad_epochs} epochs; keeping the model from epoch {best_epoch}"
+                           + ("" if cfg.keep_best else " (the last)"))
                 break
             if stop_agreed():
                 stopped_reason = "stopped"
                 yield note(f"Stopped after epoch {epoch}; keeping the model from epoch "
-                           f"{best_epoch if cfg.keep_best else epoch}")
+                           f"{best_epoch}" + (" (the best validation loss)" if cfg.keep_best
+                                              else " (the last finished)"))
                 break
     except GeneratorExit:
         if run_dir is not None:
@@ -670,12 +680,12 @@ def train(
         raise
 
     # --- the kept model, its metrics, the files -----------------------------------------------
-    if not cfg.keep_best and stopped_reason != "diverged" and history:
-        # The final weights (cross-validation by subject found the best-validation epoch of a
-        # few validation people a poor guide to accuracy on others): no restore.
-        best_epoch = len(history)
+    # Without keep_best the latest finished epoch's weights are kept (cross-validation by
+    # subject found the best-validation epoch of a few validation people a poor guide to
+    # accuracy on others). A stop or early stop already said which; a completed run says it here.
+    if not cfg.keep_best and stopped_reason == "completed" and history:
         yield note(f"Keeping the final weights (epoch {best_epoch})")
-    elif best_state is not None:
+    if best_state is not None:
         model.load_state_dict(best_state)
     elif stopped_reason == "diverged" and initial_state is not None:
         model.load_state_dict(initial_state)
@@ -752,9 +762,10 @@ def _history_from_rows(rows: list[dict]) -> list[EpochProgress]:
     names = [f.name for f in EpochProgress.__dataclass_fields__.values()]
     out = []
     for row in rows:
-        values = {k: row[k] for k in names}
+        values = {k: row[k] for k in names if k in row}
         values["is_best"] = str(values["is_best"]) == "True"
+        values["kept"] = str(values.get("kept", values["is_best"])) == "True"
         values.update({k: float(v) if v != "" else math.nan for k, v in values.items()
-                       if k not in ("epoch", "epochs", "is_best")})
+                       if k not in ("epoch", "epochs", "is_best", "kept")})
         out.append(EpochProgress(**values))
     return out

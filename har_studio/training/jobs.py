@@ -74,11 +74,19 @@ def train_model(dataset, *, window, split, activities=None, channels=None, featu
     from .prepare import default_model_config, prepare_data
 
     control = control or TrainControl()
+    labels = None
     if init_bundle is not None:
         features = init_bundle.features
+        labels = list(init_bundle.labels)
+        frame = getattr(dataset, "frame", dataset)
+        present = set(frame["activity"].astype(str).unique())
+        activities = [a for a in (activities or labels) if a in labels and a in present]
+        split, why = fine_tune_split(dataset, init_bundle, split, activities)
+        if why:
+            yield TrainNote(why, "info")
     yield TrainNote("Preparing windows…", "info")
     prepared = prepare_data(dataset, window=window, split=split, activities=activities,
-                            channels=channels, features=features)
+                            channels=channels, features=features, labels=labels)
     s = prepared.split
     text = (f"{len(prepared.windows):,} windows of {len(prepared.labels)} classes "
             f"({', '.join(prepared.labels)}): {len(s.train):,} training, {len(s.val):,} "
@@ -158,19 +166,69 @@ def calibrate_model(bundle, data, config=None, *, control: TrainControl | None =
     return result
 
 
+def fine_tune_split(dataset, bundle, split, activities: list[str] | None):
+    """The split to continue training `bundle` on `dataset`, and why it is not `split` (or
+    None): the model's own test people when they are in the data (they stay unseen), a split
+    by window when the data holds fewer than three people (one person's recording)."""
+    from ..data.splits import SplitConfig
+
+    frame = getattr(dataset, "frame", dataset)
+    if activities:
+        frame = frame[frame["activity"].astype(str).isin(activities)]
+    people = {int(s) for s in frame["subject"].unique()}
+    if split.kind == "subject" and len(people) < 3:
+        return (SplitConfig(kind="random", seed=split.seed),
+                f"The data holds {len(people)} person(s): fine-tuning on a split by window.")
+    old = (bundle.recipe or {}).get("split") or {}
+    test = [int(s) for s in old.get("test_subjects") or []]
+    val = [int(s) for s in old.get("val_subjects") or []]
+    if (split.kind == "subject" and old.get("kind") == "subject" and test
+            and set(test) <= people and set(val) <= people and len(people - set(test) - set(val))):
+        return (SplitConfig(kind="subject", test_subjects=tuple(test), val_subjects=tuple(val),
+                            seed=split.seed),
+                f"Keeping the model's own test people ({', '.join(map(str, test))}) out of "
+                "training, as when it was trained.")
+    return split, None
+
+
+FINE_TUNE_EPOCHS = 5
+FINE_TUNE_LR_FACTOR = 0.1
+
+
+def fine_tune_schedule(bundle, train_config: TrainConfig, labels) -> tuple[TrainConfig, str]:
+    """The schedule to continue training `bundle` on data with activities `labels`, and one
+    line saying what will happen. Data with only some of the model's activities (a person's
+    recording) is a fine-tune: at most FINE_TUNE_EPOCHS epochs at a tenth of the learning
+    rate, so a minute of walking does not retrain the model from its start."""
+    from dataclasses import replace
+
+    labels = [str(a) for a in labels]
+    if set(labels) < set(bundle.labels):
+        config = replace(train_config, epochs=min(train_config.epochs, FINE_TUNE_EPOCHS),
+                         lr=train_config.lr * FINE_TUNE_LR_FACTOR)
+        return config, (
+            f"Fine-tuning the model on {', '.join(labels)} ({len(labels)} of the "
+            f"{len(bundle.labels)} activities it knows; it keeps all of them): "
+            f"{config.epochs} epochs at learning rate {config.lr:g}.")
+    return train_config, (f"Continuing the model's training on all {len(bundle.labels)} of its "
+                          f"activities for {train_config.epochs} epochs (the form's schedule).")
+
+
 def resume_problem(bundle, *, window_size: int, channels: list[str],
                    labels: list[str]) -> str | None:
     """Why `bundle` cannot continue training on data with this window size, channels and
-    activities (one sentence), or None when it can."""
+    activities (one sentence), or None when it can. Data with only some of the model's
+    activities (one person's recording of walking) can: the model keeps all its classes."""
     if bundle.window.size != window_size:
         return (f"The model reads windows of {bundle.window.size} samples; the data is set "
                 f"to {window_size}.")
     if list(bundle.channels) != list(channels):
         return (f"The model reads channels {', '.join(bundle.channels)}; the data selects "
                 f"{', '.join(channels)}.")
-    if sorted(bundle.labels) != sorted(labels):
+    unknown = [a for a in labels if a not in bundle.labels]
+    if unknown or not labels:
         return (f"The model knows {', '.join(bundle.labels)}; the data selects "
-                f"{', '.join(labels)}.")
+                f"{', '.join(unknown or labels) or 'nothing'}, which it does not know.")
     return None
 
 

@@ -92,9 +92,12 @@ def prepare_data(
     activities: list[str] | None = None,
     channels: list[str] | None = None,
     features: FeatureConfig | None = None,
+    labels: list[str] | None = None,
 ) -> PreparedData:
     """Window, split, derive `features` (default: the raw channels) and normalise.
-    `activities`/`channels` None means all in the data.
+    `activities`/`channels` None means all in the data. `labels` (a model's own classes, to
+    fine-tune it) fixes the class list: the data may hold only some of them (one person's
+    recording of one activity), and classes without windows stay.
 
     Raises ValueError with a one-line reason when there is nothing to train on (no windows,
     fewer than two classes, no training windows); softer problems (a class without training
@@ -108,7 +111,8 @@ def prepare_data(
     else:
         raise TypeError(f"expected a Dataset or a DataFrame, got {type(dataset_or_frame).__name__}")
     features = features or FeatureConfig()
-    windows, warnings = window_data(dataset_or_frame, window, activities, channels, features)
+    windows, warnings = window_data(dataset_or_frame, window, activities, channels, features,
+                                    labels=labels)
     return prepare_windows(windows, split, features, data_files, warnings)
 
 
@@ -118,6 +122,7 @@ def window_data(
     activities: list[str] | None = None,
     channels: list[str] | None = None,
     features: FeatureConfig | None = None,
+    labels: list[str] | None = None,
 ) -> tuple[Windows, list[str]]:
     """The first half of ``prepare_data``: every window of the chosen activities and channels
     (classes without any window dropped) and the warnings so far. Cross-validation windows once
@@ -139,7 +144,8 @@ def window_data(
             raise ValueError(
                 f"the data has no {', '.join(missing)} (it has {', '.join(sorted(present))})"
             )
-    windows = make_windows(frame, window, channels=channels, activities=activities)
+    windows = make_windows(frame, window, channels=channels, activities=activities,
+                           labels=labels)
     if len(windows) == 0:
         raise ValueError(
             f"no windows: no recording is at least {window.size} samples "
@@ -147,7 +153,8 @@ def window_data(
         )
     features = features or FeatureConfig()
     output_channels(windows.channels, features)  # one-line ValueError if a channel is missing
-    windows = _drop_empty_classes(windows, warnings)
+    if labels is None:
+        windows = _drop_empty_classes(windows, warnings)
     if len(windows.labels) < 2:
         raise ValueError(
             f"need at least two activities with windows to train, got "

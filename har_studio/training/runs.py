@@ -67,6 +67,7 @@ class RunInfo:
     model_path: Path | None = None
     status: str = INTERRUPTED           # RUNNING, INTERRUPTED or the stopped_reason
     checkpoint_path: Path | None = None  # the latest finished epoch of a run that did not end
+    crossval_path: Path | None = None    # crossval.json of a cross-validation run
 
     @property
     def resumable(self) -> bool:
@@ -356,7 +357,11 @@ def list_runs(root: Path | str | None = None) -> list[RunInfo]:
         try:
             record = load_run(folder)
         except ValueError:
-            log.debug("skipping %s: not a run folder", folder)
+            info = _crossval_info(folder)
+            if info is None:
+                log.debug("skipping %s: not a run folder", folder)
+            else:
+                runs.append(info)
             continue
         report, metrics = record.report, record.metrics
         accuracy = metrics.get("accuracy")
@@ -376,3 +381,26 @@ def list_runs(root: Path | str | None = None) -> list[RunInfo]:
         ))
     runs.sort(key=lambda r: (r.created, r.name), reverse=True)
     return runs
+
+
+CROSSVAL_FILE = "crossval.json"
+
+
+def _crossval_info(folder: Path) -> RunInfo | None:
+    """The list line of a cross-validation folder (its crossval.json), or None."""
+    from .crossval import read_cv_report
+
+    path = folder / CROSSVAL_FILE
+    if not path.is_file():
+        return None
+    try:
+        cv = read_cv_report(path)
+    except ValueError:
+        return None
+    created = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(path.stat().st_mtime))
+    accuracy = cv.accuracy_mean if cv.folds and math.isfinite(cv.accuracy_mean) else None
+    f1 = cv.f1_mean if cv.folds and math.isfinite(cv.f1_mean) else None
+    reason = f"cross-validation, {len(cv.folds)} of {cv.k} folds"
+    return RunInfo(folder=folder, name=folder.name, created=created, activities=list(cv.labels),
+                   epochs=0, stopped_reason=reason, accuracy=accuracy, f1_macro=f1,
+                   status="stopped" if cv.stopped else "completed", crossval_path=path)

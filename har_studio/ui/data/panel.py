@@ -121,6 +121,7 @@ class DataPanel(QWidget):
             split_layout.addWidget(widget)
 
         self.activity_list = CheckList()
+        self.activity_list.setMinimumHeight(7 * 20)   # about seven rows, not two
         self.channel_list = CheckList()
         self.channel_list.setMaximumHeight(120)
         self.all_activities_button = QPushButton("All")

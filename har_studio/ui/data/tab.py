@@ -9,6 +9,7 @@ uses exactly what is shown here.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from PySide6.QtCore import Signal
@@ -19,9 +20,9 @@ from ...data.dataset import CHANNEL_UNITS, GYRO_CHANNELS
 from ...data.rates import nominal_rate
 from ...training.crossval import data_settings, random_split_guidance
 from ..state import AppState
-from ..widgets import configure_pyqtgraph, make_timer
+from ..widgets import app_settings, configure_pyqtgraph, make_timer
 from .controller import DataController
-from .panel import DataPanel
+from .panel import WISDM_A_TO_E, DataPanel
 from .summary import summary_html, summary_rows
 from .view import DataView
 
@@ -170,6 +171,7 @@ class DataTab(QWidget):
                 self.panel.show_choices(order, dataset.channels, subjects, {
                     c: f"{c}  ({'gyroscope' if c in GYRO_CHANNELS else 'accelerometer'}, "
                        f"{CHANNEL_UNITS.get(c, '')})" for c in dataset.channels})
+                self.panel.activity_list.set_checked(initial_activities(order))
         finally:
             self._populating = False
         self.panel.show_split_kind(self._subject_wise_note())
@@ -259,6 +261,9 @@ class DataTab(QWidget):
         self.settings_message.clear()
         self.state.set_data_settings(window, split, activities, channels)
         if self.state.dataset is not None:
+            app_settings().setValue("data/activities",
+                                    json.dumps(self.panel.activity_list.checked()))
+        if self.state.dataset is not None:
             self.counts_label.setText("Counting windows…")
             self.controller.recount(window, split, activities, channels)
 
@@ -277,3 +282,19 @@ class DataTab(QWidget):
                 "No windows: every recording is shorter than the window size "
                 "(or no activity is selected).", "warning")
         self.windowCountsChanged.emit(counts)
+
+
+def initial_activities(order: list[str]) -> list[str]:
+    """The activities ticked when data opens: the last choice (kept across restarts) when the
+    data has them all, else WISDM's five A-E when the data has many more (WISDM 2019's 18),
+    else all."""
+    try:
+        last = json.loads(str(app_settings().value("data/activities", "null")))
+    except ValueError:
+        last = None
+    if isinstance(last, list) and last and all(str(a) in order for a in last):
+        return [str(a) for a in last]
+    five = [a for a in order if a in WISDM_A_TO_E]
+    if len(order) > 6 and len(five) >= 3:
+        return five
+    return list(order)

@@ -141,6 +141,8 @@ class DataView(QSplitter):
         # the loader already listed the subjects: a unique() over 1M rows costs ~20 ms
         subjects = sorted(int(s) for s in dataset.report.subjects) or sorted(
             int(s) for s in np.unique(self._arrays["subject"]))
+        # a readable row per activity (18 for WISDM 2019), never overlapping labels
+        self.activity_chart.setMinimumHeight(max(140, 15 * len(order) + 45))
         self.activity_chart.set_data(order, [int(by_name[n]) for n in order])
         self.gyro_plot.setVisible(any(c in GYRO_CHANNELS for c in dataset.channels))
         self.plot_subject.blockSignals(True)

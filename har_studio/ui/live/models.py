@@ -140,5 +140,10 @@ class ModelChoice(QObject):
             else:
                 where = ("Trained in this session" if key == "state" and not self.state.model_path
                          else str(self.state.model_path if key == "state" else key))
+            self.info.setToolTip(where)    # the whole path; the label names the folder
+            if key != SHIPPED_KEY and ("/" in where or "\\" in where):
+                path = Path(where)
+                where = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+                where = where if len(where) <= 44 else "…" + where[-43:]
             self.info.setText(model_info(bundle, where))
         self.chosen.emit(bundle)

@@ -3,10 +3,12 @@ Start and Stop. Widgets and their layout only; the tab connects them."""
 
 from __future__ import annotations
 
+import logging
 import math
 
 from PySide6 import QtWidgets
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,14 +28,19 @@ from PySide6.QtWidgets import (
 from ... import paths
 from ...data.activities import canonical_activity
 from ...live import ReplaySource, local_addresses, make_network_source, parse_speed
+from .hints import address_hint
+
+log = logging.getLogger(__name__)
 
 SOURCE_KINDS = (
     ("replay", "Replay a loaded recording"),
     ("udp", "UDP: lines x,y,z (HyperIMU and similar)"),
     ("tcp", "TCP: lines x,y,z"),
     ("http", "HTTP: Sensor Logger JSON"),
+    ("sensorserver", "SensorServer (Android; the phone serves)"),
+    ("phyphox", "phyphox remote access (the phone serves)"),
 )
-DEFAULT_PORTS = {"udp": 5555, "tcp": 5556, "http": 8000}
+DEFAULT_PORTS = {"udp": 5555, "tcp": 5556, "http": 8000, "sensorserver": 8080, "phyphox": 8080}
 HOSTS = (
     ("127.0.0.1", "This computer only (127.0.0.1)"),
     ("0.0.0.0", "Local network (0.0.0.0)"),
@@ -41,27 +48,6 @@ HOSTS = (
 SPEEDS = (("1×", 1.0), ("2×", 2.0), ("5×", 5.0), ("10×", 10.0), ("max", math.inf))
 UNITS = (("ms2", "m/s²"), ("g", "g (×9.81)"))
 SMOOTHING = (("none", "none"), ("mean", "mean of probabilities"), ("majority", "majority vote"))
-_FORMATS = {"udp": "Send lines <tt>x,y,z</tt> or <tt>timestamp,x,y,z</tt> (gyroscope x,y,z may "
-                   "follow) in UDP packets.",
-            "tcp": "Send lines <tt>x,y,z</tt> or <tt>timestamp,x,y,z</tt> over TCP.",
-            "http": "Sensor Logger: HTTP push to http://address:port/ (JSON)."}
-
-
-def address_hint(kind: str, host: str, port_text: str, addresses) -> str:
-    """What to type into the phone for a network source (HTML); `addresses()` lists this
-    computer's addresses (asked only for "Local network")."""
-    if host == "0.0.0.0":
-        hint = (f"Type into the phone: address <b>{' or '.join(addresses())}</b>, "
-                f"port <b>{port_text}</b>.<br>The phone must be on the same network and "
-                "the firewall must let the port in.")
-    elif host == "127.0.0.1":
-        hint = (f"Listening on <b>127.0.0.1</b>, port <b>{port_text}</b> (this computer "
-                "only; for a phone choose Local network).")
-    else:
-        hint = f"Listening on <b>{host}</b>, port <b>{port_text}</b>."
-    return f"{hint}<br>{_FORMATS[kind]}"
-
-
 def select_data(combo: QComboBox, value, what: str) -> None:
     """Select the item whose data is `value`; ValueError naming the choices if none is."""
     index = combo.findData(value)
@@ -93,8 +79,13 @@ class LivePanel(QWidget):
         settings = QWidget()
         side = QVBoxLayout(settings)
         side.setContentsMargins(4, 4, 4, 4)
-        for box in (self._model_box(), self._source_box(), self._classifier_box(),
-                    self._record_box(), self._calibrate_box()):
+        # Record before the classifier settings: its button and message stay above the fold
+        # of a 1280x820 window.
+        boxes = {"model": self._model_box(), "source": self._source_box(),
+                 "classifier": self._classifier_box(), "record": self._record_box(),
+                 "calibrate": self._calibrate_box()}
+        for box in (boxes["model"], boxes["source"], boxes["record"], boxes["calibrate"],
+                    boxes["classifier"]):
             side.addWidget(box)
         side.addStretch(1)
         scroll = QScrollArea()
@@ -117,10 +108,14 @@ class LivePanel(QWidget):
     def _model_box(self) -> QtWidgets.QGroupBox:
         box = QtWidgets.QGroupBox("Model")
         layout = QVBoxLayout(box)
-        row = QHBoxLayout()
-        self.model_combo = QComboBox()
+        self.model_combo = QComboBox()    # its own row: long model names are not truncated
+        self.model_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(20)
         self.open_model_button = QPushButton("Open model…")
-        row.addWidget(self.model_combo, 1)
+        layout.addWidget(self.model_combo)
+        row = QHBoxLayout()
+        row.addStretch(1)
         row.addWidget(self.open_model_button)
         layout.addLayout(row)
         self.model_info = _label()
@@ -148,6 +143,18 @@ class LivePanel(QWidget):
         self.seek_slider.setRange(0, 0)
         self.seek_slider.setToolTip("Position in the recording; drag to jump")
         self.position_label = QLabel("")
+        self.replay_file_label = QLabel("the Data tab's data")
+        self.replay_file_label.setWordWrap(True)
+        self.replay_file_label.setToolTip("What is replayed. Open… replays another recording "
+                                          "without touching the Data tab's training data")
+        self.replay_open_button = QPushButton("Open…")
+        self.replay_data_button = QPushButton("Data tab's")
+        self.replay_data_button.setToolTip("Replay the data loaded on the Data tab again")
+        from_row = QHBoxLayout()
+        from_row.addWidget(self.replay_file_label, 1)
+        from_row.addWidget(self.replay_open_button)
+        from_row.addWidget(self.replay_data_button)
+        form.addRow("Replay", from_row)
         form.addRow("Subject", self.subject_combo)
         form.addRow("Activity", self.activity_combo)
         form.addRow("Speed", self.speed_combo)
@@ -169,10 +176,17 @@ class LivePanel(QWidget):
         self.port_spin.setValue(DEFAULT_PORTS["udp"])
         self.units_combo = _combo(UNITS)
         self.address_label = _label()
-        nform.addRow("Listen on", self.host_combo)
+        self.host_combo.setEditable(True)   # a phone's address, for apps where it serves
+        self.host_combo.setToolTip("Where to listen; for SensorServer and phyphox type the "
+                                   "phone's address")
+        nform.addRow("Address", self.host_combo)
         nform.addRow("Port", self.port_spin)
         nform.addRow("Phone sends", self.units_combo)
         nform.addRow(self.address_label)
+        self.qr_label = QLabel()       # the phone points its camera here instead of typing
+        self.qr_label.setToolTip("Scan with the phone's camera: the address to type")
+        self.qr_label.hide()
+        nform.addRow(self.qr_label)
         self.source_stack.addWidget(network)
         return box
 
@@ -301,7 +315,15 @@ class LivePanel(QWidget):
         self.subject_combo.setCurrentIndex(max(0, self.subject_combo.findData(prev_subject)))
         self.activity_combo.setCurrentIndex(max(0, self.activity_combo.findData(prev_activity)))
         if dataset is None:
-            self.subject_combo.setToolTip("Load recordings on the Data tab to replay them")
+            self.subject_combo.setToolTip("Load recordings on the Data tab, or Open… one "
+                                          "here, to replay them")
+
+    def host(self) -> str:
+        """The chosen address: a listed choice's value, or what the user typed."""
+        combo, i = self.host_combo, self.host_combo.currentIndex()
+        if i >= 0 and combo.currentText() == combo.itemText(i):
+            return str(combo.itemData(i))
+        return combo.currentText().strip()
 
     def _on_source_combo_changed(self, _index: int) -> None:
         kind = self.source_kind
@@ -314,12 +336,13 @@ class LivePanel(QWidget):
         kind, channels = self.source_kind, tuple(bundle.channels)
         if kind == "replay":
             if dataset is None:
-                raise ValueError("no recording to replay: load one on the Data tab first")
+                raise ValueError("no recording to replay: load one on the Data tab or Open… "
+                                 "one here")
             return ReplaySource(dataset, subject=self.subject_combo.currentData(),
                                 activity=self.activity_combo.currentData(), channels=channels,
                                 speed=float(self.speed_combo.currentData()),
                                 loop=self.loop_check.isChecked(), window=bundle.window)
-        return make_network_source(kind, str(self.host_combo.currentData()),
+        return make_network_source(kind, self.host(),
                                    self.port_spin.value(), channels=channels,
                                    units=str(self.units_combo.currentData()))
 
@@ -341,8 +364,25 @@ class LivePanel(QWidget):
             port_text = listening.rpartition(":")[2]
         else:
             port_text = str(port) if port else "chosen at Start"
-        self.address_label.setText(address_hint(kind, str(self.host_combo.currentData()),
-                                                port_text, self._addresses))
+        host = self.host()
+        self.address_label.setText(address_hint(kind, host, port_text, self._addresses))
+        self.show_qr(kind, host, port_text)
+
+    def show_qr(self, kind: str, host: str, port_text: str) -> None:
+        """The QR code of what the phone types (Local network with a known port only)."""
+        self.qr_text = None
+        if host == "0.0.0.0" and port_text.isdigit() and int(port_text) > 0:
+            try:
+                from ...live.qr import phone_url, qr_code
+
+                self.qr_text = phone_url(kind, f"{self._addresses()[0]}:{port_text}")
+                pixmap = QPixmap()
+                pixmap.loadFromData(qr_code(self.qr_text, "png", scale=3))
+                self.qr_label.setPixmap(pixmap)
+            except Exception:  # no segno, no address: the typed hint is still there
+                log.debug("no QR code", exc_info=True)
+                self.qr_text = None
+        self.qr_label.setVisible(self.qr_text is not None)
 
     # ------------------------------------------------------------------ classification
     def set_options(self, **options) -> None:

@@ -223,6 +223,7 @@ class TimelineRibbon(pg.PlotWidget):
         item.setXRange(0, self.capacity, padding=0)
         self._image = pg.ImageItem(axisOrder="row-major")
         item.addItem(self._image)
+        self.row_names = ("truth", "predicted")
         self._pred = np.full(self.capacity, EMPTY, np.int32)
         self._truth = np.full(self.capacity, EMPTY, np.int32)
         self._count = 0
@@ -276,6 +277,12 @@ class TimelineRibbon(pg.PlotWidget):
             out[known] = self._colours[np.clip(codes[known], 0, len(self._colours) - 1)]
         return out
 
+    def set_row_names(self, truth: str, predicted: str) -> None:
+        """Name the rows by what they show now, e.g. "true: walking", "predicted: jogging"."""
+        if (truth, predicted) != self.row_names:
+            self.row_names = (truth, predicted)
+            self.getPlotItem().getAxis("left").setTicks([[(0.5, truth), (1.5, predicted)]])
+
     def redraw(self) -> None:
         rows = np.stack([self._rgb(self._truth), self._rgb(self._pred)])  # [2, capacity, 3]
         self._image.setImage(rows, autoLevels=False, levels=(0, 255))
@@ -297,6 +304,7 @@ class AttentionStrip(pg.PlotWidget):
 
     def set_channels(self, names: list[str]) -> None:
         self.channel_names = list(names)
+        self.setMinimumHeight(28 + 15 * len(names))   # a readable row per input
         left = self.getPlotItem().getAxis("left")
         left.setTicks([[(i + 0.5, n) for i, n in enumerate(names)]])
         self.last = None

@@ -125,12 +125,13 @@ class LiveSession(QObject):
             self.control.pause() if paused else self.control.resume()
 
     # ------------------------------------------------------------------ recording
-    def start_recording(self, folder: Path, activity: str, subject: int) -> Path:
-        """Save incoming samples from the next batch on; the file's path. Raises
-        ValueError/OSError when the recording cannot be opened."""
+    def start_recording(self, folder: Path, activity: str, subject: int,
+                        rate_hz: float = 20.0) -> Path:
+        """Save incoming samples from the next batch on, resampled to `rate_hz` (the model's
+        rate); the file's path. Raises ValueError/OSError when it cannot be opened."""
         channels = tuple(self.source.channels)
         path = recording_path(folder, activity, subject, channels)
-        recorder = StreamRecorder(path, subject, activity, channels=channels)
+        recorder = StreamRecorder(path, subject, activity, channels=channels, rate_hz=rate_hz)
         old = self.control.set_recorder(recorder)
         if old is not None:
             old.close()

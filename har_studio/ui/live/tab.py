@@ -13,11 +13,9 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QSplitter, QWidget
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QHBoxLayout, QSplitter, QWidget
 
-from ... import paths
-from ...data.activities import WISDM_V11_ACTIVITIES, canonical_activity
 from ...live import (
     SessionSummary,
     StreamingClassifier,
@@ -27,6 +25,8 @@ from ..widgets import configure_pyqtgraph, make_timer
 from .calibrate import CalibrationGuide
 from .models import ModelChoice
 from .panel import LivePanel
+from .recording import RecordingMixin
+from .replay_file import ReplayFile, ReplayFileMixin
 from .session import LiveSession
 from .view import LiveView, summary_text
 
@@ -45,7 +45,7 @@ _VIEWS = ("message", "current_label", "confidence_label", "status_label", "signa
           "stats_label", "summary_label")
 
 
-class LiveTab(QWidget):
+class LiveTab(RecordingMixin, ReplayFileMixin, QWidget):
     """Live classification of a replay or a phone stream (see the module docstring)."""
 
     predictionMade = Signal(object)    # the latest Prediction (at most once per redraw tick)
@@ -64,6 +64,7 @@ class LiveTab(QWidget):
         self.panel, self.view, self.session = LivePanel(), LiveView(), LiveSession(self)
         self.models = ModelChoice(state, self.panel.model_combo, self.panel.model_info, self)
         self.calibration = CalibrationGuide(self, state)
+        self.replay_file = ReplayFile(self)
         for name in _WIDGETS:
             setattr(self, name, getattr(self.panel, name))
         for name in _VIEWS:
@@ -97,17 +98,25 @@ class LiveTab(QWidget):
             (p.browse_button.clicked, self._on_browse_record_folder),
             (p.record_button.toggled, self._on_record_toggled),
             (p.calibrate_button.clicked, self.calibration.open_guide),
+            (p.record_activity_combo.textActivated, self._on_record_activity_changed),
             (self.session.updated, self._on_session_updated),
             (self.session.ended, self._on_session_ended), (self.session.failed, self._error),
             (state.modelChanged, self._on_state_model_changed),
             (state.modelPathChanged, self._on_state_model_changed),
-            (state.datasetChanged, p.set_recordings),
+            (state.datasetChanged, self._on_state_dataset_changed),
+            (p.replay_open_button.clicked, self._on_replay_open_clicked),
+            (p.replay_data_button.clicked, self._on_replay_data_clicked),
+            (self.replay_file.loaded, self._on_replay_file_loaded),
+            (self.replay_file.failed, self._error),
         ]
         for signal, slot in connections:
             signal.connect(slot)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
+        for i in range(9):     # Alt+1…9: label what the person does now, while recording
+            QShortcut(QKeySequence(f"Alt+{i + 1}"), self).activated.connect(
+                lambda i=i: self.label_now(i))
         self.models.refresh(select="state")
         p.set_recordings(state.dataset)
         self._update_address_hint()
@@ -172,7 +181,7 @@ class LiveTab(QWidget):
             return False
         kind = self.source_kind
         try:
-            source = self.panel.make_source(bundle, self.state.dataset)
+            source = self.panel.make_source(bundle, self.replay_dataset)
             classifier = StreamingClassifier(bundle, **self.panel.classifier_options())
             problem = classifier.check_channels(source.channels)
             if problem:
@@ -277,63 +286,6 @@ class LiveTab(QWidget):
         if self.is_running:
             self.session.send_options(**self.panel.classifier_options())
         self.attention_strip.setVisible(self.attention_check.isChecked())
-
-    # ------------------------------------------------------------------ recording
-    def _fill_record_activities(self, labels) -> None:
-        combo = self.record_activity_combo
-        current = combo.currentText()
-        names = list(dict.fromkeys([*labels, *WISDM_V11_ACTIVITIES]))
-        combo.blockSignals(True)
-        combo.clear()
-        combo.addItems(names)
-        combo.setCurrentText(current or (names[0] if names else ""))
-        combo.blockSignals(False)
-
-    def _on_browse_record_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Save recordings in",
-                                                  self.record_folder_edit.text())
-        if folder:
-            self.record_folder_edit.setText(folder)
-
-    def _on_record_toggled(self, on: bool) -> None:
-        self.record_button.setText("■ Stop recording" if on else "● Record")
-        if not self.is_running:
-            self.record_status.setText("Recording starts with the session." if on else "")
-        elif on:
-            self._start_recording()
-        else:
-            self._stop_recording()
-
-    def _start_recording(self) -> None:
-        activity = canonical_activity(self.record_activity_combo.currentText())
-        subject = self.record_subject_spin.value()
-        folder = Path(self.record_folder_edit.text().strip()
-                      or paths.user_data_dir() / "recordings").expanduser()
-        try:
-            path = self.session.start_recording(folder, activity, subject)
-        except (ValueError, OSError) as exc:
-            self._error(f"Cannot record: {exc}")
-            self.panel.set_record_checked(False)
-            return
-        self.record_status.setText(f"Recording “{activity}” (subject {subject}) to {path} …")
-
-    def _stop_recording(self) -> None:
-        try:
-            stopped = self.session.stop_recording()
-        except OSError as exc:
-            self._error(f"Saving the recording failed: {exc}")
-            return
-        if stopped is None:
-            return
-        recorder, written = stopped
-        if not written:
-            self.record_status.setText("Nothing was recorded: no samples arrived.")
-            return
-        self.recorded_paths = written
-        self.record_status.setText(
-            f"Saved {recorder.samples} samples of “{recorder.activity}” to "
-            f"{' and '.join(str(p) for p in written)}. Load it on the Data tab to fine-tune a "
-            "model.")
 
     # ------------------------------------------------------------------ the session
     def _on_session_updated(self, update) -> None:

@@ -35,17 +35,25 @@ def _font(points: int, bold: bool = False) -> QFont:
     return font
 
 
+def plural(n: int, word: str) -> str:
+    """ "1 sample", "2 samples"."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def summary_text(s: SessionSummary) -> str:
     """A finished session in one line (HTML)."""
     how = {"finished": "Replay finished", "stopped": "Stopped",
            "duration": "Time limit reached"}.get(s.stopped_reason, s.stopped_reason)
-    parts = [f"<b>{how}</b>: {s.windows} windows from {s.samples} samples in "
-             f"{s.duration_s:.1f} s"]
+    parts = [f"<b>{how}</b>: {plural(s.windows, 'window')} from "
+             f"{plural(s.samples, 'sample')} in {s.duration_s:.1f} s"]
     if s.accuracy is not None:
         parts.append(f"accuracy <b>{s.accuracy:.1%}</b> over {s.labelled_windows} "
                      "labelled windows")
     if s.latency_ms_p50 is not None:
         parts.append(f"latency p50 {s.latency_ms_p50:.1f} ms · p99 {s.latency_ms_p99:.1f} ms")
+    if s.queue_ms_p50 is not None and (s.queue_ms_p99 or 0) >= 1.0:
+        parts.append(f"queueing (windows waiting behind a faster-than-real-time replay) "
+                     f"p50 {s.queue_ms_p50:.1f} ms · p99 {s.queue_ms_p99:.1f} ms")
     if s.bad_packets or s.dropped:
         parts.append(f"{s.bad_packets} bad packets, {s.dropped} samples dropped")
     return "; ".join(parts) + "."
@@ -100,6 +108,7 @@ class LiveView(QWidget):
         for label in (self.accuracy_label, self.stats_label):
             # text changes every redraw: never let its width re-run the layout
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.accuracy_label.setWordWrap(True)      # the per-activity figures run long
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.message)
@@ -121,6 +130,7 @@ class LiveView(QWidget):
         self._ring = SampleRing(3)
         self._plot_cols: dict[tuple, list[int]] = {}
         self._label_index: dict[str, int] = {}
+        self.per_class: dict[str, list[int]] = {}   # truth -> [correct, windows] (replay)
         self._drawn_prediction = None
         self._colours = class_colours(0)
 
@@ -151,6 +161,7 @@ class LiveView(QWidget):
         self.prepare(bundle, threshold)
         self.timeline, self.truth_timeline = [], []
         self.last_prediction = self.last_stats = None
+        self.per_class = {}
         self.running = RunningFigures()
         self.bad_packets = 0
         self.dirty, self.new_prediction = True, False
@@ -195,7 +206,12 @@ class LiveView(QWidget):
             self.timeline.append(p.label)
             self.truth_timeline.append(p.truth)
             preds.append(p.class_index if p.label != UNCERTAIN else -1)
-            truths.append(-2 if p.truth is None else index.get(p.truth, -1))
+            t = -2 if p.truth is None else index.get(p.truth, -1)
+            truths.append(t)
+            if t >= 0:     # per true activity, for the replay's breakdown
+                tally = self.per_class.setdefault(p.truth, [0, 0])
+                tally[0] += int(p.class_index == t)
+                tally[1] += 1
         if len(self.timeline) > TIMELINE_MAX * 1.1:
             cut = len(self.timeline) - TIMELINE_MAX
             del self.timeline[:cut]
@@ -225,13 +241,20 @@ class LiveView(QWidget):
             self.probability_bars.set_probabilities(p.probabilities)
             if p.attention is not None and attention:
                 self.attention_strip.set_attention(p.attention)
+            if p.truth is not None:
+                self.timeline_ribbon.set_row_names(f"true: {p.truth}", f"predicted: {text}")
             self.timeline_ribbon.redraw()
         running = self.running
         if running.accuracy is not None:
             self.accuracy_label.setText(
                 f"Running accuracy {running.accuracy:.1%} over {running.labelled} windows "
-                "with a known activity")
+                f"with a known activity · per activity: {self.per_class_text()}")
         self.stats_label.setText(self._stats_text(network))
+
+    def per_class_text(self) -> str:
+        """E.g. "walking 95% (40), jogging 80% (25)": accuracy and windows per true activity."""
+        return ", ".join(f"{name} {c / n:.0%} ({n})" for name, (c, n) in
+                         sorted(self.per_class.items(), key=lambda kv: -kv[1][1]) if n)
 
     def _stats_text(self, network: bool) -> str:
         running = self.running
@@ -247,6 +270,10 @@ class LiveView(QWidget):
             parts.append(f"dropped {stats.dropped}")
             if network:
                 parts.append("connected" if stats.connected else "waiting for data")
+                if stats.packets and not stats.samples:   # Sensor Logger's test push
+                    parts.append("test received: the phone reaches this computer")
+                if stats.warning:
+                    parts.append(f"⚠ {stats.warning}")
                 if stats.last_error and stats.bad_packets:
                     parts.append(f"last error: {stats.last_error}")
         return "  |  ".join(parts)

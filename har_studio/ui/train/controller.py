@@ -61,11 +61,16 @@ class TrainRequest:
     cv_folds: int = 0              # > 1: cross-validate by subject instead
     preset: str = ""
     control: TrainControl = field(default_factory=TrainControl)
+    resume_folder: str | None = None   # continue this interrupted run from its checkpoint
 
 
 def _job(request: TrainRequest):
     """The generator the worker runs (module level: it holds no reference to a widget)."""
     r = request
+    if r.resume_folder:
+        from ...training.runs import resume_training
+
+        return resume_training(r.resume_folder, control=r.control)
     if r.cv_folds > 1:
         return cross_validate_model(
             r.dataset, k=r.cv_folds, window=r.window, activities=r.activities,
@@ -179,9 +184,11 @@ class TrainController(QObject):
             self._progress(item, cv)
             self.noted.emit(
                 f"{fold}Epoch {item.epoch}/{item.epochs}: loss {item.train_loss:.4f}, "
-                f"accuracy {item.train_acc:.3f} · validation {fmt(item.val_loss)} / "
-                f"{fmt(item.val_acc, 3)} · lr {item.lr:.2e} · {item.windows_per_s:,.0f} "
-                f"windows/s{' · best' if item.is_best else ''}", "info")
+                f"accuracy {item.train_acc:.3f} · "
+                + (f"validation {fmt(item.val_loss)} / {fmt(item.val_acc, 3)}"
+                   if math.isfinite(item.val_loss) else "no validation people")
+                + f" · lr {item.lr:.2e} · {item.windows_per_s:,.0f} "
+                f"windows/s{' · best val loss' if item.is_best else ''}", "info")
             self.epochFinished.emit(item)
         elif isinstance(item, DeviceChosen):
             self.deviceChosen.emit(f"{item.device} · {item.precision}")
@@ -192,7 +199,10 @@ class TrainController(QObject):
         if cv is None:
             self.progressed.emit(item.fraction, item.eta_s)
         else:
-            self.progressed.emit(cv.fraction, None)
+            # the whole run's ETA, from its pace so far (pauses included)
+            elapsed = time.monotonic() - self.started_at
+            eta = elapsed / cv.fraction * (1 - cv.fraction) if cv.fraction > 0.02 else None
+            self.progressed.emit(cv.fraction, eta)
 
     # The run is over before its outcome is announced: ``ended`` comes first.
     def _on_runner_succeeded(self, result) -> None:

@@ -79,14 +79,17 @@ class TrainPanel(QWidget):
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop after the current batch; the best model so far is "
-                                    "kept, evaluated and saved")
+        self.stop_button.setToolTip(
+            "Stop after the current batch. The weights of the last finished epoch (with “Keep "
+            "the best validation epoch”: of the best one) are kept, evaluated and saved; the "
+            "log names the epoch")
         self.cv_check = QCheckBox("Cross-validate by subject")
         self.cv_check.setToolTip(
             "Instead of one model: train k models, each tested on a group of subjects it never "
             "saw (every subject tested once). The mean and spread over folds estimate the "
-            "accuracy on new people. Validation subjects for early stopping come from each "
-            "fold's training subjects.")
+            "accuracy on new people. With early stopping (patience) or “Keep the best "
+            "validation epoch”, 2 validation subjects come from each fold's training "
+            "subjects; otherwise every fold trains its set epochs with no validation.")
         self.cv_folds = QSpinBox()
         self.cv_folds.setRange(2, 50)
         self.cv_folds.setValue(4)

@@ -90,7 +90,7 @@ class TrainingCurves(QWidget):
         batch.setClipToView(True)
         batch.setDownsampling(auto=True, method="peak")
         self._best = acc_item.plot(pen=None, symbol="star", symbolSize=12,
-                                   symbolBrush="#009E73", name="best (val loss)")
+                                   symbolBrush="#009E73", name="kept weights")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.loss_plot)
@@ -137,8 +137,15 @@ class TrainingCurves(QWidget):
             values = column(key)
             keep = np.isfinite(values)
             self.curves[key].setData(epochs[keep], values[keep])
-        best = [i for i, r in enumerate(rows) if _truthy(r.get("is_best"))]
-        acc = _num(rows[best[-1]].get("val_acc")) if best else float("nan")
+        # The star marks the epoch whose weights are kept (the best validation loss with
+        # "keep best", else the latest epoch); older history files only have is_best.
+        key = "kept" if rows and "kept" in rows[0] else "is_best"
+        best = [i for i, r in enumerate(rows) if _truthy(r.get(key))]
+        acc = float("nan")
+        if best:
+            acc = _num(rows[best[-1]].get("val_acc"))
+            if not np.isfinite(acc):
+                acc = _num(rows[best[-1]].get("train_acc"))
         if np.isfinite(acc):
             self._best.setData([epochs[best[-1]]], [acc])
         else:
@@ -291,13 +298,13 @@ class ConfusionHeatmap(QWidget):
         self.plot = pg.PlotWidget(background="w",
                                   axisItems={"bottom": self._x_axis, "left": self._y_axis})
         item = self.plot.getPlotItem()
-        item.setTitle("Confusion (rows: true, columns: predicted)", color="#333", size="10pt")
+        item.setTitle("Confusion (rows true, columns predicted)", color="#333", size="9pt")
         item.setMouseEnabled(x=False, y=False)
         item.setMenuEnabled(False)
         item.hideButtons()
         item.invertY(True)
         item.setAspectLocked(False)
-        self.plot.setMinimumSize(240, 200)
+        self.plot.setMinimumSize(200, 200)
         self.image = pg.ImageItem(axisOrder="row-major")
         # White (never predicted) to dark blue (always predicted): counts stay readable.
         self.image.setColorMap(pg.ColorMap([0.0, 1.0], [(255, 255, 255), (8, 48, 107)]))
@@ -333,6 +340,8 @@ class ConfusionHeatmap(QWidget):
         normalised = np.divide(counts, rows, out=np.zeros(counts.shape, float), where=rows > 0)
         self.image.setImage(normalised, levels=(0.0, 1.0), autoLevels=False)
         self.image.setRect(-0.5, -0.5, n, n)
+        item.setXRange(-0.5, n - 0.5, padding=0)   # every row and column in view
+        item.setYRange(-0.5, n - 0.5, padding=0)
         white, black = QColor("#fff"), QColor("#111")
         self.cell_labels.set_labels(
             [(c, r, str(int(counts[r, c])), white if normalised[r, c] > 0.5 else black)

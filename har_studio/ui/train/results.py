@@ -7,6 +7,7 @@ report and model are shown; saving and exporting are the tab's.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -133,7 +134,7 @@ class ResultsView(QWidget):
             0, QHeaderView.ResizeMode.ResizeToContents)
         self.metrics_table.horizontalHeader().setStretchLastSection(True)
         self.metrics_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.metrics_table.setMinimumWidth(260)
+        self.metrics_table.setMinimumWidth(230)
         self.metrics_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.per_class = PerClassBars()
         self.confusion = ConfusionHeatmap()
@@ -141,7 +142,8 @@ class ResultsView(QWidget):
         split.addWidget(self.metrics_table)
         split.addWidget(self.per_class)
         split.addWidget(self.confusion)
-        split.setSizes([280, 280, 340])
+        split.setSizes([270, 230, 400])
+        split.setChildrenCollapsible(False)
 
         # Cross-validation: one row per fold, then mean ± std (hidden for a single model).
         self.cv_summary = QLabel()
@@ -273,6 +275,32 @@ class ResultsView(QWidget):
             self.cv_table.setItem(row, col, item)
         self.cv_summary.setText(f"<b>Cross-validation by subject</b> · {f.fold} of {f.folds} "
                                 f"folds done")
+
+    def show_cv_run(self, cv: CVResult, folder: str | Path | None = None) -> None:
+        """A finished (or reopened) cross-validation whole: the fold table, the summary, the
+        pooled confusion and per-class bars, and its figures in the metrics table."""
+        self.start_folds(True)
+        for f in cv.folds:
+            self.add_fold(FoldFinished(int(f.get("fold", 0)), cv.k,
+                                       tuple(f.get("test_subjects") or ()),
+                                       float(f.get("accuracy") or math.nan),
+                                       float(f.get("f1_macro") or math.nan),
+                                       int(f.get("windows") or 0), float(f.get("seconds") or 0)))
+        self.show_cv(cv)
+        rows = [("cv_accuracy", "Accuracy (mean over folds)", cv.accuracy_mean),
+                ("cv_accuracy_std", "Accuracy (std over folds)", cv.accuracy_std),
+                ("cv_f1", "Macro F1 (mean over folds)", cv.f1_mean),
+                ("cv_pooled", "Pooled accuracy", cv.pooled_accuracy),
+                ("cv_folds", "Folds completed", f"{cv.completed} of {cv.k}"),
+                ("minutes", "Minutes", cv.minutes)] if cv.completed else []
+        self.metrics_table.setRowCount(len(rows))
+        for r, (key, label, value) in enumerate(rows):
+            self.metrics_table.setItem(r, 0, cell(label, key))
+            self.metrics_table.setItem(r, 1, cell(fmt(value, 4) if not isinstance(value, str)
+                                                  else value, value))
+        if folder is not None:
+            self.title.setText("<b>Results</b> · cross-validation (no single model) · "
+                               f"<span style='color:#666'>{Path(folder).name}</span>")
 
     def show_cv(self, cv: CVResult) -> None:
         """The summary above the fold table, and the pooled confusion and per-class bars."""

@@ -23,6 +23,15 @@ def run_text(info) -> str:
     """Three lines describing a run in the list: when, result, classes."""
     created = (info.created or info.name).replace("T", " ")[:16]
     acc = f"accuracy {info.accuracy:.3f}" if info.accuracy is not None else "no result"
+    if getattr(info, "crossval_path", None) is not None:
+        return (f"{created}  ·  {acc} (mean)\n{info.stopped_reason} · "
+                f"{len(info.activities)} classes\n" + ", ".join(info.activities[:3])
+                + ("…" if len(info.activities) > 3 else ""))
+    if info.status in (runs_mod.INTERRUPTED, "aborted"):
+        reason = "interrupted" + (" · resumable" if info.resumable else "")
+        classes = ", ".join(info.activities[:3]) + ("…" if len(info.activities) > 3 else "")
+        return (f"{created}  ·  {acc}\n{info.epochs} epoch{'s' if info.epochs != 1 else ''} · "
+                f"{reason} · {len(info.activities)} classes\n{classes}")
     reason = (info.stopped_reason or "unfinished").replace("_", " ")
     classes = ", ".join(info.activities[:3]) + ("…" if len(info.activities) > 3 else "")
     return (f"{created}  ·  {acc}\n{info.epochs} epoch{'s' if info.epochs != 1 else ''} · "
@@ -44,6 +53,9 @@ class RunsBrowser(QWidget):
         self.refresh_button = QPushButton("Refresh")
         self.use_model_button = QPushButton("Use this model")
         self.use_model_button.setToolTip("Load the selected run's model for the Live tab")
+        self.resume_run_button = QPushButton("Resume this run")
+        self.resume_run_button.setToolTip("Continue the selected interrupted run from its last "
+                                          "finished epoch, in its own folder, on its own data")
         self.resume_button = QPushButton("Resume training from model file…")
         self.resume_button.setToolTip("Continue training a saved model on the current data "
                                       "(same window, channels and activities)")
@@ -52,6 +64,7 @@ class RunsBrowser(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.refresh_button)
         buttons.addWidget(self.use_model_button)
+        buttons.addWidget(self.resume_run_button)
         layout.addLayout(buttons)
         layout.addWidget(self.resume_button)
         self.refresh_button.clicked.connect(self._on_refresh_clicked)
@@ -67,6 +80,7 @@ class RunsBrowser(QWidget):
         self.runs_list.blockSignals(True)
         try:
             self.runs_list.clear()
+            self._resumable = {str(i.folder) for i in infos if i.resumable}
             for info in infos:
                 item = QListWidgetItem(run_text(info))
                 item.setData(Qt.ItemDataRole.UserRole, str(info.folder))
@@ -97,6 +111,8 @@ class RunsBrowser(QWidget):
         self.runs_list.setEnabled(not running)
         self.use_model_button.setEnabled(not running and self.selected_folder() is not None)
         self.resume_button.setEnabled(can_start)
+        self.resume_run_button.setEnabled(not running and self.selected_folder()
+                                          in getattr(self, "_resumable", ()))
 
     def _on_refresh_clicked(self) -> None:
         self.refresh(select=self.selected_folder())

@@ -321,7 +321,8 @@ class TrainSettingsForm(QWidget):
             self.size_label.setText(
                 f"<b>{self.parameters:,}</b> parameters · <b>{format_count(self.macs)}</b> "
                 f"multiply-adds per window<br><span style='color:#666'>for {config.series} "
-                f"samples × {config.modal} channels, {config.classes} classes</span>")
+                f"samples × {inputs_text(config.modal, self._channels)}, {config.classes} "
+                f"classes</span>")
             self.size_label.setStyleSheet("")
         except ValueError as exc:
             self.parameters = self.macs = None
@@ -348,3 +349,12 @@ class TrainSettingsForm(QWidget):
 
     def _on_reference_clicked(self) -> None:
         self.set_preset("reference")
+
+
+def inputs_text(modal: int, channels) -> str:
+    """What the network reads per sample: "3 channels", or "6 derived inputs from x, y, z"
+    when the preset derives inputs (gravity, vertical, ...) from the raw channels."""
+    raw = list(channels or [])
+    if raw and modal != len(raw):
+        return f"{modal} derived inputs from {', '.join(raw)}"
+    return f"{modal} channel{'s' if modal != 1 else ''}"

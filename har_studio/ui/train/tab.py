@@ -4,8 +4,9 @@ The tab only composes its parts and connects them: ``TrainPanel`` (settings, pas
 Start/Pause/Stop), ``RunView`` (progress, curves, notes), ``ResultsView`` (metrics, confusion,
 folds) and ``TrainController`` (the job, its worker and the progress buffers). The curves are
 redrawn from a 10 Hz timer, so a fast stream of batch updates never holds the event loop.
-Stop ends at the next batch and keeps the best model so far, which is shown, saved in the run
-folder and handed to the Live tab like a finished run.
+Stop ends at the next batch and keeps the last finished epoch's model (the best one with "keep
+best"; the log names the epoch), which is shown, saved in the run folder and handed to the Live
+tab like a finished run.
 """
 
 from __future__ import annotations
@@ -16,13 +17,18 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
 
-from ...training import runs as runs_mod
-from ...training.jobs import describe_model, model_fields, record_report, result_report
+from ...training.jobs import (
+    describe_model,
+    fine_tune_schedule,
+    model_fields,
+    result_report,
+)
 from ..state import AppState
 from ..widgets import configure_pyqtgraph, make_timer
 from .controller import TrainController, TrainRequest, format_duration
 from .model_actions import ModelActions
 from .panel import TrainPanel
+from .past_runs import PastRunsMixin
 from .results import ResultsView
 from .run_view import RunView
 
@@ -38,7 +44,7 @@ _RESULT_WIDGETS = ("metrics_table", "per_class", "confusion", "leak_warning", "c
                    "cv_summary")
 
 
-class TrainTab(QWidget):
+class TrainTab(PastRunsMixin, QWidget):
     """Model and training settings, Start/Pause/Stop, live curves, results and past runs."""
 
     trainingStarted = Signal()
@@ -89,6 +95,7 @@ class TrainTab(QWidget):
             (p.runs.listFailed, self._on_runs_list_failed),
             (p.runs.use_model_button.clicked, self._on_use_model_clicked),
             (p.runs.resume_button.clicked, self._on_resume_clicked),
+            (p.runs.resume_run_button.clicked, self._on_resume_run_clicked),
             (r.save_button.clicked, a.save_dialog), (r.export_button.clicked, a.export_dialog),
             (a.failed, self._show_error), (a.done, self._on_actions_done),
             (a.noted, v.append_log), (a.exportFinished, self._update_controls),
@@ -147,6 +154,9 @@ class TrainTab(QWidget):
                 self._show_error(problem)
                 return False
             overrides = model_fields(init_bundle.model_config)
+            train_config, why = fine_tune_schedule(init_bundle, train_config,
+                                                   self.state.activities or
+                                                   self.state.dataset.activities)
         state = self.state
         request = TrainRequest(
             dataset=state.dataset, window=state.window_config, split=state.split_config,
@@ -165,6 +175,8 @@ class TrainTab(QWidget):
                              f"epochs, batch {train_config.batch_size}, lr {train_config.lr:g}, "
                              f"seed {train_config.seed}"
                              + (" (resumed from a model file)" if init_bundle else ""))
+        if init_bundle is not None and why:
+            self.view.append_log(why)
         self.view.device_label.setText(f"{train_config.device} · {train_config.precision}")
         self.view.status_label.setText("Preparing windows…")
         if request.cv_folds > 1:
@@ -177,7 +189,7 @@ class TrainTab(QWidget):
         return True
 
     def stop_training(self, wait_ms: int = 0) -> None:
-        """Ask a running job to stop (keeping its best model); optionally wait for it."""
+        """Ask a running job to stop (keeping a finished epoch's model); optionally wait."""
         self.controller.stop(wait_ms)
 
     def start_blocked_reason(self) -> str | None:
@@ -241,7 +253,7 @@ class TrainTab(QWidget):
             return
         self.stop_training()
         self.panel.set_paused(False)
-        self.status_label.setText("Stopping after this batch; the best model so far is kept…")
+        self.status_label.setText("Stopping after this batch…")
         self.view.append_log("Stop requested")
         self._update_controls()
 
@@ -299,13 +311,13 @@ class TrainTab(QWidget):
         self.view.set_progress(1.0 if not cv.stopped else cv.completed / cv.k, 0.0,
                                running=False)
         self.view.draw(self.controller)
-        self.results.show_cv(cv)
-        if cv.completed:
-            self.view.append_log(cv.summary())
-            self.status_label.setText(f"Cross-validation finished in "
-                                      f"{format_duration(minutes * 60)}")
+        self.results.show_cv_run(cv)   # the summary is in the log already (the job's note)
+        if cv.stopped:
+            self.status_label.setText(f"Cross-validation stopped after {cv.completed} of "
+                                      f"{cv.k} folds ({format_duration(minutes * 60)})")
         else:
-            self.status_label.setText("Cross-validation stopped")
+            self.status_label.setText(f"Cross-validation finished: {cv.k} folds in "
+                                      f"{format_duration(minutes * 60)}")
         self._update_controls()
         self.crossValidationFinished.emit(cv)
 
@@ -349,45 +361,3 @@ class TrainTab(QWidget):
     def _show_error(self, text: str) -> None:
         self.message.show_message(text, "error")
         self.view.append_log(text, "error")
-
-    # ------------------------------------------------------------------ past runs
-    def _on_run_selected(self, folder: str) -> None:
-        if self.running:
-            self._update_controls()
-            return
-        try:
-            record = runs_mod.load_run(folder)
-        except ValueError as exc:
-            self._show_error(str(exc))
-            return
-        self.message.clear()
-        history = list(record.history)
-        self.view.reset(max([int(_num_or(h.get("epoch"), 0)) for h in history] or [1]),
-                        clear_log=False)
-        self.controller.reset_buffers(history)
-        self.view.draw(self.controller)
-        self.results.show_report(record_report(record), model_path=record.model_path)
-        self.status_label.setText(f"Showing past run {Path(folder).name}")
-        self.progress_bar.setFormat("")
-        self._update_controls()
-
-    def _on_runs_list_failed(self, text: str) -> None:
-        self.view.append_log(text, "warning")
-
-    def _on_use_model_clicked(self) -> None:
-        if self.actions.use_run_model(self.panel.runs.selected_model()):
-            self._update_controls()
-
-    def _on_resume_clicked(self) -> None:
-        bundle = self.actions.choose_resume_model(self.panel.runs.selected_model())
-        if bundle is not None:
-            self.settings.set_settings(model_fields(bundle.model_config), None)
-            self.panel.side_tabs.setCurrentIndex(0)
-            self.start_training(init_bundle=bundle)
-
-
-def _num_or(value, default: float) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default

@@ -52,7 +52,10 @@ def test_eighteen_activities_start_at_a_to_e_and_the_choice_survives_a_restart(q
     stop_all_workers()
 
 
-def test_a_restart_restores_the_model_and_the_last_results(qtbot):
+def test_a_restart_restores_the_model_and_the_last_results(qtbot, monkeypatch):
+    from har_studio.ui.live import models
+
+    monkeypatch.setattr(models, "default_model_path", lambda: None)   # no built-in model
     state = AppState()
     window = MainWindow(state)
     qtbot.addWidget(window)

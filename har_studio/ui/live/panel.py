@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QScrollArea,
     QSlider,
@@ -25,10 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ... import paths
 from ...data.activities import canonical_activity
 from ...live import ReplaySource, local_addresses, make_network_source, parse_speed
 from .hints import address_hint
+from .panel_boxes import calibrate_box, record_box, wrapped_label
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +63,6 @@ def _combo(items) -> QComboBox:
     return combo
 
 
-def _label() -> QLabel:
-    label = QLabel("")
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
-
-
 class LivePanel(QWidget):
     """Settings boxes in a scroll area, Start and Stop below."""
 
@@ -82,8 +74,8 @@ class LivePanel(QWidget):
         # Record before the classifier settings: its button and message stay above the fold
         # of a 1280x820 window.
         boxes = {"model": self._model_box(), "source": self._source_box(),
-                 "classifier": self._classifier_box(), "record": self._record_box(),
-                 "calibrate": self._calibrate_box()}
+                 "classifier": self._classifier_box(), "record": record_box(self),
+                 "calibrate": calibrate_box(self)}
         for box in (boxes["model"], boxes["source"], boxes["record"], boxes["calibrate"],
                     boxes["classifier"]):
             side.addWidget(box)
@@ -118,7 +110,7 @@ class LivePanel(QWidget):
         row.addStretch(1)
         row.addWidget(self.open_model_button)
         layout.addLayout(row)
-        self.model_info = _label()
+        self.model_info = wrapped_label()
         layout.addWidget(self.model_info)
         return box
 
@@ -175,7 +167,7 @@ class LivePanel(QWidget):
         self.port_spin.setSpecialValueText("any free port")
         self.port_spin.setValue(DEFAULT_PORTS["udp"])
         self.units_combo = _combo(UNITS)
-        self.address_label = _label()
+        self.address_label = wrapped_label()
         self.host_combo.setEditable(True)   # a phone's address, for apps where it serves
         self.host_combo.setToolTip("Where to listen; for SensorServer and phyphox type the "
                                    "phone's address")
@@ -217,42 +209,6 @@ class LivePanel(QWidget):
         form.addRow("Smooth over", self.smooth_k_spin)
         form.addRow("Confidence threshold", self.threshold_spin)
         form.addRow(self.attention_check)
-        return box
-
-    def _record_box(self) -> QtWidgets.QGroupBox:
-        box = QtWidgets.QGroupBox("Record the incoming stream")
-        form = QtWidgets.QFormLayout(box)
-        self.record_activity_combo = QComboBox()
-        self.record_activity_combo.setEditable(True)
-        self.record_activity_combo.setToolTip("The activity the person is doing while recording")
-        self.record_subject_spin = QSpinBox()
-        self.record_subject_spin.setRange(0, 999_999)
-        self.record_subject_spin.setValue(99)
-        folder_row = QHBoxLayout()
-        self.record_folder_edit = QLineEdit(str(paths.user_data_dir() / "recordings"))
-        self.browse_button = QPushButton("…")
-        self.browse_button.setToolTip("Choose the folder recordings are saved in")
-        folder_row.addWidget(self.record_folder_edit, 1)
-        folder_row.addWidget(self.browse_button)
-        self.record_button = QPushButton("● Record")
-        self.record_button.setCheckable(True)
-        self.record_button.setToolTip("Save the incoming samples to a WISDM-format file "
-                                      "(written when recording stops)")
-        self.record_status = _label()
-        form.addRow("Activity", self.record_activity_combo)
-        form.addRow("Subject id", self.record_subject_spin)
-        form.addRow("Folder", folder_row)
-        form.addRow(self.record_button)
-        form.addRow(self.record_status)
-        return box
-
-    def _calibrate_box(self) -> QtWidgets.QGroupBox:
-        box = QtWidgets.QGroupBox("Calibrate")
-        layout = QVBoxLayout(box)
-        self.calibrate_button = QPushButton("Calibrate to this person…")
-        self.calibrate_button.setToolTip("Fine-tune the model to one person: they do each "
-                                         "activity for a minute (a phone or a replay)")
-        layout.addWidget(self.calibrate_button)
         return box
 
     # ------------------------------------------------------------------ source

@@ -68,6 +68,7 @@ class RunInfo:
     status: str = INTERRUPTED           # RUNNING, INTERRUPTED or the stopped_reason
     checkpoint_path: Path | None = None  # the latest finished epoch of a run that did not end
     crossval_path: Path | None = None    # crossval.json of a cross-validation run
+    sweep_path: Path | None = None       # sweep.json of a sweep (har-studio sweep)
 
     @property
     def resumable(self) -> bool:
@@ -357,7 +358,7 @@ def list_runs(root: Path | str | None = None) -> list[RunInfo]:
         try:
             record = load_run(folder)
         except ValueError:
-            info = _crossval_info(folder)
+            info = _crossval_info(folder) or _sweep_info(folder)
             if info is None:
                 log.debug("skipping %s: not a run folder", folder)
             else:
@@ -384,6 +385,29 @@ def list_runs(root: Path | str | None = None) -> list[RunInfo]:
 
 
 CROSSVAL_FILE = "crossval.json"
+
+
+def _sweep_info(folder: Path) -> RunInfo | None:
+    """The list line of a sweep folder (its sweep.json): the best trial's mean accuracy across
+    folds, or None when `folder` holds no readable sweep."""
+    from .sweep import SWEEP_FILE, read_sweep
+
+    path = folder / SWEEP_FILE
+    if not path.is_file():
+        return None
+    try:
+        sweep = read_sweep(folder)
+    except ValueError:
+        return None
+    created = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(path.stat().st_mtime))
+    best = sweep.best or {}
+    accuracy = best.get("accuracy_mean")
+    f1 = best.get("f1_mean")
+    return RunInfo(folder=folder, name=folder.name, created=created, epochs=0,
+                   stopped_reason=f"sweep, {len(sweep.trials)} trials ({sweep.state})",
+                   accuracy=float(accuracy) if isinstance(accuracy, (int, float)) else None,
+                   f1_macro=float(f1) if isinstance(f1, (int, float)) else None,
+                   status=sweep.state, sweep_path=path)
 
 
 def _crossval_info(folder: Path) -> RunInfo | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from ...training import runs as runs_mod
 from ...training.crossval import read_cv_report
 from ...training.jobs import model_fields, record_report
+from ...training.sweep import SWEEP_FILE, read_sweep
 from .controller import TrainRequest
 
 
@@ -17,6 +18,9 @@ class PastRunsMixin:
     def _on_run_selected(self, folder: str) -> None:
         if self.running:
             self._update_controls()
+            return
+        if (Path(folder) / SWEEP_FILE).is_file():
+            self._show_sweep(folder)
             return
         cv_file = Path(folder) / runs_mod.CROSSVAL_FILE
         if cv_file.is_file() and not (Path(folder) / runs_mod.CONFIG_FILE).is_file():
@@ -49,6 +53,28 @@ class PastRunsMixin:
         self.results.show_placeholder("cross-validation")
         self.results.show_cv_run(cv, folder)
         self.status_label.setText(f"Showing past cross-validation {Path(folder).name}")
+        self.progress_bar.setFormat("")
+        self._update_controls()
+
+    def _show_sweep(self, folder: str) -> None:
+        """A sweep's table in the log (trial, mean and worst fold, settings) and its best
+        recipe, which *Load recipe…* takes."""
+        try:
+            sweep = read_sweep(folder)
+        except ValueError as exc:
+            self._show_error(str(exc))
+            return
+        self.message.clear()
+        self.view.reset(1, clear_log=False)
+        self.results.show_placeholder("sweep")
+        self.view.append_log(f"Sweep {Path(folder).name} ({sweep.state}): {len(sweep.trials)} "
+                             f"trials, each scored by {sweep.k}-fold cross-validation by "
+                             f"subject ({sweep.score} fold accuracy)")
+        for line in sweep_table(sweep.trials):
+            self.view.append_log(line)
+        if sweep.best_preset is not None:
+            self.view.append_log(f"Best recipe: {sweep.best_preset} (Load recipe… takes it)")
+        self.status_label.setText(f"Showing past sweep {Path(folder).name}")
         self.progress_bar.setFormat("")
         self._update_controls()
 
@@ -88,3 +114,19 @@ def _num_or(value, default: float) -> float:
         return float(value)
     except (TypeError, ValueError):
         return default
+
+
+def sweep_table(trials: list[dict]) -> list[str]:
+    """One text line per trial of a sweep, best mean first."""
+    def key(row: dict) -> float:
+        return _num_or(row.get("accuracy_mean"), -1.0)
+
+    lines = []
+    for row in sorted(trials, key=key, reverse=True):
+        mean, worst = row.get("accuracy_mean"), row.get("accuracy_worst")
+        figures = (f"mean {mean:.3f}, worst fold {worst:.3f}"
+                   if isinstance(mean, (int, float)) and isinstance(worst, (int, float))
+                   else "no finished fold")
+        params = ", ".join(f"{k}={v}" for k, v in (row.get("params") or {}).items())
+        lines.append(f"  trial {row.get('trial')}: {figures} ({row.get('status')}) {params}")
+    return lines

@@ -14,17 +14,20 @@ import logging
 import sys
 import threading
 import time
-from dataclasses import fields
+from dataclasses import fields, replace
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -35,7 +38,7 @@ from ...data.features import FeatureConfig, output_channels
 from ...model.config import ViTConfig
 from ...training.config import TrainConfig
 from ...training.jobs import MODEL_FIELDS
-from ...training.presets import DEFAULT_PRESET, PRESETS, Preset
+from ...training.presets import DEFAULT_PRESET, PRESETS, Preset, load_preset_file
 from ..widgets import make_timer
 from .form_helpers import (
     TorchRelay,
@@ -97,6 +100,7 @@ class TrainSettingsForm(QWidget):
         self._channels: list[str] | None = None
         self._features = FeatureConfig()
         self._hidden_train: dict = {}   # a preset's TrainConfig fields that have no widget
+        self._loaded: dict[str, Preset] = {}   # recipes loaded from files (a sweep's best.toml)
 
         # Presets: input features + model + training that go together (training/presets.py).
         self.preset_combo = QComboBox()
@@ -150,6 +154,10 @@ class TrainSettingsForm(QWidget):
         preset_box = QGroupBox("Preset")
         preset_form = QFormLayout(preset_box)
         preset_form.addRow("Recipe", self.preset_combo)
+        self.load_recipe_button = QPushButton("Load recipe…")
+        self.load_recipe_button.setToolTip("A preset file (TOML), e.g. the best recipe of a sweep "
+                                           "(har-studio sweep writes best.toml)")
+        preset_form.addRow("", self.load_recipe_button)
         preset_form.addRow("Inputs", self.features_label)
 
         model_box = QGroupBox("Model")
@@ -204,6 +212,7 @@ class TrainSettingsForm(QWidget):
                                             if k in self.train_widgets})
         self.set_preset(DEFAULT_PRESET)
         self.preset_combo.currentIndexChanged.connect(self._on_preset_chosen)
+        self.load_recipe_button.clicked.connect(self._on_load_recipe_clicked)
         for widget in self.model_widgets.values():
             changed_signal(widget).connect(self._size_timer.start)
         if self._torch_ready:
@@ -240,7 +249,7 @@ class TrainSettingsForm(QWidget):
     def set_preset(self, name: str) -> None:
         """Apply preset `name`: its features, and its model and training fields over the
         reference defaults (seed, device and precision stay as they are)."""
-        preset: Preset = PRESETS[name]
+        preset: Preset = self._loaded.get(name) or PRESETS[name]
         index = self.preset_combo.findData(name)
         self.preset_combo.blockSignals(True)
         self.preset_combo.setCurrentIndex(index)
@@ -253,6 +262,30 @@ class TrainSettingsForm(QWidget):
         self._hidden_train = {k: v for k, v in train.items() if k not in self.train_widgets}
         self.set_settings({**REFERENCE_MODEL, **preset.model},
                           {k: v for k, v in train.items() if k in self.train_widgets})
+
+    def load_recipe(self, path) -> Preset:
+        """Add the preset file at `path` to the recipe choice and apply it; ValueError (one
+        line naming the file) when it is not a preset file."""
+        preset = load_preset_file(path)
+        if preset.name in PRESETS:   # a file may not shadow a built-in recipe
+            preset = replace(preset, name=f"{preset.name} ({Path(path).name})")
+        if preset.name not in self._loaded:
+            self.preset_combo.addItem(f"{preset.title} ({Path(path).name})", preset.name)
+            self.preset_combo.setItemData(self.preset_combo.count() - 1, str(path),
+                                          Qt.ItemDataRole.ToolTipRole)
+        self._loaded[preset.name] = preset
+        self.set_preset(preset.name)
+        return preset
+
+    def _on_load_recipe_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load recipe", "",
+                                              "Preset files (*.toml);;All files (*)")
+        if not path:
+            return
+        try:
+            self.load_recipe(path)
+        except ValueError as exc:
+            QMessageBox.warning(self, "Load recipe", str(exc).splitlines()[0])
 
     def preset_name(self) -> str:
         """The chosen preset's name."""

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from har_studio.data.demo import write_demo_files
+from har_studio.progress import run_to_end
 from har_studio.training import commands, sweep_commands
 from har_studio.training.crossval import list_cv_runs
 from har_studio.training.presets import (
@@ -174,15 +175,13 @@ def test_stopped_sweep_keeps_its_finished_trials(ray_2cpu, data_folder, space_fi
                     window=WindowConfig(32, 16), device="cpu", precision="fp32",
                     control=control)
     ended = []
-    while True:
-        try:
-            item = next(gen)
-        except StopIteration as stop:
-            result = stop.value
-            break
+
+    def on_item(item) -> None:
         if isinstance(item, TrialFinished):
             ended.append(item)
             control.stop()              # as Ctrl-C or the Stop button does
+
+    result = run_to_end(gen, on_item)
     assert result.stopped and ended
     assert len(result.trials) == len(ended) < 8
     info = read_sweep(folder)

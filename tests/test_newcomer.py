@@ -92,15 +92,13 @@ def test_stop_without_keep_best_says_once_which_epoch_is_kept(monkeypatch):
                 TrainConfig(epochs=6, patience=0, keep_best=False, lr=5e-2, **FAST),
                 control=control)
     items = []
-    while True:
-        try:
-            item = next(gen)
-        except StopIteration as stop:
-            result = stop.value
-            break
+
+    def on_item(item) -> None:
         items.append(item)
         if isinstance(item, BatchProgress) and item.epoch == 4:
             control.stop()
+
+    result = run_to_end(gen, on_item)
     epochs = [i for i in items if isinstance(i, EpochProgress)]
     assert len(epochs) == 3 and result.best_epoch == 3
     kept_notes = [i.text for i in items if isinstance(i, TrainNote) and "keep" in i.text.lower()]

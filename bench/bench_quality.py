@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--channels", default="x,y,z")
     p.add_argument("--k", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--presets", default="reference,robust")
-    p.add_argument("--random-split", default="robust",
+    p.add_argument("--presets", default="reference,robust,aligned")
+    p.add_argument("--random-split", default="aligned",
                    help="presets whose random-split figure to measure too ('' for none)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     p.add_argument("--no-perturb", dest="perturb", action="store_false",

@@ -56,6 +56,7 @@ FEATURE_GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]] = {
     "gyro_horizontal": (ACC + GYRO, ("gyro_horiz",)),
 }
 PER_WINDOW = ("none", "center", "standardise")
+ALIGN = ("none", "person")
 FEATURE_HELP = {
     "raw": "every raw channel as recorded",
     "acc": "raw acceleration x, y, z",
@@ -80,6 +81,8 @@ class FeatureConfig:
     outputs: tuple[str, ...] = ("raw",)
     lowpass_s: float = 1.0          # moving-average length of the gravity filter, seconds
     per_window: str = "none"        # "none", "center" or "standardise" each window's channels
+    align: str = "none"             # "person": raw samples turned into each person's upright,
+                                    # unit-gain frame first (data.alignment)
 
     def __post_init__(self) -> None:
         outputs = self.outputs
@@ -103,15 +106,25 @@ class FeatureConfig:
         if self.per_window not in PER_WINDOW:
             raise ValueError(f"per_window must be one of {', '.join(PER_WINDOW)}, "
                              f"got {self.per_window!r}")
+        if self.align not in ALIGN:
+            raise ValueError(f"align must be one of {', '.join(ALIGN)}, got {self.align!r}")
 
     @property
     def is_identity(self) -> bool:
         """True when `derive` returns the raw windows unchanged (the reference inputs)."""
-        return self.outputs == ("raw",) and self.per_window == "none"
+        return self.outputs == ("raw",) and self.per_window == "none" and self.align == "none"
+
+    @property
+    def aligns(self) -> bool:
+        """True when each person's samples are aligned before features are derived."""
+        return self.align != "none"
 
     def to_dict(self) -> dict:
-        return {"outputs": list(self.outputs), "lowpass_s": self.lowpass_s,
-                "per_window": self.per_window}
+        d = {"outputs": list(self.outputs), "lowpass_s": self.lowpass_s,
+             "per_window": self.per_window}
+        if self.aligns:   # absent for "none", so older model files read back unchanged
+            d["align"] = self.align
+        return d
 
     @classmethod
     def from_dict(cls, d: dict | None) -> FeatureConfig:
@@ -120,14 +133,14 @@ class FeatureConfig:
             return cls()
         if not isinstance(d, dict):
             raise ValueError(f"feature configuration must be a mapping, got {type(d).__name__}")
-        unknown = sorted(set(d) - {"outputs", "lowpass_s", "per_window"})
+        unknown = sorted(set(d) - {"outputs", "lowpass_s", "per_window", "align"})
         if unknown:
             raise ValueError(f"unknown feature setting(s): {', '.join(map(str, unknown))}")
         outputs = d.get("outputs", ("raw",))
         if not isinstance(outputs, (list, tuple)) or not all(isinstance(o, str) for o in outputs):
             raise ValueError(f"feature outputs must be a list of names, got {outputs!r}")
         return cls(outputs=tuple(outputs), lowpass_s=d.get("lowpass_s", 1.0),
-                   per_window=d.get("per_window", "none"))
+                   per_window=d.get("per_window", "none"), align=d.get("align", "none"))
 
     def describe(self) -> str:
         """One short line for the UI and logs."""
@@ -136,6 +149,8 @@ class FeatureConfig:
         text = " + ".join(self.outputs)
         if self.per_window != "none":
             text += f", {self.per_window} per window"
+        if self.aligns:
+            text += ", aligned to each person's pocket"
         return text
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..data.alignment import RunningAlignment
 from .ring import Resampler, RingBuffer
 from .sources import SampleBatch
 
@@ -180,6 +181,11 @@ class StreamingClassifier:
         self._last_t: float | None = None
         self._windows = 0
         self._column_cache: dict[tuple[str, ...], list[int]] = {}
+        features = getattr(bundle, "features", None)
+        # a model trained on per-person aligned inputs: this person's alignment, kept up to
+        # date from the stream itself (data.alignment); None for other models
+        self._alignment = (RunningAlignment(self._channels)
+                           if getattr(features, "aligns", False) else None)
 
     # -- read-only facts for the UI
     @property
@@ -242,6 +248,14 @@ class StreamingClassifier:
         self._run_id += 1
         self._last_t = None
         self._resampler.reset()
+        if self._alignment is not None:
+            self._alignment.reset()
+
+    @property
+    def alignment(self):
+        """The person's current ``Alignment`` (``data.alignment``) for a model that aligns
+        per person, else None."""
+        return None if self._alignment is None else self._alignment.current
 
     # -- the work
     def _select(self, batch: SampleBatch) -> SampleBatch:
@@ -332,15 +346,19 @@ class StreamingClassifier:
 
     def _infer(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Probabilities ``[n, classes]`` (and attention ``[n, C, patches]`` when asked)."""
+        extra = {}
+        if self._alignment is not None:
+            extra["alignment"] = self._alignment.update(X)
         if not self.attention:
             if self._onnx is not None and (self.engine == "onnx" or len(X) <= SMALL_BATCH):
-                inputs = self.bundle.normaliser.apply(self.bundle.derive(X))
+                aligned = self.bundle.align(X, **extra) if extra else X
+                inputs = self.bundle.normaliser.apply(self.bundle.derive(aligned))
                 logits = self._onnx.run(["logits"], {"windows": inputs})[0]
                 logits = logits.astype(np.float64)
                 e = np.exp(logits - logits.max(axis=1, keepdims=True))
                 return e / e.sum(axis=1, keepdims=True), None
-            return np.asarray(self.bundle.predict_proba(X), np.float64), None
-        probs, attention = self.bundle.predict_proba_with_attention(X)
+            return np.asarray(self.bundle.predict_proba(X, **extra), np.float64), None
+        probs, attention = self.bundle.predict_proba_with_attention(X, **extra)
         return np.asarray(probs, np.float64), np.asarray(attention)
 
     def _use_threads(self, n: int) -> None:

@@ -87,8 +87,20 @@ class ModelBundle:
         return output_channels(self.channels, self.features)
 
     def derive(self, X: np.ndarray) -> np.ndarray:
-        """Raw windows ``[n, size, C]`` -> the network's inputs before normalisation."""
+        """Raw windows ``[n, size, C]`` (already aligned, see ``align``) -> the network's
+        inputs before normalisation."""
         return derive(X, self.channels, self.features, rate_hz=self.window.rate_hz)[0]
+
+    def align(self, X: np.ndarray, subjects=None, alignment=None) -> np.ndarray:
+        """Raw windows in each person's upright, unit-gain frame when the model was trained
+        that way (``features.align``; ``data.alignment``), else `X` itself. `alignment`: an
+        ``Alignment`` for every window, or ``{subject: Alignment}`` with `subjects`; without
+        it each subject's (or, without `subjects`, the whole batch's) own estimate."""
+        if not self.features.aligns:
+            return X
+        from ..data.alignment import align_windows
+
+        return align_windows(X, self.channels, subjects, alignment)
 
     @property
     def units(self) -> dict[str, str]:
@@ -109,12 +121,12 @@ class ModelBundle:
             )
         return X
 
-    def _batches(self, X: np.ndarray, with_attention: bool):
+    def _batches(self, X: np.ndarray, with_attention: bool, subjects=None, alignment=None):
         import torch
 
         if self.model.training:
             self.model.eval()
-        Xn = self.normaliser.apply(self.derive(X))
+        Xn = self.normaliser.apply(self.derive(self.align(X, subjects, alignment)))
         device = self.device
         with torch.inference_mode():
             step = predict_batch(self.model_config)
@@ -126,14 +138,17 @@ class ModelBundle:
                     logits, attention = self.model(xb), None
                 yield torch.softmax(logits.float(), dim=-1).cpu().numpy(), attention
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities ``float32 [n, classes]`` for raw-unit windows ``[n, size, C]``."""
+    def predict_proba(self, X: np.ndarray, subjects=None, alignment=None) -> np.ndarray:
+        """Class probabilities ``float32 [n, classes]`` for raw-unit windows ``[n, size, C]``
+        (`subjects`, `alignment`: see ``align``)."""
         X = self._check_windows(X)
         if len(X) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
-        return np.concatenate([p for p, _ in self._batches(X, False)]).astype(np.float32)
+        return np.concatenate([p for p, _ in self._batches(X, False, subjects, alignment)]
+                              ).astype(np.float32)
 
-    def predict_proba_with_attention(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict_proba_with_attention(self, X: np.ndarray, subjects=None, alignment=None
+                                     ) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities and first-block attention per time patch ``float32 [n, C', patches]``
         (one row per input channel: see ``input_channels``)."""
         X = self._check_windows(X)
@@ -142,15 +157,15 @@ class ModelBundle:
                     np.zeros((0, self.model_config.modal, self.model_config.patch_num),
                              np.float32))
         probs, attention = [], []
-        for p, a in self._batches(X, True):
+        for p, a in self._batches(X, True, subjects, alignment):
             probs.append(p)
             attention.append(a.float().cpu().numpy())
         return (np.concatenate(probs).astype(np.float32),
                 np.concatenate(attention).astype(np.float32))
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, subjects=None, alignment=None) -> np.ndarray:
         """Class index (into ``labels``) of the most probable class of each window."""
-        return self.predict_proba(X).argmax(axis=1).astype(np.int64)
+        return self.predict_proba(X, subjects, alignment).argmax(axis=1).astype(np.int64)
 
 
 def predict_batch(config: ViTConfig, budget_floats: int = 64 * 1024 * 1024) -> int:

@@ -42,6 +42,30 @@ def random_rotation(rng: np.random.Generator, n: int | None = None) -> np.ndarra
     return R[0] if n is None else R
 
 
+def upright_rotation(rng: np.random.Generator, n: int | None = None,
+                     tilt_deg: float = 20.0) -> np.ndarray:
+    """Random rotations of a phone already aligned upright (``data.alignment``): a uniform
+    turn about the upright axis (+y: any way round in the pocket) after a small tilt
+    (normal, `tilt_deg` standard deviation, about a random horizontal axis) for the error of
+    the person's estimated upright. ``[3, 3]`` or ``[n, 3, 3]``."""
+    count = 1 if n is None else int(n)
+    theta = rng.uniform(0, 2 * np.pi, count)
+    c, s = np.cos(theta), np.sin(theta)
+    turn = np.zeros((count, 3, 3))
+    turn[:, 0, 0], turn[:, 0, 2], turn[:, 1, 1] = c, s, 1
+    turn[:, 2, 0], turn[:, 2, 2] = -s, c
+    phi = rng.normal(0, np.radians(tilt_deg), count)
+    heading = rng.uniform(0, 2 * np.pi, count)
+    kx, kz = np.cos(heading), np.sin(heading)          # unit axis (kx, 0, kz)
+    K = np.zeros((count, 3, 3))
+    K[:, 0, 1], K[:, 1, 0] = -kz, kz
+    K[:, 1, 2], K[:, 2, 1] = -kx, kx
+    tilt = (np.eye(3)[None] + np.sin(phi)[:, None, None] * K
+            + (1 - np.cos(phi))[:, None, None] * (K @ K))
+    R = tilt @ turn
+    return R[0] if n is None else R
+
+
 def _groups(channels) -> list[list[int]]:
     channels = list(channels)
     return [[channels.index(c) for c in group] for group in (ACC, GYRO)
@@ -114,11 +138,13 @@ def perturb_frame(frame: pd.DataFrame, seed: int = 0, *, rotation: bool = True,
 
 
 def augment_windows(X: np.ndarray, channels, rng: np.random.Generator, *,
-                    rotation: bool = True, gain: float = 0.15,
+                    rotation: bool | str = True, gain: float = 0.15,
                     cadence: float = 0.15) -> np.ndarray:
     """Randomly perturbed copies of raw windows ``[n, T, C]`` (same shape): per window, a
-    uniform random 3-D rotation of the phone, a gain on the acceleration and a time-scale
-    about the window's centre (edges held where a slowed window runs out of samples)."""
+    uniform random 3-D rotation of the phone (``rotation="upright"``: a turn about the
+    upright axis plus a small tilt, ``upright_rotation``, for windows already aligned per
+    person), a gain on the acceleration and a time-scale about the window's centre (edges
+    held where a slowed window runs out of samples)."""
     X = np.asarray(X, np.float32)
     out = X.copy()
     n, t, _ = X.shape
@@ -126,7 +152,7 @@ def augment_windows(X: np.ndarray, channels, rng: np.random.Generator, *,
         return out
     groups = _groups(channels)
     if rotation:
-        R = random_rotation(rng, n)
+        R = upright_rotation(rng, n) if rotation == "upright" else random_rotation(rng, n)
         for group in groups:
             out[:, :, group] = np.einsum("nij,ntj->nti", R, out[:, :, group])
     if gain and groups:
@@ -147,7 +173,10 @@ def expand_training(prepared, copies: int, seed: int = 0, *, gain: float = 0.15,
                     cadence: float = 0.15):
     """`prepared` (a ``PreparedData``) with `copies` perturbed copies of every training
     window added (``augment_windows``: random 3-D rotation, gain, time-scale), the derived
-    inputs recomputed; the normaliser and the other parts stay as they were."""
+    inputs recomputed; the normaliser and the other parts stay as they were. When the
+    features align per person, the copies are made from the aligned windows and turned only
+    about the upright axis (with a small tilt); the expanded ``train`` windows are then in
+    the aligned frame, and what the engine reads is ``inputs("train")``, derived here."""
     from dataclasses import replace
 
     from ..data.features import derive
@@ -157,10 +186,13 @@ def expand_training(prepared, copies: int, seed: int = 0, *, gain: float = 0.15,
         return prepared
     rng = np.random.default_rng([int(seed), 0xA06])
     train = prepared.train
-    extra = [augment_windows(train.X, train.channels, rng, gain=gain, cadence=cadence)
+    aligns = prepared.features.aligns
+    base = prepared.aligned(train) if aligns else train.X
+    extra = [augment_windows(base, train.channels, rng, gain=gain, cadence=cadence,
+                             rotation="upright" if aligns else True)
              for _ in range(copies)]
     reps = copies + 1
-    expanded = Windows(np.concatenate([train.X, *extra]), np.tile(train.y, reps),
+    expanded = Windows(np.concatenate([base, *extra]), np.tile(train.y, reps),
                        np.tile(train.subjects, reps), np.tile(train.starts, reps),
                        list(train.labels), list(train.channels), train.config)
     inputs = dict(prepared._inputs)

@@ -280,7 +280,7 @@ def person_normaliser(bundle, windows: Windows, choice: str, blend: float = 0.5)
     base = bundle.normaliser
     if choice == "base" or len(windows) == 0:
         return Normaliser(base.mean.copy(), base.std.copy())
-    own = Normaliser.fit(bundle.derive(windows.X))
+    own = Normaliser.fit(bundle.derive(bundle.align(windows.X, windows.subjects)))
     if choice == "person":
         return own
     if choice == "blend":

@@ -319,7 +319,7 @@ def run_fold(plan: CVPlan, f: int, control=None
             f"Cross-validation stopped during fold {f}; that fold is not counted"), done)
         return None
     test = prepared.test
-    pred = np.asarray(result.bundle.predict(test.X), dtype=np.int64)
+    pred = np.asarray(result.bundle.predict(test.X, test.subjects), dtype=np.int64)
     m = classification_metrics(test.y, pred, labels)
     per_subject: dict[int, dict] = {}
     subject_acc = {}

@@ -104,7 +104,14 @@ def predict_windows(bundle, windows, batch_size: int = 128) -> np.ndarray:
     if len(windows) == 0:
         return np.zeros(0, dtype=np.int64)
     step = max(1, int(batch_size))
-    return np.concatenate([np.asarray(bundle.predict(windows.X[i:i + step]), dtype=np.int64)
+    alignment = None
+    if bundle.features.aligns:   # each person's own alignment, from all of their windows
+        from ..data.alignment import estimate_per_subject
+
+        alignment = estimate_per_subject(windows.X, windows.channels, windows.subjects)
+    subjects = windows.subjects
+    return np.concatenate([np.asarray(bundle.predict(windows.X[i:i + step], subjects[i:i + step],
+                                                     alignment), dtype=np.int64)
                            for i in range(0, len(windows), step)])
 
 

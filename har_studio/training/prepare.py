@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..data.alignment import align_windows, estimate_per_subject
 from ..data.dataset import Dataset
 from ..data.features import FeatureConfig, derive, output_channels
 from ..data.splits import Normaliser, Split, SplitConfig, split_windows
@@ -38,6 +39,7 @@ class PreparedData:
     warnings: list[str] = field(default_factory=list)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     _inputs: dict = field(default_factory=dict, repr=False)
+    _alignments: dict | None = field(default=None, repr=False)
 
     @property
     def labels(self) -> list[str]:
@@ -53,12 +55,30 @@ class PreparedData:
         """What the network reads: the channels derived by `features` (raw ones if identity)."""
         return output_channels(self.channels, self.features)
 
+    @property
+    def alignments(self) -> dict | None:
+        """``{subject: Alignment}``, each person's from all of their windows, when the
+        features align per person (``data.alignment``); None otherwise."""
+        if not self.features.aligns:
+            return None
+        if self._alignments is None:
+            self._alignments = estimate_per_subject(self.windows.X, self.channels,
+                                                    self.windows.subjects)
+        return self._alignments
+
+    def aligned(self, windows: Windows) -> np.ndarray:
+        """Raw windows of `windows` in each person's aligned frame (``windows.X`` itself when
+        the features do not align)."""
+        if not self.features.aligns:
+            return windows.X
+        return align_windows(windows.X, windows.channels, windows.subjects, self.alignments)
+
     def inputs(self, part: str) -> np.ndarray:
         """Derived, unnormalised inputs ``float32 [n, size, C']`` of "train", "val" or "test"
         (the raw windows themselves for the identity features; cached)."""
         if part not in self._inputs:
             windows = {"train": self.train, "val": self.val, "test": self.test}[part]
-            self._inputs[part] = derive(windows.X, self.channels, self.features,
+            self._inputs[part] = derive(self.aligned(windows), self.channels, self.features,
                                         rate_hz=self.window.rate_hz)[0]
         return self._inputs[part]
 
@@ -195,12 +215,16 @@ def prepare_windows(
         warnings.append("no validation windows: early stopping will watch the training loss")
     if len(test) == 0:
         warnings.append("no test windows: final metrics will use the validation windows")
-    inputs = {"train": derive(train.X, windows.channels, features, rate_hz=window.rate_hz)[0]}
+    alignments = (estimate_per_subject(windows.X, windows.channels, windows.subjects)
+                  if features.aligns else None)
+    train_raw = (align_windows(train.X, train.channels, train.subjects, alignments)
+                 if alignments is not None else train.X)
+    inputs = {"train": derive(train_raw, windows.channels, features, rate_hz=window.rate_hz)[0]}
     normaliser = Normaliser.fit(inputs["train"])
     for text in warnings:
         log.info("prepare_data: %s", text)
     return PreparedData(windows, parts, normaliser, train, val, test, split,
-                        list(data_files or []), warnings, features, inputs)
+                        list(data_files or []), warnings, features, inputs, alignments)
 
 
 def default_model_config(prepared: PreparedData, **overrides):

@@ -274,6 +274,8 @@ class LiveView(QWidget):
                     parts.append("test received: the phone reaches this computer")
                 if stats.warning:
                     parts.append(f"⚠ {stats.warning}")
+                if stats.phone:
+                    parts.append(f"phone: {stats.phone}")
                 if stats.last_error and stats.bad_packets:
                     parts.append(f"last error: {stats.last_error}")
         return "  |  ".join(parts)

@@ -112,6 +112,10 @@ class LiveView(QWidget):
             # text changes every redraw: never let its width re-run the layout
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.accuracy_label.setWordWrap(True)      # the per-activity figures run long
+        self.stats_label.setWordWrap(True)         # and so does latency with queueing
+        self.stats_label.setToolTip("latency: from a sample's arrival to its prediction; "
+                                    "queueing: how long windows waited behind others of a "
+                                    "faster-than-real-time replay (not latency)")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.message)
@@ -278,7 +282,7 @@ class LiveView(QWidget):
                          f"p99 {running.latency_ms_p99:.1f} ms")
         queue = self.queue_percentiles()
         if queue is not None and queue[1] >= 1.0:   # the wait is not latency: named apart
-            parts.append(f"{QUEUEING} p50 {queue[0]:.1f} ms · p99 {queue[1]:.1f} ms")
+            parts.append(f"queueing p50 {queue[0]:.1f} ms · p99 {queue[1]:.1f} ms")
         stats = self.last_stats
         if stats is not None:
             parts.append(f"input {stats.rate_hz:.1f} Hz")

@@ -23,7 +23,7 @@ both. What each app sends, and what is done with it:
   magnitude near 1 means the app sent g: values are multiplied by 9.80665. An iPhone stream
   is negated, then accelerometer + gravity is the sample.
 * **HyperIMU**, **SensorServer**: Android apps, Android's convention; nothing converted
-  (HyperIMU can send g: the ``units="g"`` option). Lines from an iOS app (``phone="iphone"``
+  (an app set to send g needs the ``units="g"`` option). Lines from an iOS app (``phone="iphone"``
   on a UDP/TCP source) are negated on the accelerometer axes.
 * **phyphox** (Android and iPhone): the iOS app converts on the phone (its sensor input
   multiplies Core Motion's g by -9.81), so both deliver Android's convention; nothing converted.
@@ -59,10 +59,6 @@ class PhoneFrame:
     sign: float = 1.0
     scale: float = 1.0
     describe: str = "Android"
-
-
-ANDROID = PhoneFrame("android", 1.0, 1.0, "Android")
-IPHONE = PhoneFrame("iphone", -1.0, 1.0, "iPhone (axes negated to Android's convention)")
 
 
 def _median_norm(values: np.ndarray) -> float:

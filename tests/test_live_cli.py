@@ -206,3 +206,119 @@ def test_stream_cli_prints_a_summary_on_sigterm(model_file, tmp_path):
     assert summary["samples"] >= 32 and summary["predictions"] >= 1
     frame = pd.read_csv(record, header=None, lineterminator="\n")
     assert len(frame) == summary["samples"]
+
+
+# ------------------------------------------------- phones that are servers, and their axes
+
+def _phone_run(argv, capsys):
+    rc = run_cli(argv)
+    captured = capsys.readouterr()
+    return rc, json_lines(captured.out), captured.err
+
+
+def test_stream_cli_reads_sensorserver(model_file, capsys):
+    from test_phone_apps import FakeSensorServer, sensorserver_json, server_frame
+
+    def script(conn, path):   # Android events, 50 Hz of sender time, flat on a table
+        for i in range(150):
+            message = sensorserver_json((0.1 * (i % 7), 0.2, 9.81), 5_000_000_000 + i * 20_000_000)
+            conn.sendall(server_frame(0x1, message.encode()))
+        conn.recv(1)
+
+    server = FakeSensorServer(script)
+    try:
+        rc, out, err = _phone_run(["stream", "--model", str(model_file), "--sensorserver",
+                                   f"127.0.0.1:{server.port}", "--json", "--duration", "1.0"],
+                                  capsys)
+    finally:
+        server.close()
+    assert rc == 0, err
+    assert f"SensorServer on ws://127.0.0.1:{server.port}/sensor/connect" in err
+    assert out[-1]["type"] == "summary" and out[-1]["samples"] == 150
+    assert out[-1]["predictions"] == len(out) - 1 > 0
+    assert server.paths == ["/sensor/connect?type=android.sensor.accelerometer"]
+
+
+def test_stream_cli_reads_phyphox(model_file, capsys):
+    from test_phone_apps import FakePhyphox
+
+    phone = FakePhyphox()
+    phone.add(0.0, 0.0, 0.0, 9.81)
+    stop = threading.Event()
+
+    def experiment():   # new values once the command has asked where the experiment is
+        while not stop.is_set() and not phone.queries:
+            stop.wait(0.01)
+        for i in range(1, 101):
+            phone.add(i / 50, 0.1 * (i % 5), 0.3, 9.81)
+
+    thread = threading.Thread(target=experiment, daemon=True)
+    thread.start()
+    try:   # a URL as phyphox shows it works as the address
+        rc, out, err = _phone_run(["stream", "--model", str(model_file), "--phyphox",
+                                   f"http://127.0.0.1:{phone.port}", "--json", "--duration",
+                                   "1.0"], capsys)
+    finally:
+        stop.set()
+        thread.join(5)
+        phone.close()
+    assert rc == 0, err
+    assert f"phyphox on http://127.0.0.1:{phone.port}/get" in err
+    assert out[-1]["samples"] == 100 and out[-1]["predictions"] > 0
+
+
+@pytest.mark.parametrize("option, address, needle", [
+    ("--sensorserver", "", "not a phone address"),
+    ("--sensorserver", "0.0.0.0:8080", "not a phone address"),
+    ("--phyphox", "phone:http", "not a PHONE:PORT address"),
+    ("--phyphox", "192.168.1.20:70000", "port out of range"),
+    ("--phyphox", "http://[::1", "not a phone address"),
+    ("--sensorserver", "8080", "not a phone address"),
+])
+def test_stream_cli_bad_phone_address_is_one_line(model_file, capsys, option, address, needle):
+    rc = run_cli(["stream", "--model", str(model_file), option, address])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1 and needle in err and option in err
+
+
+@pytest.mark.parametrize("option, scheme", [("--sensorserver", "ws"), ("--phyphox", "http")])
+def test_stream_cli_unreachable_phone_is_one_line(model_file, capsys, option, scheme):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]          # closed again: no phone there
+    rc = run_cli(["stream", "--model", str(model_file), option, f"127.0.0.1:{port}"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1, err
+    assert f"cannot read the phone at {scheme}://127.0.0.1:{port}" in err
+
+
+def test_stream_cli_phone_iphone_records_android_axes(model_file, tmp_path, capsys):
+    """--phone iphone: an iOS app's lines (Core Motion: g, flat screen up is z = -1) reach the
+    model, and the recording, as Android's m/s^2: z = +9.81."""
+    from har_studio.data.loaders import load
+
+    port = free_udp_port()
+    stop = threading.Event()
+
+    def sender():
+        i = 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            while not stop.is_set():
+                lines = [f"{1_700_000_000_000 + 50 * (i + k)},0.0,0.0,-1.0" for k in range(10)]
+                s.sendto("\n".join(lines).encode(), ("127.0.0.1", port))
+                i += 10
+                stop.wait(0.01)
+
+    thread = threading.Thread(target=sender, daemon=True)
+    thread.start()
+    out_file = tmp_path / "ios.txt"
+    try:
+        rc = run_cli(["stream", "--model", str(model_file), "--udp", f"127.0.0.1:{port}",
+                      "--units", "g", "--phone", "iphone", "--duration", "1.0",
+                      "--record", str(out_file), "--activity", "sitting"])
+    finally:
+        stop.set()
+        thread.join(5)
+    assert rc == 0, capsys.readouterr().err
+    z = load(out_file).frame["z"].to_numpy()
+    assert len(z) > 5 and np.allclose(z, 9.80665, atol=0.01)

@@ -307,3 +307,28 @@ def test_labelling_while_streaming_marks_the_recording(tab, qtbot, tmp_path):
     (path,) = tab.recorded_paths
     counts = load(path).report.activities
     assert set(counts) == {"walking", "jogging"} and min(counts.values()) >= 60
+
+
+def test_an_iphone_on_sensor_logger_reads_as_android(tab, qtbot):
+    """The Live tab's Phone setting: Sensor Logger on an iPhone (default settings, axes
+    negated) is told from its push and plotted, and classified, as Android's z ~ +9.81."""
+    import urllib.request
+
+    from test_phone_frames import iphone_push
+
+    assert tab.phone_combo.currentData() == "auto"
+    tab.set_source("http", host="127.0.0.1", port=0, phone="auto")
+    assert tab.start(), tab.message.text()
+    port = tab.listening_address.rpartition(":")[2]
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/data", data=iphone_push(60),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as reply:
+        assert reply.status == 200
+    qtbot.waitUntil(lambda: "phone: iPhone" in tab.stats_label.text(), timeout=10000)
+    z = tab.signal_plot.curves[2].getData()[1]
+    assert z is not None and len(z) and float(np.min(z)) > 9.7
+    assert not tab.phone_combo.isEnabled()          # fixed while the session runs
+    with qtbot.waitSignal(tab.sessionFinished, timeout=10000):
+        qtbot.mouseClick(tab.stop_button, Qt.MouseButton.LeftButton)
+    with pytest.raises(ValueError, match="phone"):
+        tab.set_source("http", phone="nokia")

@@ -1,4 +1,5 @@
-"""The Live view draws the running figures the session sends; it keeps no tally of its own."""
+"""The Live view draws the running figures the session sends, and the queueing its predictions
+carry; it keeps no tally of its own."""
 
 from __future__ import annotations
 
@@ -30,3 +31,29 @@ def test_view_shows_the_sessions_running_figures(qtbot):
 
     view.reset(None, 0.5)
     assert view.running_accuracy is None and view.accuracy_label.text() == ""
+
+
+def test_running_stats_name_queueing_apart_from_latency(qtbot):
+    """A replay at max speed: windows wait behind others of the same batch (queue_ms). The
+    running line must call that queueing, next to the real latency, as the summary does."""
+    view = LiveView()
+    qtbot.addWidget(view)
+    view.reset(None, 0.5)
+    predictions = [Prediction(t=float(i), label="x", confidence=0.9, probabilities=[0.9, 0.1],
+                              latency_ms=2.0, queue_ms=10.0 * i, class_index=0)
+                   for i in range(1, 11)]
+    running = RunningFigures(predictions=10, latency_ms_p50=2.0, latency_ms_p99=2.0)
+    view.ingest(LiveUpdate(SampleBatch.empty(("x", "y", "z")), predictions, SourceStats(),
+                           running))
+    view.redraw(network=False, attention=False)
+    stats = view.stats_label.text()
+    assert "latency p50 2.0 ms · p99 2.0 ms" in stats
+    assert "queueing p50 55.0 ms" in stats and "queueing" in view.stats_label.toolTip()
+    assert "latency p50 55" not in stats and "p99 99.1 ms" in stats
+    # Windows classified one by one (a phone at real time) wait for nothing: no queueing shown.
+    view.reset(None, 0.5)
+    alone = [Prediction(t=1.0, label="x", confidence=0.9, probabilities=[0.9, 0.1],
+                        latency_ms=2.0, class_index=0)]
+    view.ingest(LiveUpdate(SampleBatch.empty(("x", "y", "z")), alone, SourceStats(), running))
+    view.redraw(network=True, attention=False)
+    assert "queueing" not in view.stats_label.text()

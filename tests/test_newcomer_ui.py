@@ -3,8 +3,10 @@ results and cross-validation runs; WISDM 2019's 18 activities start at the five 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from har_studio.data.demo import demo_dataset
 from har_studio.data.splits import SplitConfig
@@ -203,6 +205,7 @@ def test_layout_at_1280x820(qtbot):
     state.set_dataset(demo_dataset(subjects=2, seconds_per_activity=7.0, activities=EIGHTEEN))
     data = window.tab("Data")
     assert data.activity_chart.minimumHeight() >= 15 * 18     # a row per activity
+    _a_long_file_name_leaves_the_data_column_alone(window, state, data, qtbot)
     window.show_tab("Live")
     live = window.tab("Live")
     qtbot.waitExposed(live)
@@ -213,7 +216,44 @@ def test_layout_at_1280x820(qtbot):
     live.attention_strip.set_channels(["acc_mag", "body_horiz", "body_vert", "tilt_x",
                                        "tilt_y", "tilt_z"])
     assert live.attention_strip.minimumHeight() >= 6 * 15
+    # Before any attention the strip shows its rows over a clean axis, not "-400…400 (x0.001)".
+    strip = live.attention_strip
+    bottom = strip.getPlotItem().getAxis("bottom")
+    assert not bottom.style["showValues"] and "x0.001" not in bottom.labelString()
+    assert strip.getPlotItem().getAxis("left").range == [0.0, 6.0]
+    strip.set_attention(np.linspace(0.1, 1.0, 6 * 8, dtype=np.float32).reshape(6, 8))
+    assert bottom.style["showValues"] and bottom.range == [0.0, 8.0]
+    assert "x0.001" not in bottom.labelString()
     stop_all_workers()
+
+
+def _a_long_file_name_leaves_the_data_column_alone(window, state, data, qtbot) -> None:
+    """A 200-character file name must not widen the Data tab's left column (its scroll area
+    would then hide "Demo data", "New seed", "WISDM A-E"): shortened, whole in the tooltip."""
+    import dataclasses
+
+    from PySide6.QtCore import QPoint, QRect
+
+    window.show_tab("Data")
+    qtbot.waitExposed(data)
+    viewport = data.panel.parentWidget()        # the scroll area's viewport
+    column = viewport.parentWidget()            # the scroll area: the left column
+    width = column.width()
+    assert data.panel.width() <= viewport.width()
+    dataset = state.dataset
+    name = "/recordings/" + ("walking_in_the_park_" * 10)[:200] + ".txt"
+    state.set_dataset(dataclasses.replace(dataset, report=dataclasses.replace(
+        dataset.report, files=[name])), [])
+    qtbot.waitUntil(lambda: "walking_in_the_park" in data.summary.text(), timeout=5000)
+    QApplication.processEvents()
+    assert column.width() == width and data.panel.width() <= viewport.width()   # no sideways scroll
+    assert name in data.summary.toolTip() and name not in data.summary.text()
+    panel = data.panel
+    for button in (panel.demo_button, panel.reseed_button, panel.wisdm_ae_button):
+        corner = button.mapTo(viewport, QPoint(0, 0))
+        assert viewport.rect().contains(QRect(corner, button.size())), button.text()
+        assert button.width() >= button.sizeHint().width(), button.text()   # text not cut
+    window.show_tab("Live")
 
 
 def test_local_network_shows_a_qr_code_of_the_phone_url(qtbot):

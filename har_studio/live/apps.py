@@ -10,8 +10,9 @@
 Both keep reconnecting until stopped (the phone may lock its screen or change network), read
 with timeouts and size caps, and count what is malformed as bad packets, like the listening
 sources. Units and axes: both apps report Android's convention (m/s^2 with gravity, x right,
-y up, z out of the screen), which is WISDM's, so nothing is converted; phyphox converts iOS
-readings to the same convention on the phone.
+y up, z out of the screen), which is WISDM's, so nothing is converted and the ``phone``
+option is ignored: SensorServer is Android only, and phyphox's iOS app converts Core Motion's
+g to m/s^2 with Android's sign on the phone (it multiplies by -9.81; see ``frames``).
 """
 
 from __future__ import annotations
@@ -46,11 +47,14 @@ class _ClientSource(NetworkSource):
 
     TIMEOUT_S = 5.0
     RETRY_S = 1.0
+    PHONE_SIGN_IN_SCALE = False   # the apps send Android's convention (module docstring)
+    PHONE_NOTE = "Android's convention"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, *, channels=DEFAULT_CHANNELS,
                  retry_s: float | None = None, timeout_s: float | None = None, **kw) -> None:
         super().__init__(host, port, channels=channels, **kw)
         self.warning = None   # connecting out exposes nothing
+        self._phone_note = self.PHONE_NOTE
         self.retry_s = float(retry_s if retry_s is not None else self.RETRY_S)
         self.timeout_s = float(timeout_s if timeout_s is not None else self.TIMEOUT_S)
         self._open_now = False
@@ -112,6 +116,8 @@ def _reason(exc: BaseException) -> str:
         return "the phone did not answer in time"
     if isinstance(exc, asyncio.IncompleteReadError):
         return "the phone closed the connection"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (nothing answers at that port)"
     text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return text.splitlines()[0][:100]
 
@@ -127,6 +133,7 @@ class SensorServerSource(_ClientSource):
     """
 
     kind = "sensorserver"
+    PHONE_NOTE = "Android (SensorServer is an Android app)"
     MAX_MESSAGE = 64 << 10
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, **kw) -> None:
@@ -262,6 +269,7 @@ class PhyphoxSource(_ClientSource):
     """
 
     kind = "phyphox"
+    PHONE_NOTE = "Android's convention (phyphox converts an iPhone's readings on the phone)"
     POLL_S = 0.1
     MAX_REPLY = 16 << 20
     RESTART_AFTER_S = 1.0

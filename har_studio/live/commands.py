@@ -49,14 +49,27 @@ def register(subparsers) -> None:
         description="Listen for a phone sensor app and classify its stream until interrupted "
                     "(Ctrl-C or SIGTERM) or --duration passes. UDP/TCP: lines of "
                     "'[timestamp,]x,y,z[,gx,gy,gz]' (HyperIMU and similar); HTTP: JSON batches "
-                    "as POSTed by Sensor Logger. Use host 0.0.0.0 to listen on the local network.")
+                    "as POSTed by Sensor Logger. Use host 0.0.0.0 to listen on the local network. "
+                    "SensorServer and phyphox are servers on the phone: give the phone's "
+                    "address as the app shows it and this command connects to it.")
     _common(s, "mean", "auto")
     where = s.add_mutually_exclusive_group(required=True)
     where.add_argument("--udp", metavar="HOST:PORT", help="listen for UDP datagrams")
     where.add_argument("--tcp", metavar="HOST:PORT", help="listen for TCP connections")
     where.add_argument("--http", metavar="HOST:PORT", help="listen for HTTP POSTs (Sensor Logger)")
+    where.add_argument("--sensorserver", metavar="PHONE[:PORT]",
+                       help="connect to the SensorServer app's WebSocket (Android; port 8080 "
+                            "unless given)")
+    where.add_argument("--phyphox", metavar="PHONE[:PORT]",
+                       help="poll phyphox's remote access (experiment 'Acceleration with g'; "
+                            "port 8080 unless given; a URL such as http://PHONE:8080 works too)")
     s.add_argument("--units", choices=("ms2", "g"), default="ms2",
                    help="accelerometer units the phone sends (default ms2 = m/s^2)")
+    s.add_argument("--phone", choices=("auto", "android", "iphone"), default="auto",
+                   help="whose axis signs the values have: an iPhone's accelerometer axes are "
+                        "negated to Android's convention (auto: Sensor Logger's platform is told "
+                        "from what it sends, other line senders are taken as Android; "
+                        "SensorServer and phyphox always send Android's convention)")
     s.add_argument("--duration", type=float, default=None, metavar="S",
                    help="stop after S seconds")
     s.add_argument("--record", default=None, metavar="FILE",
@@ -65,6 +78,63 @@ def register(subparsers) -> None:
     s.add_argument("--subject", type=int, default=0, metavar="ID",
                    help="subject id for --record (default 0)")
     s.set_defaults(func=_stream)
+
+
+PHONE_SERVES = ("sensorserver", "phyphox")   # the phone is the server: this command connects
+KIND_NAMES = {"sensorserver": "SensorServer", "phyphox": "phyphox"}
+PHONE_DEFAULT_PORT = 8080
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:_%")
+
+
+def phone_address(text: str) -> tuple[str, int]:
+    """A phone's ``HOST``, ``HOST:PORT`` or URL (``http://HOST:PORT/...``, ``ws://...``) as an
+    app shows it -> (host, port), port 8080 unless given; ValueError when it is not one."""
+    import urllib.parse
+
+    s = str(text).strip()
+    if "://" in s:
+        try:
+            parts = urllib.parse.urlsplit(s)
+            host, port = parts.hostname or "", parts.port
+        except ValueError:
+            raise ValueError(f"not a phone address: {text!r}") from None
+    else:
+        host, sep, port_text = s.rpartition(":") if s.count(":") == 1 else (s, "", "")
+        host = (host if sep else s).strip("[]")
+        port = None
+        if sep:
+            if not port_text.isdigit():
+                raise ValueError(f"not a PHONE:PORT address: {text!r}")
+            port = int(port_text)
+    if not host or host in ("0.0.0.0", "::") or not set(host) <= _HOST_CHARS or host.isdigit():
+        raise ValueError(f"not a phone address: {text!r} (give the address the app shows, "
+                         f"e.g. 192.168.1.20:8080)")
+    port = PHONE_DEFAULT_PORT if port is None else port
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port out of range in {text!r}")
+    return host, port
+
+
+def _reach_phone(source, timeout_s: float | None = None) -> str | None:
+    """Wait until a phone-served source has reached the phone: None once a sample (or the
+    connection) is there or the wait ends quietly; the one-line reason when it failed first."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + (timeout_s if timeout_s is not None else source.timeout_s + 1.0)
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        stats = source.stats()
+        if stats.samples:
+            return None
+        if stats.last_error:
+            where = stats.address or "the phone"
+            hint = ("start the server in the SensorServer app and check the address"
+                    if source.kind == "sensorserver" else "start the experiment 'Acceleration "
+                    "with g' with remote access allowed and check the address")
+            return f"cannot read the phone at {where}: {stats.last_error.split(': ', 1)[-1]} ({hint})"
+        pause.wait(0.02)
+    return None
 
 
 def _load_bundle(path: str):
@@ -185,11 +255,12 @@ def _stream(args: argparse.Namespace) -> int:
     from .session import LiveControl
     from .sources import local_addresses, make_network_source, parse_address
 
-    kind, text = next((k, getattr(args, k)) for k in ("udp", "tcp", "http") if getattr(args, k))
+    kind, text = next((k, getattr(args, k)) for k in ("udp", "tcp", "http", "sensorserver",
+                                                      "phyphox") if getattr(args, k) is not None)
     try:
-        host, port = parse_address(text)
+        host, port = phone_address(text) if kind in PHONE_SERVES else parse_address(text)
     except ValueError as exc:
-        return cli.fail(str(exc))
+        return cli.fail(f"--{kind}: {exc}")
     if args.hop is not None and args.hop < 1:
         return cli.fail("--hop must be at least 1")
     if args.record and not args.activity:
@@ -205,10 +276,16 @@ def _stream(args: argparse.Namespace) -> int:
         else ("x", "y", "z")
     try:
         classifier = _make_classifier(bundle, args)
-        source = make_network_source(kind, host, port, channels=channels, units=args.units)
+        source = make_network_source(kind, host, port, channels=channels, units=args.units,
+                                     phone=args.phone)
         source.start()
     except (ValueError, OSError) as exc:
         return cli.fail(str(exc))
+    if kind in PHONE_SERVES:
+        problem = _reach_phone(source)
+        if problem:
+            source.stop()
+            return cli.fail(problem)
     control = LiveControl()
     recorder = None
     if args.record:
@@ -225,7 +302,9 @@ def _stream(args: argparse.Namespace) -> int:
         bound_port = address.rsplit(":", 1)[1]
         choices = " or ".join(f"{a}:{bound_port}" for a in local_addresses())
         phone = f" (on the phone use {choices})"
-    sys.stderr.write(f"har-studio: listening for {kind.upper()} on {address}{phone}\n")
+    doing = "reading" if kind in PHONE_SERVES else "listening for"
+    sys.stderr.write(f"har-studio: {doing} {KIND_NAMES.get(kind, kind.upper())} on "
+                     f"{address}{phone}\n")
     sys.stderr.flush()
     try:
         return _drive(source, classifier, args, control)

@@ -35,7 +35,8 @@ _TS_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 ACCEL_NAMES = ("totalacceleration", "accelerometer")
 GRAVITY_NAME = "gravity"
 GYRO_NAME = "gyroscope"
-KNOWN_JSON_SENSORS = (*ACCEL_NAMES, GRAVITY_NAME, GYRO_NAME)
+UNCALIBRATED_NAME = "accelerometeruncalibrated"   # only read to tell iPhone from Android
+KNOWN_JSON_SENSORS = (*ACCEL_NAMES, GRAVITY_NAME, GYRO_NAME, UNCALIBRATED_NAME)
 
 # What a phone sensor can report at most: beyond, a value is corrupt (or hostile), not motion.
 MAX_ACCEL_MS2 = 1000.0      # about 100 g; phone accelerometers saturate at 8 to 32 g

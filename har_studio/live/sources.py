@@ -37,10 +37,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .frames import PhoneFrame, check_phone, sensor_logger_frame
 from .protocols import (
     ACCEL_NAMES,
     GRAVITY_NAME,
     GYRO_NAME,
+    UNCALIBRATED_NAME,
     ParsedSamples,
     parse_json_batch,
     parse_lines,
@@ -104,7 +106,8 @@ class SourceStats:
     position_s / duration_s: replay position and length; finished: a replay reached its end.
     kernel_dropped: datagrams the operating system dropped before they were read (Linux UDP);
     evicted: connections closed for being idle or to make room for another client;
-    warning: a caution the user should see (listening on every network interface).
+    warning: a caution the user should see (listening on every network interface);
+    phone: the phone convention the values were read in, when known (see ``frames``).
     """
 
     samples: int = 0
@@ -122,6 +125,7 @@ class SourceStats:
     kernel_dropped: int = 0
     evicted: int = 0
     warning: str | None = None
+    phone: str | None = None
 
 
 class Source:
@@ -482,6 +486,9 @@ class NetworkSource(Source):
     host / port: where to listen (``"0.0.0.0"`` = the local network; port 0 = any free port).
     channels: ``("x","y","z")`` or with ``("gx","gy","gz")`` when the model needs a gyroscope.
     units: accelerometer units the phone sends, ``"ms2"`` (m/s^2, as WISDM) or ``"g"``.
+    phone: ``"auto"``, ``"android"`` or ``"iphone"``: whose axis signs the values have; iPhone
+    accelerometer axes are negated to Android's convention (``frames`` says what each app
+    sends; HTTP tells Sensor Logger's platform itself under "auto").
     ts_unit: unit of sender timestamps in text lines (``"auto"`` guesses from the magnitude).
     max_pending: most samples held for the reader; beyond, the oldest are dropped and counted.
     clock: monotonic clock stamping arrivals (must be the classifier's clock for latency).
@@ -503,12 +510,15 @@ class NetworkSource(Source):
     CONNECTED_WITHIN_S = 2.0
     MAX_SENDER_GAP_S = 10.0   # a longer jump of sender time starts a new run
     MAX_LAG_S = 30.0          # stream time further behind arrival than this is re-anchored
+    PHONE_SIGN_IN_SCALE = True   # lines: an iPhone's sign is fixed per stream
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
                  channels: tuple[str, ...] | list[str] = DEFAULT_CHANNELS, units: str = "ms2",
                  ts_unit: str = "auto", max_pending: int = 20000, rate_window_s: float = 5.0,
                  clock: Callable[[], float] = time.monotonic, idle_timeout_s: float | None = None,
-                 max_clients: int | None = None) -> None:
+                 max_clients: int | None = None, phone: str = "auto") -> None:
+        self.phone = check_phone(phone)
+        self._phone_note: str | None = "iPhone (axes negated)" if self.phone == "iphone" else None
         if units not in ("ms2", "g"):
             raise ValueError(f"units must be 'ms2' or 'g', got {units!r}")
         self.idle_timeout_s = float(idle_timeout_s or getattr(self, "IDLE_TIMEOUT_S", 15.0))
@@ -521,8 +531,9 @@ class NetworkSource(Source):
         self.channels = tuple(channels)
         self.units = units
         self.ts_unit = ts_unit
-        self._scale = np.array([STANDARD_GRAVITY if (units == "g" and c in ACCEL_SET) else 1.0
-                                for c in self.channels], np.float32)
+        sign = -1.0 if self.phone == "iphone" and self.PHONE_SIGN_IN_SCALE else 1.0
+        self._scale = np.array([(STANDARD_GRAVITY if units == "g" else 1.0) * sign
+                                if c in ACCEL_SET else 1.0 for c in self.channels], np.float32)
         self._clock = clock
         self._lock = threading.Lock()
         self._data_ready = threading.Event()
@@ -649,7 +660,8 @@ class NetworkSource(Source):
                                address=self.address, last_error=self._last_error,
                                dropped=self._dropped, other_sensors=self._other,
                                packets=self._packets, kernel_dropped=self._kernel_dropped,
-                               evicted=self._evicted, warning=self.warning)
+                               evicted=self._evicted, warning=self.warning,
+                               phone=self._phone_note)
 
     def _is_connected(self) -> bool:
         return self._clock() - self._last_arrival <= self.CONNECTED_WITHIN_S
@@ -954,8 +966,10 @@ class HttpSource(_StreamServerSource):
     """JSON batches POSTed by the Sensor Logger app (any path). Answers 200 at once.
 
     Accelerometer: ``totalacceleration`` (with gravity, as WISDM) when the phone sends it, else
-    ``accelerometer`` (plus ``gravity`` when sent). Gyroscope values (for 6-channel models) are
-    interpolated at the accelerometer times. Entries of other sensors are counted in
+    ``accelerometer`` (plus ``gravity`` when sent). iPhone values are negated to Android's
+    convention and g converted to m/s^2, the platform told from what the app sends unless
+    ``phone`` says it (``frames.sensor_logger_frame``; ``stats().phone`` says which).
+    Gyroscope values (for 6-channel models) are interpolated at the accelerometer times. Entries of other sensors are counted in
     ``stats().other_sensors``; bodies that are not such JSON count as bad packets (answered 400).
 
     A small HTTP/1.1 server (keep-alive, ``Content-Length`` bodies, ``Expect: 100-continue``)
@@ -966,12 +980,14 @@ class HttpSource(_StreamServerSource):
     """
 
     kind = "http"
+    PHONE_SIGN_IN_SCALE = False   # told per stream from the payload in _merge
     MAX_BODY = 8 << 20
     MAX_BODIES = 64 << 20
 
     def _open(self) -> None:
         super()._open()
         self._use_total = False
+        self._frame: PhoneFrame | None = None
         self._last_gyro: tuple[float, np.ndarray] | None = None
         self._uploads: dict[asyncio.StreamWriter, tuple[float, int]] = {}  # -> (start, bytes)
 
@@ -1080,17 +1096,19 @@ class HttpSource(_StreamServerSource):
         if ACCEL_NAMES[0] in sensors:
             self._use_total = True
         accel_name = ACCEL_NAMES[0] if self._use_total else ACCEL_NAMES[1]
-        unused = [n for n in ACCEL_NAMES if n != accel_name and n in sensors]
+        unused = [n for n in (*ACCEL_NAMES, UNCALIBRATED_NAME) if n != accel_name and n in sensors]
         batch.other += sum(len(sensors[n]) for n in unused)
         accel = sensors.get(accel_name)
         width = len(self.channels)
         if accel is None or len(accel) == 0:
             return ParsedSamples.empty(width)
-        values = accel.values
+        factor = self._accel_factor(sensors)
+        values = accel.values * factor
         if accel_name == ACCEL_NAMES[1] and GRAVITY_NAME in sensors and len(sensors[GRAVITY_NAME]):
             g = sensors[GRAVITY_NAME]
-            values = values + np.stack([np.interp(accel.ts, g.ts, g.values[:, c]) for c in range(3)],
-                                       axis=1).astype(np.float32)
+            values = values + factor * np.stack(
+                [np.interp(accel.ts, g.ts, g.values[:, c]) for c in range(3)], axis=1)
+        values = values.astype(np.float32)
         if width <= 3:
             return ParsedSamples(accel.ts, values[:, :width])
         gyro = sensors.get(GYRO_NAME)
@@ -1107,6 +1125,24 @@ class HttpSource(_StreamServerSource):
         gt, gv = np.concatenate(gt_list), np.concatenate(gv_list)
         gyro_at = np.stack([np.interp(accel.ts, gt, gv[:, c]) for c in range(3)], axis=1)
         return ParsedSamples(accel.ts, np.concatenate([values, gyro_at.astype(np.float32)], axis=1))
+
+    def _accel_factor(self, sensors) -> float:
+        """Sign and scale taking this stream's accelerometer values to Android's m/s^2; the
+        platform is told once per stream, from the first batch that can tell."""
+        if self._frame is None:
+            self._frame = sensor_logger_frame(sensors, self.phone)
+            note = self._frame.describe if self._frame is not None else None
+            accel = sensors.get(ACCEL_NAMES[1])
+            if note is None and not self._use_total and accel is not None and len(accel) \
+                    and GRAVITY_NAME not in sensors \
+                    and float(np.median(np.linalg.norm(accel.values, axis=1))) < 3.0:
+                note = ("acceleration without gravity: turn on Gravity in Sensor Logger "
+                        "(the model needs it)")
+            with self._lock:
+                self._phone_note = note
+        if self._frame is None:
+            return 1.0
+        return self._frame.sign * (self._frame.scale if self.units == "ms2" else 1.0)
 
 
 SOURCE_KINDS: dict[str, type[NetworkSource]] = {"udp": UdpSource, "tcp": TcpSource, "http": HttpSource}

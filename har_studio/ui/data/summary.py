@@ -27,6 +27,19 @@ def ranges(values) -> str:
     return ", ".join(out)
 
 
+MAX_NAME_CHARS = 36   # longer file names are shortened in the middle (the tooltip has them whole)
+
+
+def shorten(name: str, limit: int = MAX_NAME_CHARS) -> str:
+    """'a_very_long_recording_name.txt' -> 'a_very_lo…name.txt': a long file name must not
+    widen the Data tab's column (a name has no place to wrap)."""
+    name = str(name)
+    if len(name) <= limit:
+        return name
+    tail = max(8, limit // 3)
+    return name[:limit - tail - 1] + "…" + name[-tail:]
+
+
 def _esc(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -34,7 +47,7 @@ def _esc(text: str) -> str:
 def summary_rows(dataset, subjects: list[int], activities: list[str]) -> list[tuple[str, str]]:
     """(key, value) rows describing `dataset` and what its loading skipped or warned about."""
     r = dataset.report
-    files = [Path(f).name for f in r.files]
+    files = [shorten(Path(f).name) for f in r.files]
     file_text = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
     rows = [
         ("Files", f"{len(files)}: {file_text}" if files else "—"),
@@ -53,7 +66,7 @@ def summary_rows(dataset, subjects: list[int], activities: list[str]) -> list[tu
         parts = []
         for reason, count in sorted(r.skipped.items(), key=lambda kv: -kv[1]):
             places = r.skipped_lines.get(reason, [])
-            where = f" (first at {', '.join(places[:3])})" if places else ""
+            where = f" (first at {', '.join(shorten(p) for p in places[:3])})" if places else ""
             parts.append(f"{reason}: {count:,}{where}")
         rows.append(("Skipped", f"{skipped_total:,} — " + "; ".join(parts)))
     else:

@@ -165,9 +165,11 @@ class DataTab(QWidget):
             self._subjects, self._activities = subjects, order
             if dataset is None:
                 self.summary.setText("No data loaded.")
+                self.summary.setToolTip("")
                 self.panel.show_choices([], [], [])
             else:
                 self.summary.setText(summary_html(summary_rows(dataset, subjects, order)))
+                self.summary.setToolTip("\n".join(str(f) for f in dataset.report.files[:50]))
                 self.panel.show_choices(order, dataset.channels, subjects, {
                     c: f"{c}  ({'gyroscope' if c in GYRO_CHANNELS else 'accelerometer'}, "
                        f"{CHANNEL_UNITS.get(c, '')})" for c in dataset.channels})

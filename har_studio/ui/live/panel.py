@@ -46,6 +46,7 @@ HOSTS = (
 )
 SPEEDS = (("1×", 1.0), ("2×", 2.0), ("5×", 5.0), ("10×", 10.0), ("max", math.inf))
 UNITS = (("ms2", "m/s²"), ("g", "g (×9.81)"))
+PHONES = (("auto", "Tell from the stream"), ("android", "Android"), ("iphone", "iPhone"))
 SMOOTHING = (("none", "none"), ("mean", "mean of probabilities"), ("majority", "majority vote"))
 def select_data(combo: QComboBox, value, what: str) -> None:
     """Select the item whose data is `value`; ValueError naming the choices if none is."""
@@ -167,6 +168,9 @@ class LivePanel(QWidget):
         self.port_spin.setSpecialValueText("any free port")
         self.port_spin.setValue(DEFAULT_PORTS["udp"])
         self.units_combo = _combo(UNITS)
+        self.phone_combo = _combo(PHONES)
+        self.phone_combo.setToolTip("Whose axis signs the values have: an iPhone's are negated "
+                                    "to Android's. Sensor Logger's is told from what it sends.")
         self.address_label = wrapped_label()
         self.host_combo.setEditable(True)   # a phone's address, for apps where it serves
         self.host_combo.setToolTip("Where to listen; for SensorServer and phyphox type the "
@@ -174,6 +178,7 @@ class LivePanel(QWidget):
         nform.addRow("Address", self.host_combo)
         nform.addRow("Port", self.port_spin)
         nform.addRow("Phone sends", self.units_combo)
+        nform.addRow("Phone", self.phone_combo)
         nform.addRow(self.address_label)
         self.qr_label = QLabel()       # the phone points its camera here instead of typing
         self.qr_label.setToolTip("Scan with the phone's camera: the address to type")
@@ -222,7 +227,7 @@ class LivePanel(QWidget):
         replay: ``subject`` (int or None = all), ``activity`` (name or None = all), ``speed``
         (1, 2, 5, 10, "2x", "max"), ``loop`` (bool). udp / tcp / http: ``host``
         ("127.0.0.1", "0.0.0.0" or another address), ``port`` (0 = any free port), ``units``
-        ("ms2" or "g"). Raises ValueError for an unknown kind or option.
+        ("ms2" or "g"), ``phone`` ("auto", "android", "iphone"). Raises ValueError for an unknown kind or option.
         """
         kind = str(kind).lower()
         index = self.source_combo.findData(kind)
@@ -252,6 +257,8 @@ class LivePanel(QWidget):
                 self.port_spin.setValue(int(value))
             elif kind != "replay" and key == "units":
                 select_data(self.units_combo, str(value), key)
+            elif kind != "replay" and key == "phone":
+                select_data(self.phone_combo, str(value).lower(), key)
             else:
                 raise ValueError(f"unknown option {key!r} for a {kind} source")
 
@@ -300,7 +307,8 @@ class LivePanel(QWidget):
                                 loop=self.loop_check.isChecked(), window=bundle.window)
         return make_network_source(kind, self.host(),
                                    self.port_spin.value(), channels=channels,
-                                   units=str(self.units_combo.currentData()))
+                                   units=str(self.units_combo.currentData()),
+                                   phone=str(self.phone_combo.currentData()))
 
     def _addresses(self) -> list[str]:
         if self._address_cache is None:
@@ -378,7 +386,7 @@ class LivePanel(QWidget):
         self.stop_button.setEnabled(running)
         for widget in (self.model_combo, self.open_model_button, self.source_combo,
                        self.subject_combo, self.activity_combo, self.host_combo, self.port_spin,
-                       self.units_combo, self.record_folder_edit):
+                       self.units_combo, self.phone_combo, self.record_folder_edit):
             widget.setEnabled(not running)
         self.pause_button.setEnabled(running and replay)
         self.seek_slider.setEnabled(running and replay)

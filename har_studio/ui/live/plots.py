@@ -296,11 +296,20 @@ class AttentionStrip(pg.PlotWidget):
         super().__init__(parent=parent)
         item = _fixed_plot(self)
         item.setLabel("bottom", "time patch (oldest → newest)")
+        item.getAxis("bottom").enableAutoSIPrefix(False)   # patch numbers, never "(x0.001)"
         self._image = pg.ImageItem(axisOrder="row-major")
         self._image.setColorMap(pg.colormap.get("inferno"))
         item.addItem(self._image)
         self.channel_names: list[str] = []
         self.last: np.ndarray | None = None
+        self._show_empty()
+
+    def _show_empty(self) -> None:
+        """Before any attention: the row names over an axis without numbers."""
+        item = self.getPlotItem()
+        item.getAxis("bottom").setStyle(showValues=False)
+        item.setXRange(0, 1, padding=0)
+        item.setYRange(0, max(1, len(self.channel_names)), padding=0)
 
     def set_channels(self, names: list[str]) -> None:
         self.channel_names = list(names)
@@ -309,6 +318,7 @@ class AttentionStrip(pg.PlotWidget):
         left.setTicks([[(i + 0.5, n) for i, n in enumerate(names)]])
         self.last = None
         self._image.clear()
+        self._show_empty()
 
     def set_attention(self, attention: np.ndarray | None) -> None:
         """Show an attention map [channels, patches] (each row rescaled to its own max so the
@@ -324,6 +334,7 @@ class AttentionStrip(pg.PlotWidget):
         self._image.setImage(a, autoLevels=False, levels=(0.0, 1.0))
         self._image.setRect(0, 0, a.shape[1], a.shape[0])
         item = self.getPlotItem()
+        item.getAxis("bottom").setStyle(showValues=True)
         item.setXRange(0, a.shape[1], padding=0)
         item.setYRange(0, a.shape[0], padding=0)
 

@@ -37,7 +37,7 @@ REDRAW_INTERVAL_MS = 33          # ~30 Hz
 _WIDGETS = ("start_button", "stop_button", "model_combo", "open_model_button", "model_info",
             "source_combo", "subject_combo", "activity_combo", "speed_combo", "loop_check",
             "pause_button", "seek_slider", "position_label", "host_combo", "port_spin",
-            "units_combo", "address_label", "hop_spin", "smoothing_combo", "smooth_k_spin",
+            "units_combo", "phone_combo", "address_label", "hop_spin", "smoothing_combo", "smooth_k_spin",
             "threshold_spin", "attention_check", "record_activity_combo", "record_subject_spin",
             "record_folder_edit", "record_button", "record_status")
 _VIEWS = ("message", "current_label", "confidence_label", "status_label", "signal_plot",

@@ -7,6 +7,8 @@ is called by the tab's ~30 Hz timer, never per sample.
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
@@ -26,6 +28,8 @@ from .plots import (
 
 SIGNAL_SPAN_S = 10.0             # seconds of signal shown
 TIMELINE_MAX = 200_000           # predicted labels kept in `timeline` (oldest dropped beyond)
+RECENT_QUEUE = 2000              # latest predictions whose queueing the stats line shows
+QUEUEING = "queueing (windows waiting behind a faster-than-real-time replay)"
 
 
 def _font(points: int, bold: bool = False) -> QFont:
@@ -52,8 +56,7 @@ def summary_text(s: SessionSummary) -> str:
     if s.latency_ms_p50 is not None:
         parts.append(f"latency p50 {s.latency_ms_p50:.1f} ms · p99 {s.latency_ms_p99:.1f} ms")
     if s.queue_ms_p50 is not None and (s.queue_ms_p99 or 0) >= 1.0:
-        parts.append(f"queueing (windows waiting behind a faster-than-real-time replay) "
-                     f"p50 {s.queue_ms_p50:.1f} ms · p99 {s.queue_ms_p99:.1f} ms")
+        parts.append(f"{QUEUEING} p50 {s.queue_ms_p50:.1f} ms · p99 {s.queue_ms_p99:.1f} ms")
     if s.bad_packets or s.dropped:
         parts.append(f"{s.bad_packets} bad packets, {s.dropped} samples dropped")
     return "; ".join(parts) + "."
@@ -109,6 +112,10 @@ class LiveView(QWidget):
             # text changes every redraw: never let its width re-run the layout
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.accuracy_label.setWordWrap(True)      # the per-activity figures run long
+        self.stats_label.setWordWrap(True)         # and so does latency with queueing
+        self.stats_label.setToolTip("latency: from a sample's arrival to its prediction; "
+                                    "queueing: how long windows waited behind others of a "
+                                    "faster-than-real-time replay (not latency)")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.message)
@@ -122,6 +129,7 @@ class LiveView(QWidget):
         self.truth_timeline: list[str | None] = []
         self.redraw_count = 0
         self.running = RunningFigures()           # the session's own figures, as it sent them
+        self.recent_queue_ms: deque = deque(maxlen=RECENT_QUEUE)   # the predictions' queue_ms
         self.last_prediction = None
         self.last_stats = None
         self.bad_packets = 0
@@ -163,6 +171,7 @@ class LiveView(QWidget):
         self.last_prediction = self.last_stats = None
         self.per_class = {}
         self.running = RunningFigures()
+        self.recent_queue_ms.clear()
         self.bad_packets = 0
         self.dirty, self.new_prediction = True, False
         self._drawn_prediction = None
@@ -202,6 +211,7 @@ class LiveView(QWidget):
     def _ingest_predictions(self, predictions) -> None:
         index = self._label_index
         preds, truths = [], []
+        self.recent_queue_ms.extend(p.queue_ms for p in predictions)
         for p in predictions:
             self.timeline.append(p.label)
             self.truth_timeline.append(p.truth)
@@ -256,12 +266,23 @@ class LiveView(QWidget):
         return ", ".join(f"{name} {c / n:.0%} ({n})" for name, (c, n) in
                          sorted(self.per_class.items(), key=lambda kv: -kv[1][1]) if n)
 
+    def queue_percentiles(self) -> tuple[float, float] | None:
+        """p50 and p99 of ``Prediction.queue_ms`` over the latest predictions, or None."""
+        if not self.recent_queue_ms:
+            return None
+        q = np.fromiter(self.recent_queue_ms, np.float64, len(self.recent_queue_ms))
+        p50, p99 = np.percentile(q, [50, 99])
+        return float(p50), float(p99)
+
     def _stats_text(self, network: bool) -> str:
         running = self.running
         parts = [f"windows {running.predictions}"]
         if running.latency_ms_p50 is not None:
             parts.append(f"latency p50 {running.latency_ms_p50:.1f} ms · "
                          f"p99 {running.latency_ms_p99:.1f} ms")
+        queue = self.queue_percentiles()
+        if queue is not None and queue[1] >= 1.0:   # the wait is not latency: named apart
+            parts.append(f"queueing p50 {queue[0]:.1f} ms · p99 {queue[1]:.1f} ms")
         stats = self.last_stats
         if stats is not None:
             parts.append(f"input {stats.rate_hz:.1f} Hz")
@@ -274,6 +295,8 @@ class LiveView(QWidget):
                     parts.append("test received: the phone reaches this computer")
                 if stats.warning:
                     parts.append(f"⚠ {stats.warning}")
+                if stats.phone:
+                    parts.append(f"phone: {stats.phone}")
                 if stats.last_error and stats.bad_packets:
                     parts.append(f"last error: {stats.last_error}")
         return "  |  ".join(parts)

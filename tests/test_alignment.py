@@ -230,3 +230,19 @@ def test_training_with_alignment_turns_copies_only_about_the_upright():
     full = augment_windows(aligned, XYZ, np.random.default_rng(0), gain=0, cadence=0)
     assert np.median(unit_gravity(full) @ UPRIGHT) < 0.9
     assert MOTION_THRESHOLD > 0
+
+
+def test_predictions_say_how_many_moving_windows_set_the_pocket():
+    from har_studio.live.classifier import StreamingClassifier
+    from har_studio.live.sources import SampleBatch
+
+    X, _ = person(walk=6, sit=0)
+    stream = X.reshape(-1, 3)
+    clf = StreamingClassifier(aligned_bundle(), hop=64, smoothing="none")
+    predictions = clf.push(SampleBatch(np.arange(len(stream)) / 20.0, stream))
+    assert predictions[-1].pocket == 6
+    assert predictions[-1].to_dict(clf.labels)["pocket_windows"] == 6
+    plain = StreamingClassifier(replace(aligned_bundle(), features=replace(INVARIANT,
+                                                                            align="none")))
+    out = plain.push(SampleBatch(np.arange(len(stream)) / 20.0, stream))
+    assert out[-1].pocket is None and "pocket_windows" not in out[-1].to_dict(plain.labels)

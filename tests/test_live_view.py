@@ -57,3 +57,23 @@ def test_running_stats_name_queueing_apart_from_latency(qtbot):
     view.ingest(LiveUpdate(SampleBatch.empty(("x", "y", "z")), alone, SourceStats(), running))
     view.redraw(network=True, attention=False)
     assert "queueing" not in view.stats_label.text()
+
+
+def test_running_stats_say_how_the_pocket_is_aligned(qtbot):
+    """A model that aligns each person (data.alignment) says whether the person's upright is
+    known yet; other models say nothing about it."""
+    view = LiveView()
+    qtbot.addWidget(view)
+    running = RunningFigures(predictions=1, latency_ms_p50=2.0, latency_ms_p99=2.0)
+
+    def shown(pocket):
+        view.reset(None, 0.5)
+        p = Prediction(t=1.0, label="x", confidence=0.9, probabilities=[0.9, 0.1],
+                       class_index=0, pocket=pocket)
+        view.ingest(LiveUpdate(SampleBatch.empty(("x", "y", "z")), [p], SourceStats(), running))
+        view.redraw(network=False, attention=False)
+        return view.stats_label.text()
+
+    assert "pocket" not in shown(None)
+    assert "until the person walks" in shown(0)
+    assert "aligned from 12 moving windows" in shown(12)

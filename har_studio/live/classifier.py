@@ -82,7 +82,9 @@ class Prediction:
     as ``bench/bench_live.py``); ``inference_ms``: model time
     per window of the batch it was classified in; ``attention``: ``[C, patches]`` when asked
     for; ``window_start_t``: stream time of the window's first sample; ``index``: ordinal of the
-    window since the classifier was made.
+    window since the classifier was made; ``pocket``: for a model that aligns each person
+    (``data.alignment``), how many moving windows the person's upright comes from so far (0:
+    the phone is taken as upright until the person moves); None for other models.
     """
 
     t: float
@@ -97,6 +99,7 @@ class Prediction:
     window_start_t: float = 0.0
     index: int = 0
     queue_ms: float = 0.0
+    pocket: int | None = None
 
     def to_dict(self, labels: list[str]) -> dict:
         """The JSON line the CLI prints."""
@@ -110,6 +113,8 @@ class Prediction:
         }
         if self.truth is not None:
             out["truth"] = self.truth
+        if self.pocket is not None:
+            out["pocket_windows"] = self.pocket
         return out
 
 
@@ -409,6 +414,7 @@ class StreamingClassifier:
         first = self._windows
         self._windows += n
         names, labels, threshold = self._truth_name, self._labels, self.threshold
+        pocket = None if self._alignment is None else self._alignment.current.moving
         return [Prediction(
                     t=te, label=labels[idx] if conf >= threshold else UNCERTAIN,
                     confidence=conf, probabilities=shown.tolist(),
@@ -416,7 +422,7 @@ class StreamingClassifier:
                     latency_ms=lat, queue_ms=q,
                     attention=attention[i] if attention is not None else None,
                     class_index=idx, inference_ms=per_window_ms, window_start_t=ts,
-                    index=first + i)
+                    index=first + i, pocket=pocket)
                 for i, (te, ts, code, lat, q, (idx, conf, shown)) in enumerate(zip(
                     t_end.tolist(), t_start.tolist(), codes.tolist(), latency, queue, smoothed,
                     strict=True))]

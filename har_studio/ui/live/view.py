@@ -283,6 +283,9 @@ class LiveView(QWidget):
         queue = self.queue_percentiles()
         if queue is not None and queue[1] >= 1.0:   # the wait is not latency: named apart
             parts.append(f"queueing p50 {queue[0]:.1f} ms · p99 {queue[1]:.1f} ms")
+        p = self.last_prediction
+        if p is not None and p.pocket is not None:   # a model that aligns each person
+            parts.append(pocket_text(p.pocket))
         stats = self.last_stats
         if stats is not None:
             parts.append(f"input {stats.rate_hz:.1f} Hz")
@@ -300,3 +303,12 @@ class LiveView(QWidget):
                 if stats.last_error and stats.bad_packets:
                     parts.append(f"last error: {stats.last_error}")
         return "  |  ".join(parts)
+
+
+def pocket_text(moving: int) -> str:
+    """The stats line's word on the person's alignment (``Prediction.pocket``)."""
+    from ...data.alignment import MIN_MOVING
+
+    if moving < MIN_MOVING:
+        return "pocket: taken as upright until the person walks"
+    return f"pocket: aligned from {moving} moving windows"

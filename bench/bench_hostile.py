@@ -101,17 +101,29 @@ def kill_runs(folder: Path, kills: int, seed: int = 0) -> list[dict]:
                                  str(data), "--epochs", "40", "--out", str(run), *TRAIN_ARGS],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
         t0 = time.perf_counter()
-        while not (run / "history.csv").exists() and proc.poll() is None \
-                and time.perf_counter() - t0 < 300:
-            time.sleep(0.05)  # (start-up under load can take long: kill mid-run, not before)
-        first_epoch = time.perf_counter() - t0
-        at = rng.uniform(0.0, 8.0)  # after the first epoch: anywhere in the next epochs
+        # Kill mid-run whatever this machine's speed: wait for a random number of finished
+        # epochs (rows in history.csv), then a random part of the next epoch.
+        target = rng.randint(1, 36)
+        rows_seen, last_row_at, epoch_s = 0, t0, 1.0
+        while proc.poll() is None and time.perf_counter() - t0 < 300:
+            history = run / "history.csv"
+            done = (max(0, len(history.read_text().splitlines()) - 1)
+                    if history.exists() else 0)
+            if done > rows_seen:
+                now = time.perf_counter()
+                if rows_seen:
+                    epoch_s = (now - last_row_at) / (done - rows_seen)
+                rows_seen, last_row_at = done, now
+            if rows_seen >= target:
+                break
+            time.sleep(0.02)
+        at = rng.uniform(0.0, epoch_s)   # somewhere inside the next epoch
         try:
             proc.wait(timeout=at)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-        at += first_epoch
+        at += last_row_at - t0
         temps = [p.name for p in run.glob(".*.tmp")] if run.exists() else []
         out = subprocess.run([sys.executable, "-c", check, str(root)], capture_output=True,
                              text=True, cwd=ROOT)

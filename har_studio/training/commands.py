@@ -45,8 +45,10 @@ def register(subparsers) -> None:
     p.add_argument("--step", type=int, default=64, help="samples between windows (default 64)")
     p.add_argument("--preset", default=None, metavar="NAME",
                    help="recipe of input features, model size and training settings: "
-                        "'reference' (the published ViT on raw x, y, z) or 'robust' (better on "
-                        "new people); default: the app's default preset. Flags below override "
+                        "'reference' (the published ViT on raw x, y, z), 'robust' (inputs "
+                        "robust to the phone's orientation) or 'aligned' (robust inputs in each "
+                        "person's own upright frame: best on new people and phones); default: "
+                        "the app's default preset (aligned). Flags below override "
                         "the preset's values. Also a preset file (TOML), e.g. a sweep's "
                         "best.toml")
     p.add_argument("--cv", type=int, default=0, metavar="K",

@@ -463,7 +463,7 @@ def _csv_layout(path: Path, data: bytes, lines: list[str], first_idx: int, first
 # Parsing
 # --------------------------------------------------------------------------------------------
 
-def _line_mapper(body: bytes | Callable[[], bytes], orig: bytes,
+def _line_mapper(body: bytes | Callable[[], bytes], orig: bytes | Callable[[], bytes],
                  base_line: int) -> Callable[[np.ndarray], np.ndarray]:
     """Record index -> physical line, computed lazily (only when a report needs line numbers).
 
@@ -474,7 +474,9 @@ def _line_mapper(body: bytes | Callable[[], bytes], orig: bytes,
     cache: dict[str, np.ndarray] = {}
 
     def build() -> None:
-        nonlocal body
+        nonlocal body, orig
+        if callable(orig):
+            orig = orig()
         if callable(body):
             body = body()
         arr = np.frombuffer(body, dtype=np.uint8)
@@ -542,12 +544,126 @@ class _SourceView(io.RawIOBase):
 
 def _count_byte(data, byte: bytes, step: int = 1 << 24) -> int:
     """Occurrences of `byte` in `data` (bytes or a view), counted in slices (no big copy)."""
+    if isinstance(data, (bytes, bytearray)):
+        return data.count(byte)
     view = memoryview(data)
-    return sum(bytes(view[i:i + step]).count(byte) for i in range(0, len(view), step))
+    overlap = len(byte) - 1  # a slice ends `overlap` bytes later so no match is cut in two
+    return sum(bytes(view[i:i + step + overlap]).count(byte) for i in range(0, len(view), step))
+
+
+def _semicolons_end_lines(data, step: int = 1 << 22) -> bool:
+    """True when `data` has a ``;`` and every ``;`` ends its physical line (``;`` then LF, CRLF
+    or the end of the data): then no line holds two records, and ``comment=';'`` in read_csv
+    reads the same records as turning each ``;`` into a newline, without translating a byte."""
+    return _line_end_semicolons(data, step) > 0
+
+
+def _line_end_semicolons(data, step: int = 1 << 22) -> int:
+    """The number of ``;`` in `data` when each ends its line (see above), else -1. One pass in
+    slices of `step` bytes (no copy of the data)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    n = len(arr)
+    found = 0
+    for lo in range(0, n, step):
+        pos = lo + np.flatnonzero(arr[lo:lo + step] == 59)   # ';'
+        if not len(pos):
+            continue
+        found += len(pos)
+        nxt = pos + 1
+        if nxt[-1] >= n:        # a ';' as the very last byte ends the data
+            nxt = nxt[:-1]
+        after = arr[nxt]
+        cr = nxt[after == 13]
+        if not np.all((after == 10) | (after == 13)) or (
+                len(cr) and (cr[-1] + 1 >= n or not np.all(arr[cr + 1] == 10))):
+            return -1
+    return found
+
+
+def parse_plain_raw(path: Path, chunk: int = 1 << 22) -> ParsedFile | None:
+    """Fast path of the commonest file, WISDM raw records alone on their lines and ending in
+    ``;`` (the v1.1 download as it is): the file is never held in memory. Its first
+    SNIFF_BYTES are sniffed, then one streaming pass checks the shape (ASCII, every ``;`` ends
+    its line, 5 commas a record) and the C parser reads the file itself with ``comment=';'``.
+
+    Returns None whenever the file is anything else or anything is unusual (not a regular
+    file, another encoding, a parse error): the caller then takes the general path, which
+    reports problems with their one-line messages. Line numbers of skipped records are found
+    by reading the file again, only when a report needs them.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return None
+    with contextlib.ExitStack() as stack:
+        stack.callback(os.close, fd)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+                return None
+            if hasattr(os, "O_NONBLOCK"):
+                os.set_blocking(fd, True)
+            fh = stack.enter_context(open(fd, "rb", buffering=0, closefd=False))
+            head = fh.read(SNIFF_BYTES + 1) or b""
+            if (_binary_reason(head) or head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"))
+                    or not head.isascii() or b"\n" not in head or not head.strip()):
+                return None
+            try:
+                layout = sniff(path, head)
+            except DataError:
+                return None
+            if layout.kind != "raw" or not layout.split_semicolons or layout.sep != ",":
+                return None
+            # One streaming pass: segments that end at a newline (or the end of the file).
+            semicolons = 0
+            rest = head
+            while True:
+                more = fh.read(chunk)
+                data = rest + more if more else rest
+                cut = data.rfind(b"\n") + 1 if more else len(data)
+                if more and cut == 0 and len(data) > 4 * chunk:
+                    return None     # a line of megabytes: not the plain shape
+                seg, rest = data[:cut], data[cut:]
+                if seg:
+                    found = _line_end_semicolons(seg)
+                    if found < 0 or not seg.isascii():
+                        return None
+                    semicolons += found
+                if not more:
+                    break
+        except OSError:
+            return None
+    if not semicolons:
+        return None
+    # "_extra" catches a record with too many fields (it is then not empty); one with too few
+    # has a NaN (a missing value, as on the general path) or fails the strict int64 columns.
+    names = [f"c{i}" for i in range(layout.ncols)] + ["_extra"]
+    try:
+        df = _read_csv(path, layout, names, csv.QUOTE_NONE, strict=True, comment=";")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OverflowError,
+            TypeError, OSError, UnicodeError):
+        return None
+    if len(df) != semicolons or df["_extra"].count():
+        return None
+    df = df.drop(columns="_extra")
+
+    whole: dict[str, bytes] = {}
+
+    def orig() -> bytes:
+        if "data" not in whole:
+            whole["data"] = bytes(_read_sniffed(path))
+        return whole["data"]
+
+    pf = ParsedFile(path=path, format=layout.format, sensor=layout.sensor, device=layout.device,
+                    table=None, activities=[], records_read=len(df),
+                    line_of=_line_mapper(lambda: orig().replace(b";", b"\n"), orig,
+                                         layout.base_line))
+    _validate(pf, df, layout)
+    return pf
 
 
 def _read_csv(body, layout: Layout, names: list[str], quoting: int,
-              strict: bool) -> pd.DataFrame:
+              strict: bool, comment: str | None = None) -> pd.DataFrame:
     """One C-engine read_csv of `body`. `strict` fixes every dtype (fastest; raises on text in
     a number column), otherwise only the activity column is typed and the rest inferred."""
     dtype: dict[str, object] = {names[layout.roles["activity"]]: "category"}
@@ -562,9 +678,10 @@ def _read_csv(body, layout: Layout, names: list[str], quoting: int,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return pd.read_csv(
-            body.fresh() if isinstance(body, _SourceView) else io.BytesIO(body), sep=layout.sep, header=None, names=names, index_col=False,
+            body.fresh() if isinstance(body, _SourceView) else
+            str(body) if isinstance(body, Path) else io.BytesIO(body), sep=layout.sep, header=None, names=names, index_col=False,
             decimal=layout.decimal, dtype=dtype, engine="c", quoting=quoting, low_memory=True,
-            encoding="utf-8", encoding_errors="replace", skip_blank_lines=True,
+            encoding="utf-8", encoding_errors="replace", skip_blank_lines=True, comment=comment,
         )
 
 
@@ -607,7 +724,11 @@ def parse(path: Path, data: bytes, layout: Layout) -> ParsedFile:
     # No copies of the file's bytes: read_csv reads `orig` through a view that turns ';' into
     # newlines on the fly; the translated bytes are built only for the rare repair below.
     orig = memoryview(data)[layout.body_start:] if layout.body_start else data
-    body = _SourceView(orig, layout.split_semicolons)
+    # The plain WISDM shape (each record alone on its line, ending in ';'): read_csv stops
+    # each line at ';' itself (comment=';'), so the bytes go through untranslated.
+    comment = ";" if layout.kind == "raw" and layout.split_semicolons and \
+        _semicolons_end_lines(orig) else None
+    body = _SourceView(orig, layout.split_semicolons and comment is None)
     names = [f"c{i}" for i in range(layout.ncols)] + ["_extra"]
     quoting = csv.QUOTE_NONE if layout.kind == "raw" else csv.QUOTE_MINIMAL
     skipped: dict[str, int] = {}
@@ -624,7 +745,7 @@ def parse(path: Path, data: bytes, layout: Layout) -> ParsedFile:
         # Fastest path: exactly ncols columns. Valid only if every record has exactly ncols
         # fields, i.e. the separators add up (raw records are never quoted).
         try:
-            df = _read_csv(body, layout, names[:-1], quoting, strict=True)
+            df = _read_csv(body, layout, names[:-1], quoting, strict=True, comment=comment)
             if _count_byte(orig, layout.sep.encode()) != (layout.ncols - 1) * len(df):
                 df = None
         except (pd.errors.ParserError, ValueError, OverflowError, TypeError):
@@ -635,7 +756,7 @@ def parse(path: Path, data: bytes, layout: Layout) -> ParsedFile:
         if df is not None:
             break
         try:
-            df = _read_csv(body, layout, names, quoting, strict)
+            df = _read_csv(body, layout, names, quoting, strict, comment)
             break
         except pd.errors.EmptyDataError:
             raise DataError(f"{path}: no data records") from None

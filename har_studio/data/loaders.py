@@ -51,6 +51,7 @@ from .formats import (
     Table,
     one_line,
     parse,
+    parse_plain_raw,
     read_text_bytes,
     sniff,
 )
@@ -123,6 +124,17 @@ def load_iter(paths: PathsLike) -> Generator[LoadProgress, None, Dataset]:
 
 def load_file(path: Path) -> ParsedFile:
     """Read, recognise and parse one file (no cross-file steps). Raises DataError."""
+    try:
+        pf = parse_plain_raw(path)   # the plain WISDM raw shape, streamed (None: anything else)
+        if pf is not None:
+            log.debug("%s: %s, %d records (streamed)", path, pf.format, pf.records_read)
+            return pf
+    except DataError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError, UnicodeError) as exc:
+        log.exception("unexpected trouble parsing %s", path)
+        raise DataError(f"{path}: cannot be parsed ({type(exc).__name__}: "
+                        f"{one_line(str(exc))[:160]})") from None
     data, notes = read_text_bytes(path)
     layout = sniff(path, data)
     try:

@@ -33,21 +33,23 @@ def assert_same(a: formats.ParsedFile, b: formats.ParsedFile) -> None:
     assert a.lines(rows) == b.lines(rows)
 
 
-def plain_quirky(path):
-    """The quirky v1.1 file with its shared lines split: every record alone on its line, the
-    placeholder, duplicate, repeated and missing-value records and blank lines kept."""
+def quirky(path, split: bool):
+    """The quirky v1.1 file (placeholder, duplicate, repeated and missing-value records, two
+    records sharing a line, spaces after commas, blank lines); `split` puts every record alone
+    on its line."""
     W.write_v11_raw(path, subjects=(33, 7), samples=40)
-    text = re.sub(r";(?=[^\n])", ";\n", path.read_text())
-    path.write_text(text)
+    if split:
+        path.write_text(re.sub(r";(?=[^\n])", ";\n", path.read_text()))
     return path
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
-def test_plain_file_streamed_equals_general_path(tmp_path, newline):
-    path = plain_quirky(tmp_path / "raw.txt")
+@pytest.mark.parametrize("split", [True, False])
+def test_plain_file_streamed_equals_general_path(tmp_path, newline, split):
+    path = quirky(tmp_path / "raw.txt", split)
     path.write_bytes(path.read_bytes().replace(b"\n", newline.encode()))
     fast = formats.parse_plain_raw(path)
-    assert fast is not None, "the plain shape must take the streamed path"
+    assert fast is not None, "WISDM raw records in ASCII must take the streamed path"
     slow = general(path)
     assert_same(fast, slow)
     assert fast.skipped[formats.MISSING_VALUE] > 0 and fast.skipped[formats.PLACEHOLDER] > 0
@@ -61,10 +63,10 @@ def test_plain_file_streamed_equals_general_path(tmp_path, newline):
 
 
 @pytest.mark.parametrize("change, reason", [
-    (lambda t: t.replace(";\n", ";", 1), "two records on a line"),
-    (lambda t: t.rstrip("\n").rstrip(";") + "\n", "last record without ';'"),
     (lambda t: t.replace(";\n", ",7;\n", 1), "a record with 7 fields"),
-    (lambda t: t.replace(";\n", ";  \n", 1), "text after ';'"),
+    (lambda t: t.replace(";\n", ",7,8;\n", 1), "a record with 8 fields"),
+    (lambda t: t.replace(";\n", ";\n;\n", 1), "an empty record"),
+    (lambda t: t.replace(";\n", ";\n" + "9" * 300_000 + "\n", 3), "300 kB without a ';'"),
     (lambda t: "subject,activity,timestamp,x,y,z\n" + t.replace(";", ""), "a headed CSV"),
 ])
 def test_other_shapes_take_the_general_path(tmp_path, change, reason):
@@ -73,6 +75,16 @@ def test_other_shapes_take_the_general_path(tmp_path, change, reason):
     path.write_text(change(path.read_text()))
     assert formats.parse_plain_raw(path) is None, reason
     assert load(path).report.records >= 39
+
+
+def test_unterminated_last_record_and_trailing_blanks(tmp_path):
+    path = tmp_path / "raw.txt"
+    W.write_v11_raw(path, subjects=(33,), quirks=False, samples=40)
+    text = path.read_text()
+    path.write_text(text.rstrip().rstrip(";") + "\n\n   \n")
+    fast = formats.parse_plain_raw(path)
+    assert fast is not None and fast.records_read == 120   # 3 activities x 40
+    assert_same(fast, general(path))
 
 
 def test_non_ascii_and_huge_ids_take_the_general_path(tmp_path):

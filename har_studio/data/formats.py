@@ -580,16 +580,55 @@ def _line_end_semicolons(data, step: int = 1 << 22) -> int:
     return found
 
 
-def parse_plain_raw(path: Path, chunk: int = 1 << 22) -> ParsedFile | None:
-    """Fast path of the commonest file, WISDM raw records alone on their lines and ending in
-    ``;`` (the v1.1 download as it is): the file is never held in memory. Its first
-    SNIFF_BYTES are sniffed, then one streaming pass checks the shape (ASCII, every ``;`` ends
-    its line, 5 commas a record) and the C parser reads the file itself with ``comment=';'``.
+class _NotPlain(ValueError):
+    """The streamed file turned out not to be plain WISDM raw records (see parse_plain_raw)."""
+
+
+class _GuardedFile(io.RawIOBase):
+    """Bytes [0, end) of an open file for read_csv, each piece checked as it passes: ASCII,
+    and a ';' at least every `span` bytes (so no record the C parser buffers is larger, even
+    in a hostile file of megabytes without one). Raises _NotPlain otherwise."""
+
+    def __init__(self, fh, end: int, span: int = 1 << 18) -> None:
+        super().__init__()
+        self._fh, self._end, self._span = fh, end, span
+        self._pos = 0
+        self._since = 0       # bytes since the last ';'
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        left = self._end - self._pos
+        size = left if size is None or size < 0 else min(size, left)
+        data = self._fh.read(size) if size > 0 else b""
+        if not data:
+            return b""
+        self._pos += len(data)
+        last = data.rfind(b";")
+        self._since = len(data) - 1 - last if last >= 0 else self._since + len(data)
+        if self._since > self._span or not data.isascii():
+            raise _NotPlain("not plain WISDM raw records")
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def parse_plain_raw(path: Path) -> ParsedFile | None:
+    """Fast path of the commonest file, WISDM raw records ``subject,activity,time,x,y,z;``
+    in ASCII (the v1.1 download as it is): the file is never held in memory. Its first
+    SNIFF_BYTES are sniffed; then the C parser reads the file itself with ``;`` as its line
+    terminator (a newline is then leading whitespace of the next record), which reads the
+    same records as the general path's ';' -> newline translation, without translating a byte.
 
     Returns None whenever the file is anything else or anything is unusual (not a regular
-    file, another encoding, a parse error): the caller then takes the general path, which
-    reports problems with their one-line messages. Line numbers of skipped records are found
-    by reading the file again, only when a report needs them.
+    file, not ASCII, no ';' for 256 KiB, a record the strict dtypes refuse, a field too
+    many): the caller then takes the general path, which reports problems with their one-line
+    messages. Line numbers of skipped records are found by reading the file again, only when
+    a report needs them.
     """
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
@@ -606,7 +645,7 @@ def parse_plain_raw(path: Path, chunk: int = 1 << 22) -> ParsedFile | None:
             fh = stack.enter_context(open(fd, "rb", buffering=0, closefd=False))
             head = fh.read(SNIFF_BYTES + 1) or b""
             if (_binary_reason(head) or head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"))
-                    or not head.isascii() or b"\n" not in head or not head.strip()):
+                    or not head.isascii() or b";" not in head or not head.strip()):
                 return None
             try:
                 layout = sniff(path, head)
@@ -614,36 +653,24 @@ def parse_plain_raw(path: Path, chunk: int = 1 << 22) -> ParsedFile | None:
                 return None
             if layout.kind != "raw" or not layout.split_semicolons or layout.sep != ",":
                 return None
-            # One streaming pass: segments that end at a newline (or the end of the file).
-            semicolons = 0
-            rest = head
-            while True:
-                more = fh.read(chunk)
-                data = rest + more if more else rest
-                cut = data.rfind(b"\n") + 1 if more else len(data)
-                if more and cut == 0 and len(data) > 4 * chunk:
-                    return None     # a line of megabytes: not the plain shape
-                seg, rest = data[:cut], data[cut:]
-                if seg:
-                    found = _line_end_semicolons(seg)
-                    if found < 0 or not seg.isascii():
-                        return None
-                    semicolons += found
-                if not more:
-                    break
-        except OSError:
+            # Trailing whitespace after the last record would read as an empty record: stop
+            # before it.
+            tail_at = max(0, info.st_size - SNIFF_BYTES)
+            fh.seek(tail_at)
+            tail = fh.read(SNIFF_BYTES)
+            if not tail.strip():
+                return None
+            end = tail_at + len(tail.rstrip())
+            fh.seek(0)
+            # "_extra" catches a record with a field too many (it is then not empty); one with
+            # too few has a NaN (a missing value, as on the general path) or fails the int64s.
+            names = [f"c{i}" for i in range(layout.ncols)] + ["_extra"]
+            df = _read_csv(_GuardedFile(fh, end), layout, names, csv.QUOTE_NONE, strict=True,
+                           lineterminator=";")
+        except (_NotPlain, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError,
+                OverflowError, TypeError, OSError, UnicodeError):
             return None
-    if not semicolons:
-        return None
-    # "_extra" catches a record with too many fields (it is then not empty); one with too few
-    # has a NaN (a missing value, as on the general path) or fails the strict int64 columns.
-    names = [f"c{i}" for i in range(layout.ncols)] + ["_extra"]
-    try:
-        df = _read_csv(path, layout, names, csv.QUOTE_NONE, strict=True, comment=";")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OverflowError,
-            TypeError, OSError, UnicodeError):
-        return None
-    if len(df) != semicolons or df["_extra"].count():
+    if df["_extra"].count():
         return None
     df = df.drop(columns="_extra")
 
@@ -663,7 +690,8 @@ def parse_plain_raw(path: Path, chunk: int = 1 << 22) -> ParsedFile | None:
 
 
 def _read_csv(body, layout: Layout, names: list[str], quoting: int,
-              strict: bool, comment: str | None = None) -> pd.DataFrame:
+              strict: bool, comment: str | None = None,
+              lineterminator: str | None = None) -> pd.DataFrame:
     """One C-engine read_csv of `body`. `strict` fixes every dtype (fastest; raises on text in
     a number column), otherwise only the activity column is typed and the rest inferred."""
     dtype: dict[str, object] = {names[layout.roles["activity"]]: "category"}
@@ -677,11 +705,15 @@ def _read_csv(body, layout: Layout, names: list[str], quoting: int,
             dtype["_extra"] = np.float64
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if isinstance(body, _SourceView):
+            source = body.fresh()
+        else:
+            source = body if isinstance(body, _GuardedFile) else io.BytesIO(body)
         return pd.read_csv(
-            body.fresh() if isinstance(body, _SourceView) else
-            str(body) if isinstance(body, Path) else io.BytesIO(body), sep=layout.sep, header=None, names=names, index_col=False,
+            source, sep=layout.sep, header=None, names=names, index_col=False,
             decimal=layout.decimal, dtype=dtype, engine="c", quoting=quoting, low_memory=True,
             encoding="utf-8", encoding_errors="replace", skip_blank_lines=True, comment=comment,
+            lineterminator=lineterminator,
         )
 
 

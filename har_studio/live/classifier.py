@@ -122,7 +122,10 @@ class StreamingClassifier:
     probabilities are the mean, confidence the mean probability of the voted class).
     threshold: below this confidence the label is ``"uncertain"``.
     attention: also compute the attention strip (``Prediction.attention``).
-    max_batch: most windows classified in one model call (all due windows are batched).
+    max_batch: most windows classified in one model call (all due windows are batched, in
+    calls of at most this many). 64 by measurement: the attention's score matrices of a
+    bigger batch leave the CPU caches (replay at hop 8, robust model, one thread: 910-930
+    windows/s at 64 or 128, 677 at 512; ``bench/bench_live.py``).
     clock: monotonic clock (seconds) used for latency; the same clock that stamps arrivals.
     engine: ``"torch"`` (exact: the same numbers as ``bundle.predict_proba``), ``"onnx"``
     (onnxruntime, within 1e-4 of torch; falls back to torch when onnxruntime or the export is
@@ -136,7 +139,7 @@ class StreamingClassifier:
     """
 
     def __init__(self, bundle, hop: int | None = None, smoothing: str = "mean", smooth_k: int = 3,
-                 threshold: float = 0.5, attention: bool = False, *, max_batch: int = 512,
+                 threshold: float = 0.5, attention: bool = False, *, max_batch: int = 64,
                  clock: Callable[[], float] = time.monotonic, engine: str = "torch",
                  threads: int | None = None) -> None:
         if engine not in ENGINES:

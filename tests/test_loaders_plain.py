@@ -100,3 +100,12 @@ def test_non_ascii_and_huge_ids_take_the_general_path(tmp_path):
     report = load(huge).report
     assert report.skipped[formats.BAD_SUBJECT] == 1
     assert report.skipped_lines[formats.BAD_SUBJECT] == ["huge.txt:1"]
+
+
+def test_old_mac_line_ends_number_lines_as_the_general_path(tmp_path):
+    path = quirky(tmp_path / "raw.txt", split=True)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r"))
+    fast = formats.parse_plain_raw(path)
+    assert fast is not None
+    assert_same(fast, general(path))
+    assert max(fast.skipped_lines[formats.MISSING_VALUE]) > 1

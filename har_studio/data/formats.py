@@ -678,7 +678,7 @@ def parse_plain_raw(path: Path) -> ParsedFile | None:
 
     def orig() -> bytes:
         if "data" not in whole:
-            whole["data"] = bytes(_read_sniffed(path))
+            whole["data"] = bytes(read_text_bytes(path)[0])   # as the general path numbers lines
         return whole["data"]
 
     pf = ParsedFile(path=path, format=layout.format, sensor=layout.sensor, device=layout.device,

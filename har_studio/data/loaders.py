@@ -342,8 +342,15 @@ def _tidy(table: Table, parsed: list[ParsedFile], report: LoadReport) -> Table:
     in_order = bool(np.all(np.diff(b_rank) > 0)) and bool(np.all((dts >= 0) | boundary))
     if not in_order:
         lengths = np.diff(np.append(starts, n))
-        rank = np.repeat(b_rank, lengths)
-        order = np.lexsort((ts, rank))  # stable: the first of equal timestamps stays first
+        # Usually each recording's blocks are in time order already: put the blocks in
+        # recording order (stable) and check, an O(n) gather instead of a sort of every row.
+        border = np.argsort(b_rank, kind="stable")
+        b_len = lengths[border]
+        order = np.arange(n) + np.repeat(starts[border] - (np.cumsum(b_len) - b_len), b_len)
+        rank = np.repeat(b_rank[border], b_len)
+        if not np.all((np.diff(ts[order]) >= 0) | (np.diff(rank) != 0)):
+            rank = np.repeat(b_rank, lengths)
+            order = np.lexsort((ts, rank))  # stable: the first of equal timestamps stays first
         table = table.take(order)
         ts = table.timestamp
         starts = _blocks(table.subject, table.activity)

@@ -16,7 +16,9 @@ the median interval, ISO 8601 dates are accepted, subject ids written as text (`
 numbered, and a missing subject or timestamp column is tolerated (subject 0; 20 Hz assumed),
 each with a warning.
 
-Speed: the whole file is parsed by one C-engine ``pandas.read_csv`` call on bytes in which
+Speed: a WISDM raw file in ASCII is streamed from disk to the C parser with ``;`` as its line
+terminator (``parse_plain_raw``; the file is never held in memory). Otherwise the whole file
+is parsed by one C-engine ``pandas.read_csv`` call on bytes in which
 ``;`` record ends were turned into newlines (a length-preserving byte replacement, so byte
 offsets and hence physical line numbers stay valid). Validation is vectorised; physical line
 numbers are computed only for the few skipped records a report shows.

@@ -16,7 +16,9 @@ the median interval, ISO 8601 dates are accepted, subject ids written as text (`
 numbered, and a missing subject or timestamp column is tolerated (subject 0; 20 Hz assumed),
 each with a warning.
 
-Speed: the whole file is parsed by one C-engine ``pandas.read_csv`` call on bytes in which
+Speed: a WISDM raw file in ASCII is streamed from disk to the C parser with ``;`` as its line
+terminator (``parse_plain_raw``; the file is never held in memory). Otherwise the whole file
+is parsed by one C-engine ``pandas.read_csv`` call on bytes in which
 ``;`` record ends were turned into newlines (a length-preserving byte replacement, so byte
 offsets and hence physical line numbers stay valid). Validation is vectorised; physical line
 numbers are computed only for the few skipped records a report shows.
@@ -463,7 +465,7 @@ def _csv_layout(path: Path, data: bytes, lines: list[str], first_idx: int, first
 # Parsing
 # --------------------------------------------------------------------------------------------
 
-def _line_mapper(body: bytes | Callable[[], bytes], orig: bytes,
+def _line_mapper(body: bytes | Callable[[], bytes], orig: bytes | Callable[[], bytes],
                  base_line: int) -> Callable[[np.ndarray], np.ndarray]:
     """Record index -> physical line, computed lazily (only when a report needs line numbers).
 
@@ -474,7 +476,9 @@ def _line_mapper(body: bytes | Callable[[], bytes], orig: bytes,
     cache: dict[str, np.ndarray] = {}
 
     def build() -> None:
-        nonlocal body
+        nonlocal body, orig
+        if callable(orig):
+            orig = orig()
         if callable(body):
             body = body()
         arr = np.frombuffer(body, dtype=np.uint8)
@@ -542,12 +546,154 @@ class _SourceView(io.RawIOBase):
 
 def _count_byte(data, byte: bytes, step: int = 1 << 24) -> int:
     """Occurrences of `byte` in `data` (bytes or a view), counted in slices (no big copy)."""
+    if isinstance(data, (bytes, bytearray)):
+        return data.count(byte)
     view = memoryview(data)
-    return sum(bytes(view[i:i + step]).count(byte) for i in range(0, len(view), step))
+    overlap = len(byte) - 1  # a slice ends `overlap` bytes later so no match is cut in two
+    return sum(bytes(view[i:i + step + overlap]).count(byte) for i in range(0, len(view), step))
+
+
+def _semicolons_end_lines(data, step: int = 1 << 22) -> bool:
+    """True when `data` has a ``;`` and every ``;`` ends its physical line (``;`` then LF, CRLF
+    or the end of the data): then no line holds two records, and ``comment=';'`` in read_csv
+    reads the same records as turning each ``;`` into a newline, without translating a byte."""
+    return _line_end_semicolons(data, step) > 0
+
+
+def _line_end_semicolons(data, step: int = 1 << 22) -> int:
+    """The number of ``;`` in `data` when each ends its line (see above), else -1. One pass in
+    slices of `step` bytes (no copy of the data)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    n = len(arr)
+    found = 0
+    for lo in range(0, n, step):
+        pos = lo + np.flatnonzero(arr[lo:lo + step] == 59)   # ';'
+        if not len(pos):
+            continue
+        found += len(pos)
+        nxt = pos + 1
+        if nxt[-1] >= n:        # a ';' as the very last byte ends the data
+            nxt = nxt[:-1]
+        after = arr[nxt]
+        cr = nxt[after == 13]
+        if not np.all((after == 10) | (after == 13)) or (
+                len(cr) and (cr[-1] + 1 >= n or not np.all(arr[cr + 1] == 10))):
+            return -1
+    return found
+
+
+class _NotPlain(ValueError):
+    """The streamed file turned out not to be plain WISDM raw records (see parse_plain_raw)."""
+
+
+class _GuardedFile(io.RawIOBase):
+    """Bytes [0, end) of an open file for read_csv, each piece checked as it passes: ASCII,
+    and a ';' at least every `span` bytes (so no record the C parser buffers is larger, even
+    in a hostile file of megabytes without one). Raises _NotPlain otherwise."""
+
+    def __init__(self, fh, end: int, span: int = 1 << 18) -> None:
+        super().__init__()
+        self._fh, self._end, self._span = fh, end, span
+        self._pos = 0
+        self._since = 0       # bytes since the last ';'
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        left = self._end - self._pos
+        size = left if size is None or size < 0 else min(size, left)
+        data = self._fh.read(size) if size > 0 else b""
+        if not data:
+            return b""
+        self._pos += len(data)
+        last = data.rfind(b";")
+        self._since = len(data) - 1 - last if last >= 0 else self._since + len(data)
+        if self._since > self._span or not data.isascii():
+            raise _NotPlain("not plain WISDM raw records")
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def parse_plain_raw(path: Path) -> ParsedFile | None:
+    """Fast path of the commonest file, WISDM raw records ``subject,activity,time,x,y,z;``
+    in ASCII (the v1.1 download as it is): the file is never held in memory. Its first
+    SNIFF_BYTES are sniffed; then the C parser reads the file itself with ``;`` as its line
+    terminator (a newline is then leading whitespace of the next record), which reads the
+    same records as the general path's ';' -> newline translation, without translating a byte.
+
+    Returns None whenever the file is anything else or anything is unusual (not a regular
+    file, not ASCII, no ';' for 256 KiB, a record the strict dtypes refuse, a field too
+    many): the caller then takes the general path, which reports problems with their one-line
+    messages. Line numbers of skipped records are found by reading the file again, only when
+    a report needs them.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return None
+    with contextlib.ExitStack() as stack:
+        stack.callback(os.close, fd)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+                return None
+            if hasattr(os, "O_NONBLOCK"):
+                os.set_blocking(fd, True)
+            fh = stack.enter_context(open(fd, "rb", buffering=0, closefd=False))
+            head = fh.read(SNIFF_BYTES + 1) or b""
+            if (_binary_reason(head) or head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"))
+                    or not head.isascii() or b";" not in head or not head.strip()):
+                return None
+            try:
+                layout = sniff(path, head)
+            except DataError:
+                return None
+            if layout.kind != "raw" or not layout.split_semicolons or layout.sep != ",":
+                return None
+            # Trailing whitespace after the last record would read as an empty record: stop
+            # before it.
+            tail_at = max(0, info.st_size - SNIFF_BYTES)
+            fh.seek(tail_at)
+            tail = fh.read(SNIFF_BYTES)
+            if not tail.strip():
+                return None
+            end = tail_at + len(tail.rstrip())
+            fh.seek(0)
+            # "_extra" catches a record with a field too many (it is then not empty); one with
+            # too few has a NaN (a missing value, as on the general path) or fails the int64s.
+            names = [f"c{i}" for i in range(layout.ncols)] + ["_extra"]
+            df = _read_csv(_GuardedFile(fh, end), layout, names, csv.QUOTE_NONE, strict=True,
+                           lineterminator=";")
+        except (_NotPlain, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError,
+                OverflowError, TypeError, OSError, UnicodeError):
+            return None
+    if df["_extra"].count():
+        return None
+    df = df.drop(columns="_extra")
+
+    whole: dict[str, bytes] = {}
+
+    def orig() -> bytes:
+        if "data" not in whole:
+            whole["data"] = bytes(read_text_bytes(path)[0])   # as the general path numbers lines
+        return whole["data"]
+
+    pf = ParsedFile(path=path, format=layout.format, sensor=layout.sensor, device=layout.device,
+                    table=None, activities=[], records_read=len(df),
+                    line_of=_line_mapper(lambda: orig().replace(b";", b"\n"), orig,
+                                         layout.base_line))
+    _validate(pf, df, layout)
+    return pf
 
 
 def _read_csv(body, layout: Layout, names: list[str], quoting: int,
-              strict: bool) -> pd.DataFrame:
+              strict: bool, comment: str | None = None,
+              lineterminator: str | None = None) -> pd.DataFrame:
     """One C-engine read_csv of `body`. `strict` fixes every dtype (fastest; raises on text in
     a number column), otherwise only the activity column is typed and the rest inferred."""
     dtype: dict[str, object] = {names[layout.roles["activity"]]: "category"}
@@ -561,10 +707,15 @@ def _read_csv(body, layout: Layout, names: list[str], quoting: int,
             dtype["_extra"] = np.float64
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if isinstance(body, _SourceView):
+            source = body.fresh()
+        else:
+            source = body if isinstance(body, _GuardedFile) else io.BytesIO(body)
         return pd.read_csv(
-            body.fresh() if isinstance(body, _SourceView) else io.BytesIO(body), sep=layout.sep, header=None, names=names, index_col=False,
+            source, sep=layout.sep, header=None, names=names, index_col=False,
             decimal=layout.decimal, dtype=dtype, engine="c", quoting=quoting, low_memory=True,
-            encoding="utf-8", encoding_errors="replace", skip_blank_lines=True,
+            encoding="utf-8", encoding_errors="replace", skip_blank_lines=True, comment=comment,
+            lineterminator=lineterminator,
         )
 
 
@@ -607,7 +758,11 @@ def parse(path: Path, data: bytes, layout: Layout) -> ParsedFile:
     # No copies of the file's bytes: read_csv reads `orig` through a view that turns ';' into
     # newlines on the fly; the translated bytes are built only for the rare repair below.
     orig = memoryview(data)[layout.body_start:] if layout.body_start else data
-    body = _SourceView(orig, layout.split_semicolons)
+    # The plain WISDM shape (each record alone on its line, ending in ';'): read_csv stops
+    # each line at ';' itself (comment=';'), so the bytes go through untranslated.
+    comment = ";" if layout.kind == "raw" and layout.split_semicolons and \
+        _semicolons_end_lines(orig) else None
+    body = _SourceView(orig, layout.split_semicolons and comment is None)
     names = [f"c{i}" for i in range(layout.ncols)] + ["_extra"]
     quoting = csv.QUOTE_NONE if layout.kind == "raw" else csv.QUOTE_MINIMAL
     skipped: dict[str, int] = {}
@@ -624,7 +779,7 @@ def parse(path: Path, data: bytes, layout: Layout) -> ParsedFile:
         # Fastest path: exactly ncols columns. Valid only if every record has exactly ncols
         # fields, i.e. the separators add up (raw records are never quoted).
         try:
-            df = _read_csv(body, layout, names[:-1], quoting, strict=True)
+            df = _read_csv(body, layout, names[:-1], quoting, strict=True, comment=comment)
             if _count_byte(orig, layout.sep.encode()) != (layout.ncols - 1) * len(df):
                 df = None
         except (pd.errors.ParserError, ValueError, OverflowError, TypeError):
@@ -635,7 +790,7 @@ def parse(path: Path, data: bytes, layout: Layout) -> ParsedFile:
         if df is not None:
             break
         try:
-            df = _read_csv(body, layout, names, quoting, strict)
+            df = _read_csv(body, layout, names, quoting, strict, comment)
             break
         except pd.errors.EmptyDataError:
             raise DataError(f"{path}: no data records") from None

@@ -51,6 +51,7 @@ from .formats import (
     Table,
     one_line,
     parse,
+    parse_plain_raw,
     read_text_bytes,
     sniff,
 )
@@ -123,6 +124,17 @@ def load_iter(paths: PathsLike) -> Generator[LoadProgress, None, Dataset]:
 
 def load_file(path: Path) -> ParsedFile:
     """Read, recognise and parse one file (no cross-file steps). Raises DataError."""
+    try:
+        pf = parse_plain_raw(path)   # the plain WISDM raw shape, streamed (None: anything else)
+        if pf is not None:
+            log.debug("%s: %s, %d records (streamed)", path, pf.format, pf.records_read)
+            return pf
+    except DataError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError, UnicodeError) as exc:
+        log.exception("unexpected trouble parsing %s", path)
+        raise DataError(f"{path}: cannot be parsed ({type(exc).__name__}: "
+                        f"{one_line(str(exc))[:160]})") from None
     data, notes = read_text_bytes(path)
     layout = sniff(path, data)
     try:
@@ -330,8 +342,15 @@ def _tidy(table: Table, parsed: list[ParsedFile], report: LoadReport) -> Table:
     in_order = bool(np.all(np.diff(b_rank) > 0)) and bool(np.all((dts >= 0) | boundary))
     if not in_order:
         lengths = np.diff(np.append(starts, n))
-        rank = np.repeat(b_rank, lengths)
-        order = np.lexsort((ts, rank))  # stable: the first of equal timestamps stays first
+        # Usually each recording's blocks are in time order already: put the blocks in
+        # recording order (stable) and check, an O(n) gather instead of a sort of every row.
+        border = np.argsort(b_rank, kind="stable")
+        b_len = lengths[border]
+        order = np.arange(n) + np.repeat(starts[border] - (np.cumsum(b_len) - b_len), b_len)
+        rank = np.repeat(b_rank[border], b_len)
+        if not np.all((np.diff(ts[order]) >= 0) | (np.diff(rank) != 0)):
+            rank = np.repeat(b_rank, lengths)
+            order = np.lexsort((ts, rank))  # stable: the first of equal timestamps stays first
         table = table.take(order)
         ts = table.timestamp
         starts = _blocks(table.subject, table.activity)
@@ -481,7 +500,7 @@ def _warn_mixed_rates(frame: pd.DataFrame, ts: np.ndarray, starts: np.ndarray, p
         if e - b < 3:
             continue
         d = np.diff(ts[b:e])
-        d = d[d > 0]
+        d = d[d > 0][:: max(1, (e - b) // 1000)]   # a median of <= ~1,000 spread intervals
         if len(d) == 0:
             continue
         p = float(np.median(d))

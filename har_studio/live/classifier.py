@@ -128,7 +128,10 @@ class StreamingClassifier:
     probabilities are the mean, confidence the mean probability of the voted class).
     threshold: below this confidence the label is ``"uncertain"``.
     attention: also compute the attention strip (``Prediction.attention``).
-    max_batch: most windows classified in one model call (all due windows are batched).
+    max_batch: most windows classified in one model call (all due windows are batched, in
+    calls of at most this many). 64 by measurement: the attention's score matrices of a
+    bigger batch leave the CPU caches (replay at hop 8, robust model, one thread: 910-930
+    windows/s at 64 or 128, 677 at 512; ``bench/bench_live.py``).
     clock: monotonic clock (seconds) used for latency; the same clock that stamps arrivals.
     engine: ``"torch"`` (exact: the same numbers as ``bundle.predict_proba``), ``"onnx"``
     (onnxruntime, within 1e-4 of torch; falls back to torch when onnxruntime or the export is
@@ -142,7 +145,7 @@ class StreamingClassifier:
     """
 
     def __init__(self, bundle, hop: int | None = None, smoothing: str = "mean", smooth_k: int = 3,
-                 threshold: float = 0.5, attention: bool = False, *, max_batch: int = 512,
+                 threshold: float = 0.5, attention: bool = False, *, max_batch: int = 64,
                  clock: Callable[[], float] = time.monotonic, engine: str = "torch",
                  threads: int | None = None) -> None:
         if engine not in ENGINES:
@@ -301,6 +304,10 @@ class StreamingClassifier:
         n = len(batch)
         if n == 0:
             return []
+        if n == 1:
+            done = self._push_one(batch, pushed_at)
+            if done is not None:
+                return done
         t = np.asarray(batch.t, np.float64)
         values = np.asarray(batch.values, np.float32)
         arrival = np.asarray(batch.arrival, np.float64) if batch.arrival is not None else None
@@ -313,7 +320,7 @@ class StreamingClassifier:
         self._last_t = float(t[-1])
         bounds = np.append(np.flatnonzero(cut), n)
         if bounds[0] != 0:
-            bounds = np.insert(bounds, 0, 0)
+            bounds = np.concatenate(([0], bounds))
 
         due_x, due_meta = [], []   # windows to classify, and arrays (t, start_t, truth, arrival, run)
         size, hop = self.size, self.hop
@@ -348,6 +355,34 @@ class StreamingClassifier:
             return []
         X = np.ascontiguousarray(np.concatenate(due_x).transpose(0, 2, 1), dtype=np.float32)
         return self._classify(X, due_meta, pushed_at)
+
+    def _push_one(self, batch: SampleBatch, pushed_at: float) -> list[Prediction] | None:
+        """One sample continuing the run (the live case: a phone's sample at a time): the same
+        windows and predictions as the general path of ``push`` without its per-push arrays.
+        None: the sample starts a new run, the general path handles it."""
+        t = float(batch.t[0])
+        if batch.breaks is not None and batch.breaks[0]:
+            return None
+        if self._last_t is not None:
+            dt = t - self._last_t
+            if dt < 0 or dt > self.max_gap_s * (1 + 1e-6) + 1e-9:
+                return None
+        self._last_t = t
+        self._ring.append(np.asarray(batch.values[0], np.float32))
+        self._t_ring.append(np.array([t]))
+        code = self._code(batch.truth[0]) if batch.truth is not None else -1
+        self._truth_ring.append(np.array([code], np.int64))
+        self._run_count += 1
+        count, size = self._run_count, self.size
+        if count < size or (count - size) % self.hop:
+            return []
+        X = self._ring.latest()[None]   # [1, size, C], oldest first
+        start_t = float(self._t_ring.latest(size)[0])
+        start_code = int(self._truth_ring.latest(size)[0])
+        arrived = float(batch.arrival[0]) if batch.arrival is not None else pushed_at
+        meta = [(np.array([t]), np.array([start_t]), np.array([start_code], np.int64),
+                 np.array([arrived]), np.array([self._run_id]))]
+        return self._classify(X, meta, pushed_at)
 
     def _infer(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Probabilities ``[n, classes]`` (and attention ``[n, C, patches]`` when asked)."""

@@ -109,6 +109,11 @@ class Resampler:
         if self.passes_through(batch):
             self.reset()
             return batch
+        if len(batch) == 1 and self._last_t is not None and (batch.breaks is None
+                                                             or not batch.breaks[0]):
+            out = self._push_one(batch)
+            if out is not None:
+                return out
         t = np.asarray(batch.t, np.float64)
         v = np.asarray(batch.values, np.float32)
         n = len(t)
@@ -123,7 +128,7 @@ class Resampler:
         cut[0] |= self._last_t is None
         bounds = np.append(np.flatnonzero(cut), n)
         if bounds[0] != 0:
-            bounds = np.insert(bounds, 0, 0)
+            bounds = np.concatenate(([0], bounds))
         out_t, out_v, out_b, out_truth, out_arr = [], [], [], [], []
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
             if hi <= lo:
@@ -145,6 +150,50 @@ class Resampler:
         return SampleBatch(np.concatenate(out_t), np.concatenate(out_v), truth, channels=channels,
                            breaks=np.concatenate(out_b), arrival=arrival,
                            nominal_rate_hz=self.rate_hz)
+
+    def _push_one(self, batch: SampleBatch) -> SampleBatch | None:
+        """One sample continuing the run (a phone's datagram): the same grid points, values,
+        truth and arrival as the general path, in plain floats (the general path's dozens of
+        small numpy calls were most of a live push). None: not that case (a break, time going
+        backwards or a gap), the general path decides."""
+        t1 = float(batch.t[0])
+        t0 = self._last_t
+        dt = t1 - t0
+        if not (0 < dt <= self.max_gap_s):   # the general path's test for a new run, negated
+            return None
+        row = np.asarray(batch.values, np.float32)[0]
+        v1 = row.tolist()
+        v0 = self._last_v.tolist()
+        truth1 = batch.truth[0] if batch.truth is not None else None
+        truth0 = self._last_truth
+        self._last_t, self._last_v, self._last_truth = t1, row.copy(), truth1
+        grid0 = self._next_grid
+        channels = batch.channels
+        if grid0 > t1 + 1e-12:
+            return SampleBatch.empty(channels or len(v1), nominal_rate_hz=self.rate_hz)
+        count = int(np.floor((t1 - grid0) * self.rate_hz + 1e-9)) + 1
+        grid = [grid0 + k * self.period for k in range(count)]
+        self._next_grid = grid[-1] + self.period
+        values = np.empty((count, len(v1)), np.float32)
+        for k, g in enumerate(grid):
+            if g == t1:
+                values[k] = v1
+            elif g <= t0:
+                values[k] = v0
+            else:   # np.interp's formula, so both paths give the same float32 values
+                values[k] = [(b - a) / dt * (g - t0) + a for a, b in zip(v0, v1, strict=True)]
+        breaks = np.zeros(count, dtype=bool)
+        if self._pending_break:
+            breaks[0] = True
+            self._pending_break = False
+        truth = None
+        if batch.truth is not None:
+            truth = [truth1 if g >= t1 else truth0 for g in grid]
+        arrival = None
+        if batch.arrival is not None:
+            arrival = np.full(count, float(batch.arrival[0]))
+        return SampleBatch(np.array(grid), values, truth, channels=channels, breaks=breaks,
+                           arrival=arrival, nominal_rate_hz=self.rate_hz)
 
     def _segment(self, batch: SampleBatch, t: np.ndarray, v: np.ndarray, lo: int, hi: int):
         """Grid points of one continuous segment, with the carried sample in front."""

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from ...data.features import FeatureConfig, output_channels
 from ...model.config import ViTConfig
+from ...threads import usable_cores
 from ...training.config import TrainConfig
 from ...training.jobs import MODEL_FIELDS
 from ...training.presets import DEFAULT_PRESET, PRESETS, Preset, load_preset_file
@@ -62,7 +63,10 @@ def _defaults(cls) -> dict:
 REFERENCE_MODEL: dict = {k: v for k, v in _defaults(ViTConfig).items() if k in MODEL_FIELDS}
 REFERENCE_TRAIN: dict = _defaults(TrainConfig)
 # Kept when a preset is chosen: where and how reproducibly to train is the user's business.
-KEEP_ON_PRESET = ("seed", "device", "precision")
+THREADS_TIP = ("CPU threads for training. 0 = auto: this machine's {cores} usable core(s), less one "
+               "while this window is open, less the cores other programs keep busy when the run "
+               "starts (at least 1). The run's recipe records the count used.")
+KEEP_ON_PRESET = ("seed", "device", "precision", "threads")   # the machine's, not the recipe's
 
 
 def _spin(low: int, high: int, step: int = 1, tip: str = "") -> QSpinBox:
@@ -143,6 +147,7 @@ class TrainSettingsForm(QWidget):
             "seed": _spin(0, 2**31 - 1, 1, "Same seed and data give the same run on the CPU"),
             "device": QComboBox(),
             "precision": QComboBox(),
+            "threads": _spin(0, 1024, 1, THREADS_TIP.format(cores=usable_cores())),
         }
         device = self.train_widgets["device"]
         device.addItems(["auto", "cpu", "cuda"])
@@ -178,7 +183,7 @@ class TrainSettingsForm(QWidget):
                   "weight_decay": "Weight decay", "warmup_epochs": "Warm-up (epochs)",
                   "patience": "Patience", "label_smoothing": "Label smoothing",
                   "grad_clip": "Gradient clip", "seed": "Seed", "device": "Device",
-                  "precision": "Precision"}
+                  "precision": "Precision", "threads": "Threads (0 = auto)"}
         for key, widget in self.train_widgets.items():
             if isinstance(widget, QCheckBox):
                 train_form.addRow(widget)

@@ -25,7 +25,7 @@ person and on a live phone. Pure numpy, Qt-free.
 
 from __future__ import annotations
 
-from collections import deque
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,17 +47,25 @@ def _groups(channels) -> tuple[list[int] | None, list[int] | None]:
 
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The smallest proper rotation taking direction `a` to direction `b` (``R @ a ~ b``)."""
-    a = np.asarray(a, np.float64) / np.linalg.norm(a)
-    b = np.asarray(b, np.float64) / np.linalg.norm(b)
-    v = np.cross(a, b)
-    c = float(a @ b)
+    """The smallest proper rotation taking direction `a` to direction `b` (``R @ a ~ b``).
+    Plain float arithmetic: it runs for every live window while the person moves."""
+    ax, ay, az = (float(v) for v in a)
+    bx, by, bz = (float(v) for v in b)
+    na, nb = math.sqrt(ax * ax + ay * ay + az * az), math.sqrt(bx * bx + by * by + bz * bz)
+    ax, ay, az, bx, by, bz = ax / na, ay / na, az / na, bx / nb, by / nb, bz / nb
+    c = ax * bx + ay * by + az * bz
     if c < -1 + 1e-9:   # opposite: half a turn about any axis perpendicular to a
-        axis = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 0.0, 1.0])
+        axis = np.cross([ax, ay, az], [1.0, 0.0, 0.0] if abs(ax) < 0.9 else [0.0, 0.0, 1.0])
         axis /= np.linalg.norm(axis)
         return 2 * np.outer(axis, axis) - np.eye(3)
-    K = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
-    return np.eye(3) + K + K @ K / (1 + c)
+    vx, vy, vz = ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx
+    k = 1.0 / (1.0 + c)
+    # I + [v]x + [v]x^2 / (1 + c), written out
+    return np.array([
+        [1 - k * (vy * vy + vz * vz), -vz + k * vx * vy, vy + k * vx * vz],
+        [vz + k * vx * vy, 1 - k * (vx * vx + vz * vz), -vx + k * vy * vz],
+        [-vy + k * vx * vz, vx + k * vy * vz, 1 - k * (vx * vx + vy * vy)],
+    ])
 
 
 def window_summary(acc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -65,9 +73,9 @@ def window_summary(acc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     the length of the mean ``[n]`` and whether the person moves in each window ``[n]``."""
     acc = np.asarray(acc, np.float64)
     mean = acc.mean(axis=1)
-    length = np.linalg.norm(mean, axis=1)
+    length = np.sqrt(np.einsum("nc,nc->n", mean, mean))
     unit = mean / np.maximum(length, 1e-9)[:, None]
-    motion = np.linalg.norm(acc, axis=2).std(axis=1)
+    motion = np.sqrt(np.einsum("ntc,ntc->nt", acc, acc)).std(axis=1)
     finite = np.isfinite(length) & np.isfinite(motion)
     return unit, np.where(finite, length, np.nan), finite & (motion > MOTION_THRESHOLD)
 
@@ -91,10 +99,12 @@ class Alignment:
         """From the summed unit gravity of the moving windows, their count and the median
         length of gravity over all windows."""
         rotation, reference = np.eye(3), None
-        if moving >= MIN_MOVING and reference_sum is not None \
-                and np.linalg.norm(reference_sum) > 1e-6 * moving:
-            ref = np.asarray(reference_sum, np.float64) / np.linalg.norm(reference_sum)
-            rotation, reference = rotation_between(ref, UPRIGHT), tuple(float(v) for v in ref)
+        if moving >= MIN_MOVING and reference_sum is not None:
+            x, y, z = (float(v) for v in reference_sum)
+            norm = math.sqrt(x * x + y * y + z * z)
+            if norm > 1e-6 * moving:
+                reference = (x / norm, y / norm, z / norm)
+                rotation = rotation_between(reference, UPRIGHT)
         scale = 1.0
         if median_length is not None and np.isfinite(median_length) and median_length > 0:
             s = STANDARD_GRAVITY / float(median_length)
@@ -164,18 +174,21 @@ def align_windows(X: np.ndarray, channels, subjects=None,
 class RunningAlignment:
     """A person's alignment over a live stream: updated with each window classified, so the
     estimate improves as they move. Before ``MIN_MOVING`` moving windows the rotation is the
-    identity."""
+    identity. Cheap enough for every live window (tens of microseconds): the gain comes from
+    the median of the latest `keep` windows' gravity lengths, and the rotation is recomputed
+    only when a moving window arrives."""
 
-    def __init__(self, channels, keep: int = 2048) -> None:
+    def __init__(self, channels, keep: int = 512) -> None:
         self.channels = list(channels)
         self._acc, _ = _groups(self.channels)
-        self._lengths: deque[float] = deque(maxlen=keep)
+        self._lengths = np.zeros(max(1, int(keep)))
+        self._count = 0
         self._sum = np.zeros(3)
         self._moving = 0
         self.current = Alignment.identity()
 
     def reset(self) -> None:
-        self._lengths.clear()
+        self._count = 0
         self._sum = np.zeros(3)
         self._moving = 0
         self.current = Alignment.identity()
@@ -185,10 +198,21 @@ class RunningAlignment:
         if self._acc is None or len(X) == 0:
             return self.current
         unit, length, moving = window_summary(np.asarray(X)[..., self._acc])
-        self._lengths.extend(float(v) for v in length[np.isfinite(length)])
+        keep = len(self._lengths)
+        for value in length[np.isfinite(length)]:
+            self._lengths[self._count % keep] = value
+            self._count += 1
+        current = self.current
+        rotation, reference = current.rotation, current.reference
         if moving.any():
             self._sum += unit[moving].sum(axis=0)
             self._moving += int(moving.sum())
-        median = float(np.median(self._lengths)) if self._lengths else None
-        self.current = Alignment.from_parts(self._sum, self._moving, median)
+            fresh = Alignment.from_parts(self._sum, self._moving, None)
+            rotation, reference = fresh.rotation, fresh.reference
+        scale = current.scale
+        if self._count and (self._count <= 64 or self._count % 16 < len(X)):
+            # the gain moves slowly: its median is refreshed every 16 windows once settled
+            filled = self._lengths[:min(self._count, keep)]
+            scale = Alignment.from_parts(None, 0, float(np.median(filled))).scale
+        self.current = Alignment(rotation, scale, reference, self._moving)
         return self.current

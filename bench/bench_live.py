@@ -1,7 +1,8 @@
 """Live classification speed, a busy workstation and command start-up: prints one JSON object.
 
-Model: the default (robust) preset's network (6 derived inputs from x, y, z, window 128 at
-20 Hz), untrained weights (timing only), through ``ModelBundle`` as the app runs it.
+Model: the default preset's network (``aligned``: 6 derived inputs from x, y, z read in the
+person's running alignment, window 128 at 20 Hz), untrained weights (timing only), through
+``ModelBundle`` as the app runs it.
 
 * ``limit``: what the model itself costs. Model alone and ``predict_proba`` (features,
   normalisation, model, softmax) at batch 1 (live threads, 1) and batch 256 (batch threads),
@@ -62,7 +63,9 @@ from har_studio.live import (  # noqa: E402
 from har_studio.model.config import ViTConfig  # noqa: E402
 from har_studio.model.io import ModelBundle  # noqa: E402
 from har_studio.model.vit import TimeSeriesViT  # noqa: E402
-from har_studio.training.presets import ROBUST  # noqa: E402
+from har_studio.training.presets import DEFAULT_PRESET, get_preset  # noqa: E402
+
+PRESET = get_preset(DEFAULT_PRESET)
 
 LABELS = ["walking", "jogging", "upstairs", "downstairs", "sitting", "standing"]
 
@@ -71,12 +74,12 @@ def make_bundle() -> ModelBundle:
     torch.manual_seed(0)
     window = WindowConfig(size=128, step=64, rate_hz=20.0)
     modal = 6
-    cfg = ViTConfig(series=window.size, modal=modal, classes=len(LABELS), **ROBUST.model)
+    cfg = ViTConfig(series=window.size, modal=modal, classes=len(LABELS), **PRESET.model)
     rng = np.random.default_rng(0)
     norm = Normaliser(rng.normal(size=modal).astype(np.float32),
                       (1 + rng.random(modal)).astype(np.float32))
     return ModelBundle(TimeSeriesViT(cfg).eval(), cfg, window, ["x", "y", "z"], list(LABELS),
-                       norm, features=ROBUST.features)
+                       norm, features=PRESET.features)
 
 
 @contextlib.contextmanager
@@ -289,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"bench": "live", "python": platform.python_version(), "torch": torch.__version__,
                     "machine": platform.machine(), "load_average_1min": round(os.getloadavg()[0], 2),
                     "policy": {**thread_policy.describe(), "batch_threads": batch_threads},
-                    "model": {"preset": "robust", "inputs": bundle.input_channels,
+                    "model": {"preset": PRESET.name, "inputs": bundle.input_channels,
                               "parameters": int(sum(p.numel() for p in bundle.model.parameters()))}}
     if "limit" not in skip:
         result["limit"] = limit(bundle, batch_threads)

@@ -30,6 +30,21 @@ def _one_torch_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture
+def started():
+    """Start live sources for a test; every one started is stopped at the end."""
+    sources = []
+
+    def start(source):
+        source.start()
+        sources.append(source)
+        return source
+
+    yield start
+    for source in sources:
+        source.stop()
+
+
 def pytest_configure(config):
     import torch
 

@@ -23,20 +23,6 @@ from har_studio.live.sources import listen_warning
 
 
 @pytest.fixture
-def started():
-    sources = []
-
-    def start(source):
-        source.start()
-        sources.append(source)
-        return source
-
-    yield start
-    for s in sources:
-        s.stop()
-
-
-@pytest.fixture
 def sockets():
     opened: list[socket.socket] = []
 

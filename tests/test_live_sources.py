@@ -61,20 +61,6 @@ def address(source) -> tuple[str, int]:
     return parse_address(source.stats().address)
 
 
-@pytest.fixture
-def started():
-    sources = []
-
-    def start(source):
-        source.start()
-        sources.append(source)
-        return source
-
-    yield start
-    for s in sources:
-        s.stop()
-
-
 def udp_send(addr, payload: bytes) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.sendto(payload, addr)

@@ -24,19 +24,6 @@ from har_studio.live.protocols import parse_json_batch
 G = 9.80665
 
 
-@pytest.fixture
-def started():
-    sources = []
-
-    def start(source):
-        source.start()
-        sources.append(source)
-        return source
-
-    yield start
-    for source in sources:
-        source.stop()
-
 T0 = 1_732_780_000_000_000_000       # ns since the epoch, as Sensor Logger's "time"
 
 

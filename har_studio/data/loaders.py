@@ -122,30 +122,29 @@ def load_iter(paths: PathsLike) -> Generator[LoadProgress, None, Dataset]:
     return assemble(parsed, failures)
 
 
+def _one_line_errors(path: Path, fn, *args):
+    """``fn(*args)``; input we did not foresee still becomes one DataError line naming the
+    file, never a traceback."""
+    try:
+        return fn(*args)
+    except DataError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError, UnicodeError) as exc:
+        log.exception("unexpected trouble parsing %s", path)
+        raise DataError(f"{path}: cannot be parsed ({type(exc).__name__}: "
+                        f"{one_line(str(exc))[:160]})") from None
+
+
 def load_file(path: Path) -> ParsedFile:
     """Read, recognise and parse one file (no cross-file steps). Raises DataError."""
-    try:
-        pf = parse_plain_raw(path)   # the plain WISDM raw shape, streamed (None: anything else)
-        if pf is not None:
-            log.debug("%s: %s, %d records (streamed)", path, pf.format, pf.records_read)
-            return pf
-    except DataError:
-        raise
-    except (ValueError, TypeError, IndexError, KeyError, OverflowError, UnicodeError) as exc:
-        log.exception("unexpected trouble parsing %s", path)
-        raise DataError(f"{path}: cannot be parsed ({type(exc).__name__}: "
-                        f"{one_line(str(exc))[:160]})") from None
+    # the plain WISDM raw shape, streamed (None: anything else)
+    pf = _one_line_errors(path, parse_plain_raw, path)
+    if pf is not None:
+        log.debug("%s: %s, %d records (streamed)", path, pf.format, pf.records_read)
+        return pf
     data, notes = read_text_bytes(path)
     layout = sniff(path, data)
-    try:
-        pf = parse(path, data, layout)
-    except DataError:
-        raise
-    except (ValueError, TypeError, IndexError, KeyError, OverflowError, UnicodeError) as exc:
-        # Input we did not foresee: still one line naming the file, never a traceback.
-        log.exception("unexpected trouble parsing %s", path)
-        raise DataError(f"{path}: cannot be parsed ({type(exc).__name__}: "
-                        f"{one_line(str(exc))[:160]})") from None
+    pf = _one_line_errors(path, parse, path, data, layout)
     pf.warnings[:0] = [f"{path.name}: {n}" for n in notes]
     log.debug("%s: %s, %d records", path, layout.format, pf.records_read)
     return pf

@@ -91,15 +91,13 @@ def _running_accuracy(bundle, windows) -> tuple[int, int]:
     live classifier does (``data.alignment.RunningAlignment``)."""
     import numpy as np
 
-    from har_studio.data.alignment import RunningAlignment
+    from har_studio.data.alignment import Alignment, RunningAlignment
 
     order = np.argsort(windows.starts, kind="stable")
     X, y = windows.X[order], windows.y[order]
     estimate = RunningAlignment(windows.channels)
     aligned = np.stack([estimate.update(X[i:i + 1]).apply(X[i:i + 1], windows.channels)[0]
                         for i in range(len(X))])
-    from har_studio.data.alignment import Alignment
-
     pred = bundle.predict(aligned, alignment=Alignment.identity())
     truth = np.array([bundle.labels.index(windows.labels[v]) for v in y])
     return int((pred == truth).sum()), len(y)

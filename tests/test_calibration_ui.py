@@ -7,7 +7,6 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from har_studio.data import SplitConfig, WindowConfig  # noqa: E402
 from har_studio.ui.live import LiveTab  # noqa: E402
 from har_studio.ui.live import models as live_models  # noqa: E402
 from har_studio.ui.state import AppState  # noqa: E402
@@ -25,23 +24,12 @@ def dataset():
 @pytest.fixture(scope="module")
 def model_file(dataset, tmp_path_factory):
     """A tiny ViT trained briefly on the demo data, saved (window 32, step 16)."""
-    from har_studio.model.io import save_model
-    from har_studio.training import (
-        TrainConfig,
-        default_model_config,
-        prepare_data,
-        run_to_end,
-        train,
-    )
+    from tiny_models import trained_tiny_bundle
 
-    prepared = prepare_data(dataset, WindowConfig(size=32, step=16),
-                            SplitConfig(kind="random", seed=0))
-    config = default_model_config(prepared, embedding_dim=16, head_num=2, att_size=8, depth=1,
-                                  head_width=32)
-    result = run_to_end(train(prepared, config, TrainConfig(
-        epochs=2, batch_size=32, patience=0, device="cpu", precision="fp32")))
+    from har_studio.model.io import save_model
+
     path = tmp_path_factory.mktemp("models") / "tiny.harmodel"
-    save_model(path, result.bundle)
+    save_model(path, trained_tiny_bundle(dataset, epochs=2))
     return path
 
 
@@ -53,17 +41,25 @@ def _tab(qtbot, state) -> LiveTab:
     return tab
 
 
-def test_guided_calibration_from_a_replay_writes_a_model_that_the_tab_then_uses(
-        qtbot, dataset, model_file, monkeypatch):
-    from har_studio.model.io import load_model
-    from har_studio.training.calibration import file_sha256
-
+def _replay_tab(qtbot, dataset, model_file, monkeypatch, replay: bool = True):
+    """The Live tab on `dataset` with the tiny model open (no built-in model), replaying at
+    maximum speed unless `replay` is False; returns (tab, state)."""
     monkeypatch.setattr(live_models, "default_model_path", lambda: None)
     state = AppState()
     state.set_dataset(dataset, [])
     tab = _tab(qtbot, state)
     assert tab.open_model(model_file)
-    tab.set_source("replay", speed="max")
+    if replay:
+        tab.set_source("replay", speed="max")
+    return tab, state
+
+
+def test_guided_calibration_from_a_replay_writes_a_model_that_the_tab_then_uses(
+        qtbot, dataset, model_file, monkeypatch):
+    from har_studio.model.io import load_model
+    from har_studio.training.calibration import file_sha256
+
+    tab, state = _replay_tab(qtbot, dataset, model_file, monkeypatch)
     guide = tab.calibration
     guide.flow.tick_ms = 1                       # the countdown's "second" is a millisecond
     tab.panel.calibrate_button.click()
@@ -106,12 +102,7 @@ def test_skip_and_redo_and_the_phone_rate_is_resampled(qtbot, dataset, model_fil
     from har_studio.training.calibration import resample_frame
     from har_studio.ui.live.calibrate_capture import Capture, capture_frame
 
-    monkeypatch.setattr(live_models, "default_model_path", lambda: None)
-    state = AppState()
-    state.set_dataset(dataset, [])
-    tab = _tab(qtbot, state)
-    assert tab.open_model(model_file)
-    tab.set_source("replay", speed="max")
+    tab, state = _replay_tab(qtbot, dataset, model_file, monkeypatch)
     guide = tab.calibration
     flow = guide.flow
     flow.tick_ms = 60_000                        # stays in the countdown: nothing is captured
@@ -190,11 +181,7 @@ def test_calibrate_from_recordings_of_the_data_tab_and_from_files(qtbot, dataset
     from har_studio.data.demo import write_demo_files
     from har_studio.model.io import load_model
 
-    monkeypatch.setattr(live_models, "default_model_path", lambda: None)
-    state = AppState()
-    state.set_dataset(dataset, [])
-    tab = _tab(qtbot, state)
-    assert tab.open_model(model_file)
+    tab, state = _replay_tab(qtbot, dataset, model_file, monkeypatch, replay=False)
     guide = tab.calibration
     guide.open_guide()
     second = int(dataset.subjects[1])

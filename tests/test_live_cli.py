@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -131,29 +132,39 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-def test_stream_cli_with_duration_over_udp(model_file, capsys):
-    port = free_udp_port()
+@contextlib.contextmanager
+def udp_sender(port: int, lines, pause_s: float = 0.01):
+    """A thread sending datagrams to 127.0.0.1:`port` while the block runs: each holds
+    ``lines(i)`` (i: samples sent so far, 10 a datagram), then waits `pause_s`."""
     stop = threading.Event()
 
-    def sender():
+    def send():
         i = 0
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             while not stop.is_set():
-                lines = [f"{1_700_000_000_000 + 50 * (i + k)},{k % 3},9.8,0.1" for k in range(10)]
-                if i % 100 == 0:
-                    lines.append("not,a,number")
-                s.sendto("\n".join(lines).encode(), ("127.0.0.1", port))
+                s.sendto("\n".join(lines(i)).encode(), ("127.0.0.1", port))
                 i += 10
-                stop.wait(0.003)   # pace the sender thread
+                stop.wait(pause_s)   # pace the sender thread
 
-    thread = threading.Thread(target=sender, daemon=True)
+    thread = threading.Thread(target=send, daemon=True)
     thread.start()
     try:
-        rc = run_cli(["stream", "--model", str(model_file), "--udp", f"127.0.0.1:{port}", "--json",
-                      "--duration", "1.0", "--hop", "4"])
+        yield
     finally:
         stop.set()
         thread.join(5)
+
+
+def test_stream_cli_with_duration_over_udp(model_file, capsys):
+    port = free_udp_port()
+
+    def lines(i):
+        out = [f"{1_700_000_000_000 + 50 * (i + k)},{k % 3},9.8,0.1" for k in range(10)]
+        return [*out, "not,a,number"] if i % 100 == 0 else out
+
+    with udp_sender(port, lines, pause_s=0.003):
+        rc = run_cli(["stream", "--model", str(model_file), "--udp", f"127.0.0.1:{port}", "--json",
+                      "--duration", "1.0", "--hop", "4"])
     captured = capsys.readouterr()
     out = json_lines(captured.out)
     assert rc == 0
@@ -298,27 +309,12 @@ def test_stream_cli_phone_iphone_records_android_axes(model_file, tmp_path, caps
     from har_studio.data.loaders import load
 
     port = free_udp_port()
-    stop = threading.Event()
-
-    def sender():
-        i = 0
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            while not stop.is_set():
-                lines = [f"{1_700_000_000_000 + 50 * (i + k)},0.0,0.0,-1.0" for k in range(10)]
-                s.sendto("\n".join(lines).encode(), ("127.0.0.1", port))
-                i += 10
-                stop.wait(0.01)
-
-    thread = threading.Thread(target=sender, daemon=True)
-    thread.start()
     out_file = tmp_path / "ios.txt"
-    try:
+    with udp_sender(port, lambda i: [f"{1_700_000_000_000 + 50 * (i + k)},0.0,0.0,-1.0"
+                                     for k in range(10)]):
         rc = run_cli(["stream", "--model", str(model_file), "--udp", f"127.0.0.1:{port}",
                       "--units", "g", "--phone", "iphone", "--duration", "1.0",
                       "--record", str(out_file), "--activity", "sitting"])
-    finally:
-        stop.set()
-        thread.join(5)
     assert rc == 0, capsys.readouterr().err
     z = load(out_file).frame["z"].to_numpy()
     assert len(z) > 5 and np.allclose(z, 9.80665, atol=0.01)

@@ -14,7 +14,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QFileDialog, QMessageBox  # noqa: E402
 
-from har_studio.data import SplitConfig, WindowConfig, make_windows  # noqa: E402
+from har_studio.data import make_windows  # noqa: E402
 from har_studio.ui.live import LiveTab  # noqa: E402
 from har_studio.ui.state import AppState  # noqa: E402
 
@@ -31,21 +31,9 @@ def dataset():
 @pytest.fixture(scope="module")
 def bundle(dataset):
     """A tiny ViT trained for a few epochs on the demo data (window 32, step 16)."""
-    from har_studio.training import (
-        TrainConfig,
-        default_model_config,
-        prepare_data,
-        run_to_end,
-        train,
-    )
+    from tiny_models import trained_tiny_bundle
 
-    prepared = prepare_data(dataset, WindowConfig(size=32, step=16),
-                            SplitConfig(kind="random", seed=0))
-    config = default_model_config(prepared, embedding_dim=16, head_num=2, att_size=8, depth=1,
-                                  head_width=32)
-    result = run_to_end(train(prepared, config, TrainConfig(
-        epochs=3, batch_size=32, patience=0, device="cpu", precision="fp32")))
-    return result.bundle
+    return trained_tiny_bundle(dataset, epochs=3)
 
 
 @pytest.fixture

@@ -80,6 +80,28 @@ def window_summary(acc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return unit, np.where(finite, length, np.nan), finite & (motion > MOTION_THRESHOLD)
 
 
+def upright_from(reference_sum: np.ndarray | None, moving: int
+                 ) -> tuple[np.ndarray, tuple[float, float, float] | None]:
+    """The rotation onto the upright and the person's reference direction, from the summed
+    unit gravity of their `moving` moving windows (the identity and None below MIN_MOVING)."""
+    if moving >= MIN_MOVING and reference_sum is not None:
+        x, y, z = (float(v) for v in reference_sum)
+        norm = math.sqrt(x * x + y * y + z * z)
+        if norm > 1e-6 * moving:
+            reference = (x / norm, y / norm, z / norm)
+            return rotation_between(reference, UPRIGHT), reference
+    return np.eye(3), None
+
+
+def gain_correction(median_length: float | None) -> float:
+    """What multiplies the acceleration so that gravity's median length is standard gravity
+    (1 when unknown or outside GAIN_LIMITS: not a phone's error)."""
+    if median_length is None or not np.isfinite(median_length) or median_length <= 0:
+        return 1.0
+    s = STANDARD_GRAVITY / float(median_length)
+    return s if GAIN_LIMITS[0] <= s <= GAIN_LIMITS[1] else 1.0
+
+
 @dataclass(frozen=True)
 class Alignment:
     """How one person's raw samples are turned into the upright, unit-gain frame."""
@@ -92,25 +114,6 @@ class Alignment:
     @classmethod
     def identity(cls) -> Alignment:
         return cls(np.eye(3))
-
-    @classmethod
-    def from_parts(cls, reference_sum: np.ndarray | None, moving: int,
-                   median_length: float | None) -> Alignment:
-        """From the summed unit gravity of the moving windows, their count and the median
-        length of gravity over all windows."""
-        rotation, reference = np.eye(3), None
-        if moving >= MIN_MOVING and reference_sum is not None:
-            x, y, z = (float(v) for v in reference_sum)
-            norm = math.sqrt(x * x + y * y + z * z)
-            if norm > 1e-6 * moving:
-                reference = (x / norm, y / norm, z / norm)
-                rotation = rotation_between(reference, UPRIGHT)
-        scale = 1.0
-        if median_length is not None and np.isfinite(median_length) and median_length > 0:
-            s = STANDARD_GRAVITY / float(median_length)
-            if GAIN_LIMITS[0] <= s <= GAIN_LIMITS[1]:
-                scale = s
-        return cls(rotation, scale, reference, int(moving))
 
     def apply(self, X: np.ndarray, channels) -> np.ndarray:
         """Raw windows ``[n, T, C]`` in this person's upright, unit-gain frame (a new array)."""
@@ -138,9 +141,9 @@ def estimate(X: np.ndarray, channels) -> Alignment:
         return Alignment.identity()
     unit, length, moving = window_summary(X[..., acc])
     lengths = length[np.isfinite(length)]
-    return Alignment.from_parts(unit[moving].sum(axis=0) if moving.any() else None,
-                                int(moving.sum()),
-                                float(np.median(lengths)) if lengths.size else None)
+    rotation, reference = upright_from(unit[moving].sum(axis=0), int(moving.sum()))
+    scale = gain_correction(float(np.median(lengths)) if lengths.size else None)
+    return Alignment(rotation, scale, reference, int(moving.sum()))
 
 
 def estimate_per_subject(X: np.ndarray, channels, subjects) -> dict[int, Alignment]:
@@ -207,12 +210,10 @@ class RunningAlignment:
         if moving.any():
             self._sum += unit[moving].sum(axis=0)
             self._moving += int(moving.sum())
-            fresh = Alignment.from_parts(self._sum, self._moving, None)
-            rotation, reference = fresh.rotation, fresh.reference
+            rotation, reference = upright_from(self._sum, self._moving)
         scale = current.scale
         if self._count and (self._count <= 64 or self._count % 16 < len(X)):
             # the gain moves slowly: its median is refreshed every 16 windows once settled
-            filled = self._lengths[:min(self._count, keep)]
-            scale = Alignment.from_parts(None, 0, float(np.median(filled))).scale
+            scale = gain_correction(float(np.median(self._lengths[:min(self._count, keep)])))
         self.current = Alignment(rotation, scale, reference, self._moving)
         return self.current

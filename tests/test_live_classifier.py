@@ -103,6 +103,35 @@ def test_replay_at_step_equals_offline_windows(max_batch):
     assert summary.latency_ms_p50 is not None and summary.latency_ms_p99 >= summary.latency_ms_p50
 
 
+def test_a_run_at_another_rate_replays_as_its_offline_windows():
+    """One activity recorded at 50 Hz in a 20 Hz recording (WISDM 2019 holds one): the
+    replay resamples that run, as the offline windows do, so live and evaluate agree."""
+    bundle = tiny_bundle()
+    frame = recording()
+    last = (frame["subject"] == 3) & (frame["activity"] == "standing")   # the last run
+    t0 = int(frame.loc[last, "timestamp"].iloc[0])
+    n = 66 * 50 // 20 - 1                         # the run's 3.25 s, sampled at 50 Hz
+    t = np.arange(n) * 0.02
+    fast = pd.DataFrame({"subject": 3, "activity": "standing",
+                         "timestamp": t0 + np.arange(n, dtype=np.int64) * 20_000_000,
+                         "x": np.sin(2 * np.pi * 1.3 * t).astype(np.float32) - 3,
+                         "y": np.float32(5.0), "z": np.cos(t).astype(np.float32)})
+    frame = pd.concat([frame[~last], fast], ignore_index=True)
+    frame["activity"] = frame["activity"].astype("category")
+    windows = make_windows(frame, bundle.window, labels=bundle.labels)
+    standing = (windows.subjects == 3) & (windows.y == bundle.labels.index("standing"))
+    assert standing.sum() == (66 - bundle.window.size) // bundle.window.step + 1
+
+    source = ReplaySource(frame, speed="max", window=bundle.window)
+    assert source.nominal_rate_hz == 20.0
+    clf = StreamingClassifier(bundle, hop=None, smoothing="none", threshold=0.0)
+    updates, summary = drain(run_session(source, clf, poll_s=0.0))
+    preds = [p for u in updates for p in u.predictions]
+    assert len(preds) == len(windows)
+    np.testing.assert_allclose(np.array([p.probabilities for p in preds]),
+                               bundle.predict_proba(windows.X), atol=1e-5)
+
+
 def test_hop_one_gives_a_window_per_sample_after_the_first_full_one():
     bundle = tiny_bundle()
     frame = recording()

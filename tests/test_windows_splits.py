@@ -15,7 +15,14 @@ from har_studio.data.splits import (
     split_windows,
     subject_folds,
 )
-from har_studio.data.windows import WindowConfig, Windows, make_windows, run_starts
+from har_studio.data.windows import (
+    WindowConfig,
+    Windows,
+    at_rate,
+    make_windows,
+    run_rates,
+    run_starts,
+)
 
 PERIOD_NS = 50_000_000  # 20 Hz
 
@@ -115,6 +122,60 @@ def test_gap_breaks_a_run_but_small_jitter_does_not():
     assert len(make_windows(small_gap, cfg)) == 5
     assert run_starts(big_gap, cfg).sum() == 2
     assert run_starts(small_gap, cfg).sum() == 1
+
+
+def _sine_run(subject, activity, rate_hz, seconds, t0_ns, hz=2.0):
+    """One run of a `hz` sine on x (y, z constant) sampled at `rate_hz` from `t0_ns`."""
+    n = int(round(seconds * rate_hz))
+    t = t0_ns + np.round(np.arange(n) * 1e9 / rate_hz).astype(np.int64)
+    x = np.sin(2 * np.pi * hz * (t - t0_ns) / 1e9).astype(np.float32)
+    return pd.DataFrame({"subject": subject, "activity": activity, "timestamp": t,
+                         "x": x, "y": np.float32(9.8), "z": np.float32(0.0)})
+
+
+def test_a_run_at_another_rate_is_resampled_to_the_window_rate():
+    """WISDM 2019 holds a phone at 25 Hz and a 50 Hz jogging run among 20 Hz recordings: a
+    window must cover the same 6.4 s and a gait keep its frequency, whatever the phone."""
+    cfg = WindowConfig(size=64, step=32, rate_hz=20.0)
+    frame = pd.concat([_sine_run(1, "walking", 20.0, 30, 10**12),
+                       _sine_run(1, "jogging", 50.0, 30, 10**12 + 40 * 10**9),
+                       _sine_run(2, "walking", 25.06, 30, 10**12)], ignore_index=True)
+    frame["activity"] = frame["activity"].astype("category")
+    begin, end, rates = run_rates(frame, cfg)
+    assert np.allclose(rates, [20.0, 50.0, 25.06], rtol=1e-3)
+    w = make_windows(frame, cfg)
+    counts = {(int(s), w.labels[int(y)]): int(((w.subjects == s) & (w.y == y)).sum())
+              for s, y in {(s, y) for s, y in zip(w.subjects, w.y, strict=True)}}
+    per_run = (30 * 20 - 64) // 32 + 1          # 30 s at 20 Hz, whatever it was recorded at
+    assert counts == {(1, "walking"): per_run, (1, "jogging"): per_run, (2, "walking"): per_run}
+    # every window holds the 2 Hz sine at 20 Hz: consecutive samples 0.05 s apart
+    t = np.arange(64) / 20.0
+    for X, start in zip(w.X, w.starts, strict=True):
+        phase = 2 * np.pi * 2.0 * ((start - 10**12) % 10**9) / 1e9
+        expected = np.sin(2 * np.pi * 2.0 * t + phase)
+        assert np.abs(X[:, 0] - expected).max() < 0.1   # linear interpolation of a sine
+    assert np.all(np.diff(w.starts[w.subjects == 2]) == 32 * 50_000_000)
+
+
+def test_runs_at_the_rate_are_left_alone():
+    cfg = WindowConfig(size=32, step=16)
+    frame = make_frame([(1, "walking", 100), (2, "sitting", 80)])
+    assert at_rate(frame, cfg) is frame          # nothing to resample: the same table
+    # a few repeated timestamps do not make a 20 Hz run another rate (median interval)
+    repeated = frame.copy()
+    ts = repeated["timestamp"].to_numpy().copy()
+    ts[10:20] = ts[10]
+    repeated["timestamp"] = ts
+    assert at_rate(repeated, cfg) is repeated
+    # a recording at 50 Hz windowed for a 50 Hz model is not resampled either
+    fast = _sine_run(1, "walking", 50.0, 10, 10**12)
+    assert at_rate(fast, WindowConfig(size=32, step=16, rate_hz=50.0)) is fast
+    # timestamps that give no sensor's rate (microseconds read as ns: 20 kHz) are a clock
+    # problem, not a phone: the run is windowed as recorded, not squeezed to a few samples
+    odd = make_frame([(1, "walking", 100)])
+    odd["timestamp"] = 10**12 + np.arange(100, dtype=np.int64) * 50_000
+    assert at_rate(odd, cfg) is odd
+    assert len(make_windows(odd, cfg)) == 5
 
 
 def test_backwards_timestamp_breaks_a_run():

@@ -18,6 +18,7 @@ training data differ by; 25 Hz is 25 % away and is always resampled.
 from __future__ import annotations
 
 RATE_TOLERANCE = 0.025   # relative; see the module docstring for why this value
+PLAUSIBLE_HZ = (1.0, 1000.0)   # a measured rate outside this is a clock problem, not a sensor
 
 
 def matches_rate(hz: float | None, target: float | None) -> bool:
@@ -29,7 +30,7 @@ def nominal_rate(hz: float | None, fallback: float | None = None) -> float | Non
     """The sensor's rate from a measured one: a whole number of hertz when the measurement
     matches it (19.86 Hz measured is 20 Hz), else the measurement to 0.1 Hz; `fallback` when
     the measurement is missing or outside 1 to 1000 Hz."""
-    if not hz or not 1.0 <= hz <= 1000.0:
+    if not hz or not PLAUSIBLE_HZ[0] <= hz <= PLAUSIBLE_HZ[1]:
         return fallback
     whole = float(round(float(hz)))
     return whole if matches_rate(hz, whole) else round(float(hz), 1)

@@ -1,7 +1,10 @@
 """Cut the tidy table into fixed-length labelled windows, vectorised.
 
 Windows never cross a boundary of subject, activity or a timestamp gap, so each window
-is one person doing one thing without a hole in it.
+is one person doing one thing without a hole in it. A window is ``size`` samples at the
+configuration's rate: a run recorded at another rate (WISDM 2019 holds a phone at 25 Hz and
+one activity at 50 Hz among 20 Hz recordings) is first resampled to it (``at_rate``), so a
+window always covers the same time and a gait keeps its frequency.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import pandas as pd
 
 from .activities import activity_order
 from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS
+from .rates import PLAUSIBLE_HZ, RATE_TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,100 @@ def run_starts(frame: pd.DataFrame, config: WindowConfig,
     return breaks
 
 
+def run_rates(frame: pd.DataFrame, config: WindowConfig) -> tuple[np.ndarray, np.ndarray,
+                                                                   np.ndarray]:
+    """(first row, end row, measured rate in Hz) of every run of `frame` (``run_starts``).
+    The rate is the run's median sample interval, so repeated timestamps and a jittery clock do
+    not move it; 0 for a run of one sample."""
+    n = len(frame)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    begin = np.flatnonzero(run_starts(frame, config))
+    end = np.append(begin[1:], n)
+    ts = frame["timestamp"].to_numpy(dtype=np.int64)
+    count = end - begin
+    span = (ts[end - 1] - ts[begin]).astype(np.float64)
+    rates = np.divide((count - 1) * 1e9, span, out=np.zeros(len(begin)), where=span > 0)
+    # the mean interval is exact for a regular run; a run it puts off the rate is checked
+    # with the median (a few repeated timestamps must not count as another rate)
+    for i in np.flatnonzero((span > 0) & ~_matches(rates, config.rate_hz)):
+        dt = np.diff(ts[begin[i]:end[i]])
+        dt = dt[dt > 0]
+        rates[i] = 1e9 / float(np.median(dt)) if dt.size else 0.0
+    return begin, end, rates
+
+
+def _matches(rates: np.ndarray, target: float) -> np.ndarray:
+    """``data.rates.matches_rate`` over an array of measured rates."""
+    return np.abs(rates - target) <= RATE_TOLERANCE * target
+
+
+def at_rate(frame: pd.DataFrame, config: WindowConfig,
+            channels: list[str] | None = None) -> pd.DataFrame:
+    """`frame` with every run (``run_starts``) recorded at a rate other than
+    ``config.rate_hz`` (``data.rates.matches_rate``) resampled onto a ``1/rate_hz`` grid from
+    the run's first sample by linear interpolation, as ``live.ring.Resampler`` resamples a
+    phone's stream. Runs at the rate are left as they are, and so is `frame` (the same object)
+    when every run is; so is a run whose timestamps give no sensor's rate (outside
+    ``data.rates.PLAUSIBLE_HZ``: a clock in other units, say), windowed as recorded. `channels` (default: every sensor column) are interpolated; the other
+    columns keep the run's first value."""
+    begin, end, rates = run_rates(frame, config)
+    off = ((rates >= PLAUSIBLE_HZ[0]) & (rates <= PLAUSIBLE_HZ[1])
+           & ~_matches(rates, config.rate_hz))
+    if not off.any():
+        return frame
+    if channels is None:
+        channels = [c for c in (*ACCEL_CHANNELS, *GYRO_CHANNELS) if c in frame.columns]
+    ts = frame["timestamp"].to_numpy(dtype=np.int64)
+    values = frame[channels].to_numpy(dtype=np.float64)
+    period_ns = 1e9 / config.rate_hz
+    parts, kept = [], 0
+    for i in np.flatnonzero(off):
+        lo, hi = int(begin[i]), int(end[i])
+        if kept < lo:
+            parts.append(frame.iloc[kept:lo])
+        t = ts[lo:hi]
+        keep = np.concatenate([[True], np.diff(t) > 0])   # np.interp needs rising times
+        t, v = t[keep], values[lo:hi][keep]
+        grid = t[0] + np.round(np.arange(int((t[-1] - t[0]) // period_ns) + 1) * period_ns
+                               ).astype(np.int64)
+        part = frame.iloc[np.full(len(grid), lo)].copy()
+        part["timestamp"] = grid
+        rel = (t - t[0]).astype(np.float64)
+        at = (grid - t[0]).astype(np.float64)
+        for j, c in enumerate(channels):
+            part[c] = np.interp(at, rel, v[:, j]).astype(frame[c].dtype, copy=False)
+        parts.append(part)
+        kept = hi
+    if kept < len(frame):
+        parts.append(frame.iloc[kept:])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _categories(frame: pd.DataFrame) -> pd.Series:
+    act = frame["activity"]
+    return act if isinstance(act.dtype, pd.CategoricalDtype) else act.astype(str).astype("category")
+
+
+def _labels(frame: pd.DataFrame, activities: list[str] | None) -> list[str]:
+    """The activities present in `frame` (those in `activities`, when given), in class order."""
+    act = _categories(frame)
+    present = [str(c) for c in act.cat.categories[np.unique(act.cat.codes[act.cat.codes >= 0])]]
+    return activity_order(present if activities is None else [a for a in present if a in activities])
+
+
+def _codes(frame: pd.DataFrame, labels: list[str], activities: list[str] | None) -> np.ndarray:
+    """Each row's class index in `labels`; -1 for an activity that is not a class (or not in
+    `activities`), so its runs yield no window. Category codes, never 1M string compares."""
+    act = _categories(frame)
+    codes = act.cat.rename_categories([str(c) for c in act.cat.categories]
+                                      ).cat.set_categories(labels).cat.codes.to_numpy()
+    if activities is not None:
+        codes = np.where(np.isin(codes, [labels.index(a) for a in activities if a in labels]),
+                         codes, -1)
+    return codes
+
+
 def make_windows(
     frame: pd.DataFrame,
     config: WindowConfig | None = None,
@@ -91,25 +189,18 @@ def make_windows(
     labels: list[str] | None = None,
 ) -> Windows:
     """Window `frame` (the tidy table). `activities` filters; `labels` fixes the class order
-    (a model's own labels, say); windows of activities outside `labels` are dropped."""
+    (a model's own labels, say); windows of activities outside `labels` are dropped. Runs at
+    another rate than ``config.rate_hz`` are resampled to it first (``at_rate``)."""
     config = config or WindowConfig()
     if channels is None:
         channels = [c for c in (*ACCEL_CHANNELS, *GYRO_CHANNELS) if c in frame.columns]
     missing = [c for c in channels if c not in frame.columns]
     if missing:
         raise ValueError(f"the data has no channel {', '.join(missing)} (it has {', '.join(c for c in frame.columns if c in ACCEL_CHANNELS + GYRO_CHANNELS)})")
-    # Work on category codes, never on 1M strings: a sample whose activity is not a class
-    # gets code -1 and its runs yield no window.
-    act = frame["activity"]
-    if not isinstance(act.dtype, pd.CategoricalDtype):
-        act = act.astype(str).astype("category")
-    present = [str(c) for c in act.cat.categories[np.unique(act.cat.codes[act.cat.codes >= 0])]]
-    if labels is None:
-        labels = activity_order(present if activities is None else [a for a in present if a in activities])
-    labels = list(labels)
-    codes = act.cat.rename_categories([str(c) for c in act.cat.categories]).cat.set_categories(labels).cat.codes.to_numpy()
-    if activities is not None:
-        codes = np.where(np.isin(codes, [labels.index(a) for a in activities if a in labels]), codes, -1)
+    labels = _labels(frame, activities) if labels is None else list(labels)
+    if len(frame) >= 2:
+        frame = at_rate(frame, config, channels)
+    codes = _codes(frame, labels, activities)
 
     empty = Windows(np.zeros((0, config.size, len(channels)), np.float32), np.zeros(0, np.int64),
                     np.zeros(0, np.int64), np.zeros(0, np.int64), list(labels), list(channels), config)

@@ -217,7 +217,7 @@ class ReplaySource(Source):
         from ..data.activities import canonical_activity
         from ..data.dataset import ACCEL_CHANNELS, GYRO_CHANNELS
         from ..data.rates import nominal_rate
-        from ..data.windows import WindowConfig, run_starts
+        from ..data.windows import WindowConfig, at_rate, run_starts
 
         frame = getattr(data, "frame", data)
         if not isinstance(frame, pd.DataFrame):
@@ -241,6 +241,19 @@ class ReplaySource(Source):
             raise ValueError(f"the recording has no channel {', '.join(missing)} "
                              f"(it has {', '.join(available)})")
         self.channels = channels
+        rate = float(window.rate_hz) if window is not None else 0.0
+        data_rate = float(getattr(report, "sampling_hz", 0.0) or 0.0)
+        if data_rate <= 0:
+            dt = np.diff(frame["timestamp"].to_numpy(np.int64)) / 1e9
+            good = dt[(dt > 0) & (dt < 1.0)]
+            data_rate = float(1.0 / np.median(good)) if good.size else (rate or 20.0)
+        # the sensor's rate (19.86 Hz measured is 20 Hz): what the classifier compares with
+        # the model's to pass samples through unresampled; the timeline keeps the measured one
+        self.nominal_rate_hz = nominal_rate(data_rate, data_rate)
+        # a run recorded at another rate (one activity at 50 Hz in a 20 Hz recording) is put
+        # on the recording's rate, so that what is announced holds for every sample
+        frame = at_rate(frame, WindowConfig(size=2, step=1, rate_hz=self.nominal_rate_hz),
+                        list(channels))
         self._values = np.ascontiguousarray(frame[list(channels)].to_numpy(np.float32))
         activity_col = frame["activity"].astype(str)
         codes, categories = pd.factorize(activity_col)
@@ -249,15 +262,6 @@ class ReplaySource(Source):
         ts = frame["timestamp"].to_numpy(np.int64)
         self.subjects = sorted(int(s) for s in frame["subject"].unique())
 
-        rate = float(window.rate_hz) if window is not None else 0.0
-        data_rate = float(getattr(report, "sampling_hz", 0.0) or 0.0)
-        if data_rate <= 0:
-            dt = np.diff(ts) / 1e9
-            good = dt[(dt > 0) & (dt < 1.0)]
-            data_rate = float(1.0 / np.median(good)) if good.size else (rate or 20.0)
-        # the sensor's rate (19.86 Hz measured is 20 Hz): what the classifier compares with
-        # the model's to pass samples through unresampled; the timeline keeps the measured one
-        self.nominal_rate_hz = nominal_rate(data_rate, data_rate)
         run_config = window if window is not None else WindowConfig(size=2, step=1, rate_hz=data_rate)
         self._breaks = run_starts(frame, run_config)
         period = self._period = 1.0 / data_rate

@@ -40,7 +40,7 @@ import pandas as pd
 from ..data.dataset import frame_and_files
 from ..data.rates import matches_rate
 from ..data.splits import Normaliser, Split, SplitConfig
-from ..data.windows import Windows, make_windows
+from ..data.windows import WindowConfig, Windows, at_rate, make_windows
 from .config import TrainConfig
 from .engine import TrainControl, TrainNote
 
@@ -168,34 +168,11 @@ def recording_rate(frame: pd.DataFrame) -> float:
 
 def resample_frame(frame: pd.DataFrame, rate_hz: float,
                    channels: list[str] | None = None) -> pd.DataFrame:
-    """The tidy frame on a ``1/rate_hz`` grid (``live.ring.Resampler`` per subject and
-    activity: linear interpolation; runs break at gaps, as the live classifier's do)."""
-    from ..live.ring import Resampler
-    from ..live.sources import SampleBatch
-
-    channels = channels or [c for c in ("x", "y", "z", "gx", "gy", "gz") if c in frame.columns]
-    parts = []
-    activity = frame["activity"].astype(str)
-    for (subject, name), rows in frame.groupby([frame["subject"], activity], sort=False).groups.items():
-        sub = frame.loc[rows].sort_values("timestamp")
-        t = (sub["timestamp"].to_numpy(np.int64) - int(sub["timestamp"].iloc[0])) / 1e9
-        batch = SampleBatch(t=t, values=sub[channels].to_numpy(np.float32),
-                            channels=tuple(channels), nominal_rate_hz=None)
-        out = Resampler(rate_hz, passthrough=False).push(batch)
-        if len(out) == 0:
-            continue
-        part = pd.DataFrame(out.values, columns=channels)
-        # Keep the grid's breaks: a gap restarts the grid, the windowing sees the jump in time.
-        part.insert(0, "timestamp", int(sub["timestamp"].iloc[0])
-                    + np.round(out.t * 1e9).astype(np.int64))
-        part.insert(0, "activity", name)
-        part.insert(0, "subject", int(subject))
-        parts.append(part)
-    if not parts:
-        return frame.iloc[0:0].copy()
-    out = pd.concat(parts, ignore_index=True)
-    out["activity"] = out["activity"].astype("category")
-    return out
+    """The tidy frame in time order with every run (subject, activity, no gap) not sampled at
+    `rate_hz` put on a ``1/rate_hz`` grid (``data.windows.at_rate``: linear interpolation, as
+    the live classifier resamples a phone)."""
+    ordered = frame.sort_values(["subject", "timestamp"], kind="stable").reset_index(drop=True)
+    return at_rate(ordered, WindowConfig(size=2, step=1, rate_hz=rate_hz), channels)
 
 
 def split_by_activity(frame: pd.DataFrame, seconds: float,
@@ -252,7 +229,8 @@ def prepare_calibration(bundle, data, config: CalibrationConfig | None = None, *
     if resampled:
         warnings.append(f"the recording is sampled at {rate:.1f} Hz; resampled to the model's "
                         f"{model_rate:g} Hz")
-        frame = resample_frame(frame, model_rate, list(bundle.channels))
+    # every run at the model's rate (a phone that changed rate within the recording too)
+    frame = resample_frame(frame, model_rate, list(bundle.channels))
     calib_frame, held_frame = split_by_activity(frame, config.seconds, model_rate)
     calib_window = replace(bundle.window, step=min(config.step, bundle.window.size))
     calibration = make_windows(calib_frame, calib_window, channels=list(bundle.channels),

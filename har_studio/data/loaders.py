@@ -488,9 +488,9 @@ def _summarise(frame: pd.DataFrame, report: LoadReport) -> None:
 
 def _warn_mixed_rates(frame: pd.DataFrame, ts: np.ndarray, starts: np.ndarray, period: float,
                       report: LoadReport) -> None:
-    """Warn when some recordings (subject, activity) run at another rate than most: a window is
-    a number of samples, so theirs would span another time (a 50 Hz phone recording among
-    20 Hz WISDM files)."""
+    """Warn when some recordings (subject, activity) run at another rate than most (a 50 Hz
+    phone recording among 20 Hz WISDM files): a window is a number of samples, so windowing
+    resamples them (``windows.at_rate``), and the user should know."""
     if len(starts) > 5000:      # thousands of tiny recordings: not worth the time
         return
     ends = np.append(starts[1:], len(ts))
@@ -511,8 +511,8 @@ def _warn_mixed_rates(frame: pd.DataFrame, ts: np.ndarray, starts: np.ndarray, p
     more = f" and {len(odd) - 4} more" if len(odd) > 4 else ""
     report.warnings.append(
         f"mixed sampling rates: most recordings are at {1e9 / period:.0f} Hz but {named}{more} "
-        "are not; their windows would span a different time. Load them separately, or record "
-        "at the model's rate (the Live tab does)")
+        "are not; windowing resamples them to the window's rate, so that a window spans the "
+        "same time for every recording")
 
 
 def _size(path: Path) -> int:

@@ -216,6 +216,44 @@ def test_the_live_classifier_aligns_as_the_stream_goes():
                           ).alignment is None
 
 
+def test_a_replay_of_several_people_aligns_each_with_their_own_stream():
+    """Replaying two people (the Live tab on a whole data set): the second person's pocket is
+    estimated from their own windows, not mixed with the first's."""
+    import pandas as pd
+
+    from har_studio.live import ReplaySource, run_session
+    from har_studio.live.classifier import StreamingClassifier
+
+    bundle = aligned_bundle()
+    people = {7: person(walk=10, sit=0, R=random_rotation(5))[0],
+              3: person(walk=10, sit=0, R=random_rotation(9), seed=1)[0]}
+    parts, t0 = [], 10**12
+    for subject, X in people.items():
+        samples = X.reshape(-1, 3)
+        parts.append(pd.DataFrame({"subject": subject, "activity": "walking",
+                                   "timestamp": t0 + np.arange(len(samples)) * 50_000_000,
+                                   "x": samples[:, 0], "y": samples[:, 1], "z": samples[:, 2]}))
+        t0 += 10**12
+    frame = pd.concat(parts, ignore_index=True)
+    source = ReplaySource(frame, speed="max", window=bundle.window, max_batch=1000)
+    clf = StreamingClassifier(bundle, hop=64, smoothing="none")
+    for _ in run_session(source, clf, poll_s=0.0):
+        assert clf.alignment.moving <= 10       # never both people's windows
+    mine = estimate(people[3], XYZ)
+    np.testing.assert_allclose(clf.alignment.rotation, mine.rotation, atol=0.05)
+    assert clf.alignment.moving == 10
+    # the batches stopped at the change of person, and seeking back to the first person
+    # starts their alignment again
+    source = ReplaySource(frame, speed="max", window=bundle.window, max_batch=10**6)
+    source.start()
+    first = source.read()
+    assert len(first) == 10 * 64 and not first.new_person
+    second = source.read()
+    assert second.new_person and len(second) == 10 * 64
+    source.seek(1.0)
+    assert source.read().new_person
+
+
 def test_training_with_alignment_turns_copies_only_about_the_upright():
     """Augmented copies of aligned windows keep their angle to the upright (a turn about it
     plus a small tilt), unlike the full 3-D rotations used without alignment."""

@@ -300,6 +300,8 @@ class StreamingClassifier:
         pushed_at = self._clock()
         if len(batch) == 0:
             return []
+        if batch.new_person and self._alignment is not None:
+            self._alignment.reset()     # another person's pocket (replay of several people)
         batch = self._resampler.push(self._select(batch))
         n = len(batch)
         if n == 0:

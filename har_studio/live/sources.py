@@ -72,6 +72,8 @@ class SampleBatch:
     latency), None if unknown.
     nominal_rate_hz: the rate the samples are already on (replay: the recording's rate), or None
     for irregular streams that the classifier must resample.
+    new_person: the first sample begins another person's recording (replay: another subject;
+    a batch never holds two people): per-person state, the running alignment, starts again.
     """
 
     t: np.ndarray
@@ -81,6 +83,7 @@ class SampleBatch:
     breaks: np.ndarray | None = None
     arrival: np.ndarray | None = None
     nominal_rate_hz: float | None = None
+    new_person: bool = False
 
     def __len__(self) -> int:
         return int(self.t.shape[0])
@@ -261,6 +264,10 @@ class ReplaySource(Source):
         self._truth_names = [str(c) for c in categories]
         ts = frame["timestamp"].to_numpy(np.int64)
         self.subjects = sorted(int(s) for s in frame["subject"].unique())
+        # where another person's samples begin (and the first sample, when a loop comes back
+        # to it from another person): a batch stops there and the next one says new_person
+        self._subject = frame["subject"].to_numpy()
+        self._person_starts = np.flatnonzero(self._subject[1:] != self._subject[:-1]) + 1
 
         run_config = window if window is not None else WindowConfig(size=2, step=1, rate_hz=data_rate)
         self._breaks = run_starts(frame, run_config)
@@ -286,6 +293,7 @@ class ReplaySource(Source):
         self._t_offset = 0.0     # stream time = recording time + offset (grows on loop/seek)
         self._last_t = -math.inf
         self._force_break = True
+        self._new_person = False
         self._emitted = 0
 
     # -- controls (thread-safe)
@@ -328,10 +336,12 @@ class ReplaySource(Source):
         """Jump to `seconds` into the recording (clamped); a new run starts there."""
         with self._lock:
             seconds = min(max(0.0, float(seconds)), self._rt[-1])
+            before = max(self._next - 1, 0)
             self._next = int(np.searchsorted(self._rt, seconds - 1e-9, side="left"))
             self._pos_base = max(seconds, float(self._rt[min(self._next, self._n - 1)]))
             self._clock_base = self._clock()
             self._force_break = True
+            self._new_person |= self._person_at(self._next) != self._person_at(before)
             self._rebase_time()
             self._wake.set()
 
@@ -381,9 +391,12 @@ class ReplaySource(Source):
                         self._pos_base -= self.duration_s
                         pos -= self.duration_s
                     self._force_break = True
+                    self._new_person |= self._person_at(0) != self._person_at(self._n - 1)
                     self._rebase_time()
+                if chunks and (self._new_person or self._starts_person(self._next)):
+                    break    # a batch is one person's
                 end = int(np.searchsorted(self._rt, pos, side="right"))
-                end = min(end, self._next + budget, self._n)
+                end = min(end, self._next + budget, self._n, self._next_person(self._next))
                 if end <= self._next:
                     break
                 chunks.append(self._slice(self._next, end))
@@ -400,7 +413,19 @@ class ReplaySource(Source):
                                [s for c in chunks for s in c.truth], channels=self.channels,
                                breaks=np.concatenate([c.breaks for c in chunks]),
                                arrival=np.concatenate([c.arrival for c in chunks]),
-                               nominal_rate_hz=self.nominal_rate_hz)
+                               nominal_rate_hz=self.nominal_rate_hz,
+                               new_person=chunks[0].new_person)
+
+    def _starts_person(self, i: int) -> bool:
+        return 0 < i < self._n and self._subject[i] != self._subject[i - 1]
+
+    def _person_at(self, i: int) -> int:
+        return int(self._subject[min(max(i, 0), self._n - 1)])
+
+    def _next_person(self, i: int) -> int:
+        """Index of the first sample after `i` that begins another person (n if none)."""
+        k = int(np.searchsorted(self._person_starts, i, side="right"))
+        return int(self._person_starts[k]) if k < len(self._person_starts) else self._n
 
     def _slice(self, lo: int, hi: int) -> SampleBatch:
         t = self._rt[lo:hi] + self._t_offset
@@ -413,8 +438,11 @@ class ReplaySource(Source):
         self._last_t = float(t[-1])
         self._emitted += hi - lo
         arrival = np.full(hi - lo, time.monotonic())
+        new_person = self._new_person or self._starts_person(lo)
+        self._new_person = False
         return SampleBatch(t, self._values[lo:hi], truth, channels=self.channels, breaks=breaks,
-                           arrival=arrival, nominal_rate_hz=self.nominal_rate_hz)
+                           arrival=arrival, nominal_rate_hz=self.nominal_rate_hz,
+                           new_person=bool(new_person))
 
     def wait(self, timeout: float) -> bool:
         """Sleep until the next sample is due (or `timeout`), waking early on seek/speed/stop."""

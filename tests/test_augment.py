@@ -56,6 +56,26 @@ def test_gain_scales_norms_by_one_factor_per_person_and_cadence_changes_length()
     assert len(make_windows(timed, WindowConfig(size=32, step=16))) > 0
 
 
+def test_a_run_at_another_rate_is_perturbed_in_time_not_in_rate():
+    """A person whose phone records at 50 Hz gets a cadence change of at most 15 %, not the
+    2.5x slow-down of reading 50 Hz samples as 20 Hz ones."""
+    import pandas as pd
+
+    n = 50 * 30                                     # 30 s at 50 Hz
+    t = np.arange(n) / 50.0
+    frame = pd.DataFrame({"subject": 1, "activity": "walking",
+                          "timestamp": 10**12 + np.arange(n, dtype=np.int64) * 20_000_000,
+                          "x": np.sin(2 * np.pi * 2.0 * t).astype(np.float32),
+                          "y": np.float32(9.8), "z": np.float32(0.0)})
+    out = perturb_frame(frame, seed=3, rotation=False, gain=0.0, cadence=0.15, rate_hz=20.0)
+    seconds = len(out) / 20.0                       # written on a 20 Hz grid
+    assert 30 / 1.15 - 0.2 <= seconds <= 30 / 0.85 + 0.2
+    x = out["x"].to_numpy()
+    spectrum = np.abs(np.fft.rfft(x - x.mean()))
+    peak_hz = np.fft.rfftfreq(len(x), 1 / 20.0)[spectrum.argmax()]
+    assert 2.0 * 0.85 - 0.05 <= peak_hz <= 2.0 * 1.15 + 0.05
+
+
 def test_time_scale_plays_a_signal_faster():
     t = np.arange(200)
     values = np.sin(2 * np.pi * t / 40.0)[:, None].astype(np.float32)

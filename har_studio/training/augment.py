@@ -95,11 +95,14 @@ def perturb_frame(frame: pd.DataFrame, seed: int = 0, *, rotation: bool = True,
     phone): one random 3-D rotation applied to x, y, z (and gx, gy, gz), every acceleration
     multiplied by a gain in ``[1 - gain, 1 + gain]``, and every contiguous run (subject,
     activity, no gap) time-scaled by a factor in ``[1 - cadence, 1 + cadence]`` on a fresh
-    ``1 / rate_hz`` grid. Returns a new frame with the same columns."""
-    from ..data.windows import WindowConfig, run_starts
+    ``1 / rate_hz`` grid. Runs recorded at another rate are first put on that grid
+    (``data.windows.at_rate``), so a cadence change is a change of cadence, not of rate.
+    Returns a new frame with the same columns."""
+    from ..data.windows import WindowConfig, at_rate, run_starts
 
     if len(frame) == 0:
         return frame.copy()
+    frame = at_rate(frame, WindowConfig(size=2, step=1, rate_hz=rate_hz))
     channels = [c for c in (*ACC, *GYRO) if c in frame.columns]
     groups = _groups(channels)
     breaks = run_starts(frame, WindowConfig(rate_hz=rate_hz))

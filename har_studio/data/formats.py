@@ -655,6 +655,12 @@ def parse_plain_raw(path: Path) -> ParsedFile | None:
                 return None
             if layout.kind != "raw" or not layout.split_semicolons or layout.sep != ",":
                 return None
+            # The C parser refuses a record with more fields than `names`, except the first
+            # one, which sets the width: it must have exactly ncols fields (whole, before the
+            # last ';' of the head).
+            first = next((r for r in head.split(b";")[:-1] if r.strip()), None)
+            if first is None or first.count(b",") != layout.ncols - 1:
+                return None
             # Trailing whitespace after the last record would read as an empty record: stop
             # before it.
             tail_at = max(0, info.st_size - SNIFF_BYTES)
@@ -664,17 +670,14 @@ def parse_plain_raw(path: Path) -> ParsedFile | None:
                 return None
             end = tail_at + len(tail.rstrip())
             fh.seek(0)
-            # "_extra" catches a record with a field too many (it is then not empty); one with
-            # too few has a NaN (a missing value, as on the general path) or fails the int64s.
-            names = [f"c{i}" for i in range(layout.ncols)] + ["_extra"]
+            # A record with a field too many stops the C parser (ParserError); one with too
+            # few has a NaN (a missing value, as on the general path) or fails the int64s.
+            names = [f"c{i}" for i in range(layout.ncols)]
             df = _read_csv(_GuardedFile(fh, end), layout, names, csv.QUOTE_NONE, strict=True,
                            lineterminator=";")
         except (_NotPlain, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError,
                 OverflowError, TypeError, OSError, UnicodeError):
             return None
-    if df["_extra"].count():
-        return None
-    df = df.drop(columns="_extra")
 
     whole: dict[str, bytes] = {}
 

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import halves
 from .activities import WISDM2019_CODES, canonical_activity
 from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS, DataError
 
@@ -619,6 +620,11 @@ class _GuardedFile(io.RawIOBase):
         return len(data)
 
 
+# what a read of the streamed path raises for input that is not plain records
+_PLAIN_FAILURES = (_NotPlain, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError,
+                   OverflowError, TypeError, OSError, UnicodeError)
+
+
 def parse_plain_raw(path: Path) -> ParsedFile | None:
     """Fast path of the commonest file, WISDM raw records ``subject,activity,time,x,y,z;``
     in ASCII (the v1.1 download as it is): the file is never held in memory. Its first
@@ -673,10 +679,21 @@ def parse_plain_raw(path: Path) -> ParsedFile | None:
             # A record with a field too many stops the C parser (ParserError); one with too
             # few has a NaN (a missing value, as on the general path) or fails the int64s.
             names = [f"c{i}" for i in range(layout.ncols)]
-            df = _read_csv(_GuardedFile(fh, end), layout, names, csv.QUOTE_NONE, strict=True,
-                           lineterminator=";")
-        except (_NotPlain, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError,
-                OverflowError, TypeError, OSError, UnicodeError):
+
+            def read(reader, size: int) -> pd.DataFrame:
+                return _read_csv(_GuardedFile(reader, size), layout, names, csv.QUOTE_NONE,
+                                 strict=True, lineterminator=";")
+
+            # a big file: its second half in a forked child where that is safe (halves.py)
+            cut = halves.middle_cut(fd, end, layout.ncols) \
+                if end >= halves.MIN_BYTES and halves.can_fork() else None
+            if cut is None:
+                df = read(fh, end)
+            else:
+                df = halves.read_in_two(fd, cut, end, read, _PLAIN_FAILURES)
+                if df is None:
+                    return None
+        except _PLAIN_FAILURES:
             return None
 
     whole: dict[str, bytes] = {}

@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import threading
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -126,7 +127,11 @@ def read_in_two(fd: int, cut: int, end: int,
     """``read(reader, size)`` of bytes [0, cut) here and [cut, end) in a forked child, joined.
     `read` raises one of `failures` for input that is not plain records (then None)."""
     r, w = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns when the process has other OS threads (a BLAS pool): the child
+        # runs none of their code, only the C parser, and then exits
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:   # the child: never returns, never runs the parent's cleanup
         status = 1
         try:

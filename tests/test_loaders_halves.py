@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from har_studio.data import formats, halves
 halves.MIN_BYTES = 0
+halves._spare_core = lambda: True   # whatever else runs on the machine now
 assert halves.can_fork()
 used = []
 real = halves.read_in_two
@@ -102,3 +103,14 @@ def test_unusual_halves_take_the_general_path(tmp_path):
     assert all(got[n]["forked"] for n in ("wide_late.txt", "wide_early.txt", "latin_late.txt"))
     assert got["wide_late.txt"]["general"]["skipped"] == {"too many fields": 1}
     assert got["wide_after_cut.txt"]["general"]["skipped"] == {"too many fields": 1}
+
+
+def test_no_fork_without_a_spare_core(monkeypatch):
+    from har_studio import threads
+    from har_studio.data import halves
+
+    monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+    monkeypatch.setattr(threads, "other_runnable", lambda **_: 2)
+    assert not halves._spare_core()
+    monkeypatch.setattr(threads, "other_runnable", lambda **_: 1)
+    assert halves._spare_core()

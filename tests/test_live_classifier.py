@@ -368,3 +368,32 @@ def test_session_stops_on_control_and_pauses_replay():
     control.stop()
     _, summary = drain(gen)
     assert summary.stopped_reason == "stopped" and not math.isnan(summary.duration_s)
+
+
+def test_one_window_pushes_use_the_batch_one_session_with_the_same_numbers():
+    pytest.importorskip("onnxruntime")
+    bundle = tiny_bundle()
+    vals = np.random.default_rng(5).normal(size=(60, 3)).astype(np.float32) + [0, 5, 0]
+    t = np.arange(60) / 20.0
+    clf = StreamingClassifier(bundle, hop=4, smoothing="none", engine="auto")
+    sessions = clf._onnx
+    assert clf.engine == "auto" and sessions.batch1 is not None
+    calls = []
+    for name in ("general", "batch1"):
+        real = getattr(sessions, name)
+
+        class Spy:
+            def run(self, outputs, feeds, name=name, real=real):
+                calls.append((name, len(feeds["windows"])))
+                return real.run(outputs, feeds)
+
+        setattr(sessions, name, Spy())
+    one_by_one = [p for i in range(60)
+                  for p in clf.push(SampleBatch(t[i:i + 1], vals[i:i + 1], nominal_rate_hz=20.0))]
+    assert calls and all(c == ("batch1", 1) for c in calls)
+    calls.clear()
+    clf.reset()
+    at_once = clf.push(SampleBatch(t, vals, nominal_rate_hz=20.0))
+    assert calls == [("general", len(at_once))] and len(at_once) > 1
+    np.testing.assert_allclose([p.probabilities for p in one_by_one],
+                               [p.probabilities for p in at_once], rtol=0, atol=1e-6)

@@ -109,3 +109,32 @@ def test_old_mac_line_ends_number_lines_as_the_general_path(tmp_path):
     assert fast is not None
     assert_same(fast, general(path))
     assert max(fast.skipped_lines[formats.MISSING_VALUE]) > 1
+
+
+@pytest.mark.parametrize("where", ["middle", "last"])
+@pytest.mark.parametrize("extra", [",7", ","])
+def test_a_field_too_many_after_the_first_record_takes_the_general_path(tmp_path, where, extra):
+    """The streamed read has exactly 6 columns: the C parser refuses a wider record anywhere
+    but in the first one (which the head check covers)."""
+    path = tmp_path / "raw.txt"
+    W.write_v11_raw(path, subjects=(33,), quirks=False, samples=40)
+    records = path.read_text().split(";\n")
+    k = len(records) // 2 if where == "middle" else len(records) - 2
+    records[k] += extra
+    path.write_text(";\n".join(records))
+    assert formats.parse_plain_raw(path) is None
+    report = load(path).report
+    if extra == ",":   # an empty last field: the general path reads the record as it is
+        assert report.records == 120 and not report.skipped
+    else:
+        assert report.skipped[formats.TOO_MANY_FIELDS] == 1
+        assert report.skipped_lines[formats.TOO_MANY_FIELDS] == [f"raw.txt:{k + 1}"]
+
+
+@pytest.mark.parametrize("lead", ["", ";\n", "\n\n"])
+def test_first_record_with_a_trailing_comma_takes_the_general_path(tmp_path, lead):
+    path = tmp_path / "raw.txt"
+    W.write_v11_raw(path, subjects=(33,), quirks=False, samples=40)
+    path.write_text(lead + path.read_text().replace(";\n", ",;\n", 1))
+    assert formats.parse_plain_raw(path) is None
+    assert load(path).report.records >= 119

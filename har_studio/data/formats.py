@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import halves
 from .activities import WISDM2019_CODES, canonical_activity
 from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS, DataError
 
@@ -619,6 +620,11 @@ class _GuardedFile(io.RawIOBase):
         return len(data)
 
 
+# what a read of the streamed path raises for input that is not plain records
+_PLAIN_FAILURES = (_NotPlain, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError,
+                   OverflowError, TypeError, OSError, UnicodeError)
+
+
 def parse_plain_raw(path: Path) -> ParsedFile | None:
     """Fast path of the commonest file, WISDM raw records ``subject,activity,time,x,y,z;``
     in ASCII (the v1.1 download as it is): the file is never held in memory. Its first
@@ -655,6 +661,12 @@ def parse_plain_raw(path: Path) -> ParsedFile | None:
                 return None
             if layout.kind != "raw" or not layout.split_semicolons or layout.sep != ",":
                 return None
+            # The C parser refuses a record with more fields than `names`, except the first
+            # one, which sets the width: it must have exactly ncols fields (whole, before the
+            # last ';' of the head).
+            first = next((r for r in head.split(b";")[:-1] if r.strip()), None)
+            if first is None or first.count(b",") != layout.ncols - 1:
+                return None
             # Trailing whitespace after the last record would read as an empty record: stop
             # before it.
             tail_at = max(0, info.st_size - SNIFF_BYTES)
@@ -664,17 +676,25 @@ def parse_plain_raw(path: Path) -> ParsedFile | None:
                 return None
             end = tail_at + len(tail.rstrip())
             fh.seek(0)
-            # "_extra" catches a record with a field too many (it is then not empty); one with
-            # too few has a NaN (a missing value, as on the general path) or fails the int64s.
-            names = [f"c{i}" for i in range(layout.ncols)] + ["_extra"]
-            df = _read_csv(_GuardedFile(fh, end), layout, names, csv.QUOTE_NONE, strict=True,
-                           lineterminator=";")
-        except (_NotPlain, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError,
-                OverflowError, TypeError, OSError, UnicodeError):
+            # A record with a field too many stops the C parser (ParserError); one with too
+            # few has a NaN (a missing value, as on the general path) or fails the int64s.
+            names = [f"c{i}" for i in range(layout.ncols)]
+
+            def read(reader, size: int) -> pd.DataFrame:
+                return _read_csv(_GuardedFile(reader, size), layout, names, csv.QUOTE_NONE,
+                                 strict=True, lineterminator=";")
+
+            # a big file: its second half in a forked child where that is safe (halves.py)
+            cut = halves.middle_cut(fd, end, layout.ncols) \
+                if end >= halves.MIN_BYTES and halves.can_fork() else None
+            if cut is None:
+                df = read(fh, end)
+            else:
+                df = halves.read_in_two(fd, cut, end, read, _PLAIN_FAILURES)
+                if df is None:
+                    return None
+        except _PLAIN_FAILURES:
             return None
-    if df["_extra"].count():
-        return None
-    df = df.drop(columns="_extra")
 
     whole: dict[str, bytes] = {}
 

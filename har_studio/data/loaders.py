@@ -231,19 +231,23 @@ def assemble(parsed: list[ParsedFile], failures: list[str] | None = None) -> Dat
         part = _combine_2019(acc, gyr, parsed, report)
         if part is not None:
             parts.append(part)
+    facts: dict = {}   # the last tidied table, its recordings' starts and time differences
     if other:
-        parts.append(_tidy(_concat(other, report), parsed, report))
-    table = parts[0] if len(parts) == 1 else _tidy(_concat(parts, report), parsed, report)
+        parts.append(_tidy(_concat(other, report), parsed, report, facts))
+    table = parts[0] if len(parts) == 1 else _tidy(_concat(parts, report), parsed, report, facts)
     if len(table) == 0:
         raise DataError(_nothing_usable(parsed, report))
 
     for pf in parsed:  # every skip is counted: free the raw bytes kept for line numbers
         pf.line_of = None
-    used = np.flatnonzero(np.bincount(table.file, minlength=len(parsed)))
+    used = np.flatnonzero(np.bincount(table.file, minlength=len(parsed))) if len(parsed) > 1 \
+        else [0]
     formats = sorted({parsed[int(i)].format for i in used})
     report.format = formats[0] if len(formats) == 1 else "mixed"
     frame = _to_frame(table, names)
-    _summarise(frame, report)
+    if facts.get("table") is not table:
+        facts.clear()
+    _summarise(frame, report, facts.get("starts"), facts.get("dts"))
     return Dataset(frame, report)
 
 
@@ -314,12 +318,44 @@ def _blocks(subject: np.ndarray, activity: np.ndarray) -> np.ndarray:
     return np.concatenate(([0], np.flatnonzero(change) + 1))
 
 
-def _tidy(table: Table, parsed: list[ParsedFile], report: LoadReport) -> Table:
+def _ordered(dts: np.ndarray, breaks: np.ndarray) -> bool:
+    """True when time never goes back (``dts``: successive differences) except at `breaks`
+    (sorted positions in ``dts`` where one recording ends and another begins)."""
+    back = np.flatnonzero(dts < 0)
+    if len(back) == 0:
+        return True
+    if len(back) > len(breaks):
+        return False
+    at = np.searchsorted(breaks, back)
+    return bool(np.all((at < len(breaks)) & (breaks[np.minimum(at, len(breaks) - 1)] == back)))
+
+
+def _gather_blocks(table: Table, b_start: np.ndarray, b_len: np.ndarray) -> Table:
+    """The rows of blocks [b_start, b_start + b_len) in the order given: a copy of each run of
+    rows (memcpy), not a gather of every row."""
+    spans = [(int(b), int(b + n)) for b, n in zip(b_start, b_len, strict=True)]
+
+    def cat(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a[b:e] for b, e in spans])
+
+    return Table(cat(table.subject), cat(table.activity), cat(table.timestamp),
+                 {k: cat(v) for k, v in table.channels.items()}, cat(table.rec),
+                 None if table.file is None else cat(table.file))
+
+
+# above this many blocks, rows are gathered by index rather than block by block
+_MAX_COPIED_BLOCKS = 4096
+
+
+def _tidy(table: Table, parsed: list[ParsedFile], report: LoadReport,
+          facts: dict | None = None) -> Table:
     """Sort into recordings and drop duplicate records and repeated timestamps.
 
     Recordings (subject, activity) of a subject keep the order in which they first appear;
     subjects ascend; time ascends within a recording. Work is per block of equal
     (subject, activity), so already tidy input (the usual case) costs a few passes.
+    `facts`, when given, receives the ``starts`` of the returned table's recordings and its
+    successive time differences ``dts`` (so that the report need not compute them again).
     """
     n = len(table)
     if n == 0:
@@ -336,41 +372,53 @@ def _tidy(table: Table, parsed: list[ParsedFile], report: LoadReport) -> Table:
     b_rank = rank_of_group[group]
     ts = table.timestamp
     dts = np.diff(ts)
-    boundary = np.zeros(n - 1, dtype=bool)
-    boundary[starts[1:] - 1] = True
-    in_order = bool(np.all(np.diff(b_rank) > 0)) and bool(np.all((dts >= 0) | boundary))
+    in_order = bool(np.all(np.diff(b_rank) > 0)) and _ordered(dts, starts[1:] - 1)
     if not in_order:
         lengths = np.diff(np.append(starts, n))
         # Usually each recording's blocks are in time order already: put the blocks in
-        # recording order (stable) and check, an O(n) gather instead of a sort of every row.
+        # recording order (stable) and check, a copy of each block instead of a sort of
+        # every row.
         border = np.argsort(b_rank, kind="stable")
         b_len = lengths[border]
-        order = np.arange(n) + np.repeat(starts[border] - (np.cumsum(b_len) - b_len), b_len)
-        rank = np.repeat(b_rank[border], b_len)
-        if not np.all((np.diff(ts[order]) >= 0) | (np.diff(rank) != 0)):
+        new_start = np.cumsum(b_len) - b_len
+        # recordings begin where the rank changes (blocks of one recording merge)
+        breaks = new_start[1:][np.diff(b_rank[border]) != 0] - 1
+        if len(starts) <= _MAX_COPIED_BLOCKS:
+            moved = _gather_blocks(table, starts[border], b_len)
+            moved_dts = np.diff(moved.timestamp)
+        else:
+            order = np.arange(n) + np.repeat(starts[border] - new_start, b_len)
+            moved, moved_dts = None, np.diff(ts[order])
+        if _ordered(moved_dts, breaks):
+            table = moved if moved is not None else table.take(order)
+            dts = moved_dts
+            starts = np.concatenate(([0], breaks + 1))
+        else:
             rank = np.repeat(b_rank, lengths)
             order = np.lexsort((ts, rank))  # stable: the first of equal timestamps stays first
-        table = table.take(order)
-        ts = table.timestamp
-        starts = _blocks(table.subject, table.activity)
-        dts = np.diff(ts)
-        boundary = np.zeros(n - 1, dtype=bool)
-        boundary[starts[1:] - 1] = True
-    repeat = np.flatnonzero((dts == 0) & ~boundary) + 1  # later rows of an equal timestamp
+            table = table.take(order)
+            starts = _blocks(table.subject, table.activity)
+            dts = np.diff(table.timestamp)
+    repeat = np.flatnonzero(dts == 0)
+    if len(repeat):
+        repeat = repeat[~np.isin(repeat, starts[1:] - 1)] + 1  # later rows of an equal time
     if len(repeat):
         # Exact copy of the group's earlier rows, or other values under the same timestamp?
-        first_of_group = np.ones(n, dtype=bool)
-        first_of_group[repeat] = False
-        group_id = np.cumsum(first_of_group) - 1
-        involved = np.flatnonzero(np.isin(group_id, group_id[repeat]))
-        sub = pd.DataFrame({"g": group_id[involved],
+        # A group of equal timestamps is its first row and the repeats after it.
+        involved = np.union1d(repeat - 1, repeat)
+        group_id = np.cumsum(~np.isin(involved, repeat))
+        sub = pd.DataFrame({"g": group_id,
                             **{c: v[involved] for c, v in table.channels.items()}})
         exact = sub.duplicated(keep="first").to_numpy()
         exact_rows = involved[exact]
         other_rows = np.setdiff1d(repeat, exact_rows)
         _skip_rows(report, DUPLICATE, table, exact_rows, parsed)
         _skip_rows(report, REPEATED_TIMESTAMP, table, other_rows, parsed)
-        table = table.take(first_of_group)
+        keep = np.ones(n, dtype=bool)
+        keep[repeat] = False
+        table = table.take(keep)
+    elif facts is not None:
+        facts.update(table=table, starts=starts, dts=dts)
     return table
 
 
@@ -457,48 +505,54 @@ def align_gyro(acc: Table, gyr: Table, parsed: list[ParsedFile] | None = None,
     return result if ok.all() else result.take(ok)
 
 
-def _summarise(frame: pd.DataFrame, report: LoadReport) -> None:
-    """Fill the report's record, subject, activity, channel, rate and gap fields."""
+def _summarise(frame: pd.DataFrame, report: LoadReport, starts: np.ndarray | None = None,
+               dts: np.ndarray | None = None) -> None:
+    """Fill the report's record, subject, activity, channel, rate and gap fields. `starts`
+    (recordings' first rows) and `dts` (successive time differences) are the frame's when
+    given."""
     report.records = int(len(frame))
     s = frame["subject"].to_numpy()
     a = frame["activity"].cat.codes.to_numpy()
     ts = frame["timestamp"].to_numpy()
-    starts = _blocks(s, a)
+    if starts is None or dts is None:
+        starts = _blocks(s, a)
+        dts = np.diff(ts)
     report.subjects = sorted({int(v) for v in s[starts]})
     counts = np.bincount(a, minlength=len(frame["activity"].cat.categories))
     cats = [str(c) for c in frame["activity"].cat.categories]
     report.activities = {name: int(counts[cats.index(name)]) for name in activity_order(cats)
                          if counts[cats.index(name)] > 0}
     report.channels = [c for c in (*ACCEL_CHANNELS, *GYRO_CHANNELS) if c in frame.columns]
-    dt = np.diff(ts)
-    within = np.ones(len(dt), dtype=bool)
-    within[starts[1:] - 1] = False
-    dt = dt[within & (dt > 0)]
+    ends = starts[1:] - 1         # differences across two recordings do not count
+    within = dts > 0
+    within[ends] = False
+    dt = dts[within]
     if len(dt):
         # Median of at most ~200k evenly spaced intervals: the same figure, a fraction of the time.
         sample = dt[:: max(1, len(dt) // 200_000)]
         period = float(np.median(sample))
         report.sampling_hz = round(1e9 / period, 3)
         report.gaps = int(np.count_nonzero(dt > GAP_PERIODS * period))
-        _warn_mixed_rates(frame, ts, starts, period, report)
+        _warn_mixed_rates(frame, dts, starts, period, report)
     else:
         report.sampling_hz = 0.0
         report.gaps = 0
 
 
-def _warn_mixed_rates(frame: pd.DataFrame, ts: np.ndarray, starts: np.ndarray, period: float,
+def _warn_mixed_rates(frame: pd.DataFrame, dts: np.ndarray, starts: np.ndarray, period: float,
                       report: LoadReport) -> None:
     """Warn when some recordings (subject, activity) run at another rate than most (a 50 Hz
     phone recording among 20 Hz WISDM files): a window is a number of samples, so windowing
-    resamples them (``windows.at_rate``), and the user should know."""
+    resamples them (``windows.at_rate``), and the user should know. `dts`: successive time
+    differences of the frame."""
     if len(starts) > 5000:      # thousands of tiny recordings: not worth the time
         return
-    ends = np.append(starts[1:], len(ts))
+    ends = np.append(starts[1:], len(dts) + 1)
     odd = []
     for b, e in zip(starts, ends, strict=True):
         if e - b < 3:
             continue
-        d = np.diff(ts[b:e])
+        d = dts[b:e - 1]
         d = d[d > 0][:: max(1, (e - b) // 1000)]   # a median of <= ~1,000 spread intervals
         if len(d) == 0:
             continue

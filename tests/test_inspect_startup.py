@@ -1,0 +1,77 @@
+"""``har-studio inspect`` imports pandas without pyarrow (start-up): same reports as a process
+where pandas has pyarrow, and pyarrow stays importable."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import wisdm_files as W
+
+from har_studio import cli
+from har_studio.__main__ import main
+
+
+def fresh_inspect(*paths) -> tuple[dict, dict]:
+    """The JSON report of ``inspect`` in a new process, and what that process imported."""
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from har_studio.__main__ import main\n"
+        "buf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf):\n"
+        f"    code = main(['inspect', '--json', *{[str(p) for p in paths]!r}])\n"
+        "from pandas.compat import pyarrow as pa_compat\n"
+        "seen = {'code': code, 'pyarrow_loaded': 'pyarrow' in sys.modules,\n"
+        "        'pandas_has_pyarrow': pa_compat.HAS_PYARROW}\n"
+        "try:\n"
+        "    import pyarrow  # noqa: F401\n"
+        "    seen['importable'] = True\n"
+        "except ImportError:\n"
+        "    seen['importable'] = False\n"
+        "print(buf.getvalue().strip())\n"
+        "print(json.dumps(seen))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    report, seen = out.stdout.strip().splitlines()[-2:]
+    return json.loads(report), json.loads(seen)
+
+
+def in_process(capsys, monkeypatch, *paths) -> dict:
+    monkeypatch.setattr(cli, "SUBCOMMANDS", {"inspect": "har_studio.data.commands"})
+    assert main(["inspect", "--json", *map(str, paths)]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def _have_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("kind", ["v11", "csv"])
+def test_inspect_without_pyarrow_gives_the_same_report(tmp_path, capsys, monkeypatch, kind):
+    if kind == "v11":
+        path = W.write_v11_raw(tmp_path / "WISDM_ar_v1.1_raw.txt").path
+    else:   # text columns: subject ids written as text, ISO dates, activity names
+        path = tmp_path / "export.csv"
+        rows = [f"u{s},Walking,2024-05-01T10:00:{k // 20:02d}.{(k % 20) * 5:02d}0Z,1.0,9.8,0.{k}"
+                for s in (7, 9) for k in range(40)]
+        rows[5] = rows[5].replace("1.0,", "one,", 1)
+        path.write_text("participant,activity,time,ax,ay,az\n" + "\n".join(rows) + "\n")
+    fresh, seen = fresh_inspect(path)
+    assert seen["code"] == 0
+    assert not seen["pyarrow_loaded"] and not seen["pandas_has_pyarrow"]
+    assert seen["importable"] == _have_pyarrow()
+    assert fresh == in_process(capsys, monkeypatch, path)
+    assert fresh["records"] > 0 and (kind == "v11" or fresh["skipped"] == {"not a number": 1})
+
+
+def test_a_process_with_pandas_loaded_is_left_as_it_is():
+    import pandas  # noqa: F401
+
+    before = sys.modules.get("pyarrow")
+    cli.import_pandas_without_pyarrow()
+    assert sys.modules.get("pyarrow") is before

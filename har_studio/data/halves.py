@@ -6,7 +6,7 @@ half of the file by offset and sends back plain column arrays through a pipe (ra
 JSON header: nothing is unpickled). The two halves are joined into the frame one read of the
 whole file gives (same dtypes, rows in file order), so everything after it is unchanged.
 
-Used only where it is safe and pays: a POSIX ``fork``, no other Python thread in the process
+Used only where it is safe and pays: Linux's ``fork``, no other Python thread in the process
 (the app loads in worker threads beside Qt: never forked there), a core to spare (beside two
 busy processes on two cores the fork costs more than it saves), a file of at least
 ``MIN_BYTES``. Anything unusual in either half (the same checks as one read) returns None, and
@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -31,9 +32,10 @@ _FAILED = 3                   # the child's exit status when its half is not pla
 
 
 def can_fork() -> bool:
-    """A child may parse half of a file: POSIX fork, no other Python thread, and a core to
-    spare right now."""
-    return hasattr(os, "fork") and threading.active_count() == 1 and _spare_core()
+    """A child may parse half of a file: Linux (fork is unsafe with macOS system libraries), no
+    other Python thread, and a core to spare right now."""
+    return (sys.platform.startswith("linux") and hasattr(os, "fork")
+            and threading.active_count() == 1 and _spare_core())
 
 
 def _spare_core() -> bool:

@@ -270,6 +270,30 @@ def test_training_with_alignment_turns_copies_only_about_the_upright():
     assert MOTION_THRESHOLD > 0
 
 
+def test_a_live_window_is_read_with_the_windows_before_it():
+    """One window a push (a phone): the window is classified with the alignment of the windows
+    before it and joins the estimate after its prediction (off the latency path), before the
+    next window."""
+    from har_studio.live.classifier import StreamingClassifier
+    from har_studio.live.sources import SampleBatch
+
+    bundle = aligned_bundle()
+    X, _ = person(walk=7, sit=0, R=random_rotation(3), gain=1.1)
+    stream = X.reshape(-1, 3)
+    clf = StreamingClassifier(bundle, hop=64, smoothing="none")
+    preds = []
+    for i, row in enumerate(stream):
+        preds += clf.push(SampleBatch(np.array([i / 20.0]), row[None]))
+    assert len(preds) == 7
+    running = RunningAlignment(XYZ)
+    for k, p in enumerate(preds):
+        assert p.pocket == k                   # the windows before it, all moving
+        want = bundle.predict_proba(X[k:k + 1], alignment=running.current)
+        np.testing.assert_allclose(p.probabilities, want[0], atol=1e-5)
+        running.update(X[k:k + 1])
+    assert clf.alignment.moving == 7           # the last window joined the estimate too
+
+
 def test_predictions_say_how_many_moving_windows_set_the_pocket():
     from har_studio.live.classifier import StreamingClassifier
     from har_studio.live.sources import SampleBatch

@@ -160,21 +160,21 @@ def test_a_run_at_another_rate_is_resampled_to_the_window_rate():
 def test_runs_at_the_rate_are_left_alone():
     cfg = WindowConfig(size=32, step=16)
     frame = make_frame([(1, "walking", 100), (2, "sitting", 80)])
-    assert at_rate(frame, cfg) is frame          # nothing to resample: the same table
+    assert at_rate(frame, cfg.rate_hz) is frame          # nothing to resample: the same table
     # a few repeated timestamps do not make a 20 Hz run another rate (median interval)
     repeated = frame.copy()
     ts = repeated["timestamp"].to_numpy().copy()
     ts[10:20] = ts[10]
     repeated["timestamp"] = ts
-    assert at_rate(repeated, cfg) is repeated
+    assert at_rate(repeated, cfg.rate_hz) is repeated
     # a recording at 50 Hz windowed for a 50 Hz model is not resampled either
     fast = _sine_run(1, "walking", 50.0, 10, 10**12)
-    assert at_rate(fast, WindowConfig(size=32, step=16, rate_hz=50.0)) is fast
+    assert at_rate(fast, 50.0) is fast
     # timestamps that give no sensor's rate (microseconds read as ns: 20 kHz) are a clock
     # problem, not a phone: the run is windowed as recorded, not squeezed to a few samples
     odd = make_frame([(1, "walking", 100)])
     odd["timestamp"] = 10**12 + np.arange(100, dtype=np.int64) * 50_000
-    assert at_rate(odd, cfg) is odd
+    assert at_rate(odd, cfg.rate_hz) is odd
     assert len(make_windows(odd, cfg)) == 5
 
 

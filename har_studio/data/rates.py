@@ -23,7 +23,12 @@ PLAUSIBLE_HZ = (1.0, 1000.0)   # a measured rate outside this is a clock problem
 
 def matches_rate(hz: float | None, target: float | None) -> bool:
     """True when a measured rate `hz` is the rate `target` (within ``RATE_TOLERANCE``)."""
-    return bool(hz and target and target > 0 and abs(hz - target) <= RATE_TOLERANCE * target)
+    return bool(hz and target and target > 0 and matches_rates(hz, target))
+
+
+def matches_rates(hz, target: float):
+    """``matches_rate`` element-wise over a numpy array of measured rates (``target`` > 0)."""
+    return abs(hz - target) <= RATE_TOLERANCE * target
 
 
 def nominal_rate(hz: float | None, fallback: float | None = None) -> float | None:

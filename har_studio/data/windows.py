@@ -16,7 +16,7 @@ import pandas as pd
 
 from .activities import activity_order
 from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS
-from .rates import PLAUSIBLE_HZ, RATE_TOLERANCE
+from .rates import PLAUSIBLE_HZ, matches_rates
 
 
 @dataclass(frozen=True)
@@ -102,37 +102,34 @@ def run_rates(frame: pd.DataFrame, config: WindowConfig) -> tuple[np.ndarray, np
     rates = np.divide((count - 1) * 1e9, span, out=np.zeros(len(begin)), where=span > 0)
     # the mean interval is exact for a regular run; a run it puts off the rate is checked
     # with the median (a few repeated timestamps must not count as another rate)
-    for i in np.flatnonzero((span > 0) & ~_matches(rates, config.rate_hz)):
+    for i in np.flatnonzero((span > 0) & ~matches_rates(rates, config.rate_hz)):
         dt = np.diff(ts[begin[i]:end[i]])
         dt = dt[dt > 0]
         rates[i] = 1e9 / float(np.median(dt)) if dt.size else 0.0
     return begin, end, rates
 
 
-def _matches(rates: np.ndarray, target: float) -> np.ndarray:
-    """``data.rates.matches_rate`` over an array of measured rates."""
-    return np.abs(rates - target) <= RATE_TOLERANCE * target
-
-
-def at_rate(frame: pd.DataFrame, config: WindowConfig,
-            channels: list[str] | None = None) -> pd.DataFrame:
-    """`frame` with every run (``run_starts``) recorded at a rate other than
-    ``config.rate_hz`` (``data.rates.matches_rate``) resampled onto a ``1/rate_hz`` grid from
-    the run's first sample by linear interpolation, as ``live.ring.Resampler`` resamples a
-    phone's stream. Runs at the rate are left as they are, and so is `frame` (the same object)
-    when every run is; so is a run whose timestamps give no sensor's rate (outside
-    ``data.rates.PLAUSIBLE_HZ``: a clock in other units, say), windowed as recorded. `channels` (default: every sensor column) are interpolated; the other
-    columns keep the run's first value."""
+def at_rate(frame: pd.DataFrame, rate_hz: float, channels: list[str] | None = None, *,
+            max_gap_periods: float = WindowConfig.max_gap_periods) -> pd.DataFrame:
+    """`frame` with every run (``run_starts``: subject, activity, no gap longer than
+    `max_gap_periods` periods) recorded at a rate other than `rate_hz`
+    (``data.rates.matches_rate``) resampled onto a ``1/rate_hz`` grid from the run's first
+    sample by linear interpolation, as ``live.ring.Resampler`` resamples a phone's stream.
+    Runs at the rate are left as they are, and so is `frame` (the same object) when every run
+    is; so is a run whose timestamps give no sensor's rate (outside ``data.rates.PLAUSIBLE_HZ``:
+    a clock in other units, say), windowed as recorded. `channels` (default: every sensor
+    column) are interpolated; the other columns keep the run's first value."""
+    config = WindowConfig(size=2, step=1, rate_hz=rate_hz, max_gap_periods=max_gap_periods)
     begin, end, rates = run_rates(frame, config)
     off = ((rates >= PLAUSIBLE_HZ[0]) & (rates <= PLAUSIBLE_HZ[1])
-           & ~_matches(rates, config.rate_hz))
+           & ~matches_rates(rates, rate_hz))
     if not off.any():
         return frame
     if channels is None:
         channels = [c for c in (*ACCEL_CHANNELS, *GYRO_CHANNELS) if c in frame.columns]
     ts = frame["timestamp"].to_numpy(dtype=np.int64)
     values = frame[channels].to_numpy(dtype=np.float64)
-    period_ns = 1e9 / config.rate_hz
+    period_ns = 1e9 / rate_hz
     parts, kept = [], 0
     for i in np.flatnonzero(off):
         lo, hi = int(begin[i]), int(end[i])
@@ -199,7 +196,7 @@ def make_windows(
         raise ValueError(f"the data has no channel {', '.join(missing)} (it has {', '.join(c for c in frame.columns if c in ACCEL_CHANNELS + GYRO_CHANNELS)})")
     labels = _labels(frame, activities) if labels is None else list(labels)
     if len(frame) >= 2:
-        frame = at_rate(frame, config, channels)
+        frame = at_rate(frame, config.rate_hz, channels, max_gap_periods=config.max_gap_periods)
     codes = _codes(frame, labels, activities)
 
     empty = Windows(np.zeros((0, config.size, len(channels)), np.float32), np.zeros(0, np.int64),

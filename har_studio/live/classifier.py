@@ -347,7 +347,7 @@ class StreamingClassifier:
         if n == 1:
             done = self._push_one(batch, pushed_at)
             if done is not None:
-                if not done and self._unsettled is not None:
+                if not done:
                     self._settle()      # between windows: the previous one joins the estimate
                 return done
         t = np.asarray(batch.t, np.float64)
@@ -394,8 +394,7 @@ class StreamingClassifier:
             self._truth_ring.append(codes[lo:hi])
             self._run_count = c0 + (hi - lo)
         if not due_meta:
-            if self._unsettled is not None:
-                self._settle()
+            self._settle()
             return []
         X = np.ascontiguousarray(np.concatenate(due_x).transpose(0, 2, 1), dtype=np.float32)
         return self._classify(X, due_meta, pushed_at)

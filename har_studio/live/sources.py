@@ -255,8 +255,7 @@ class ReplaySource(Source):
         self.nominal_rate_hz = nominal_rate(data_rate, data_rate)
         # a run recorded at another rate (one activity at 50 Hz in a 20 Hz recording) is put
         # on the recording's rate, so that what is announced holds for every sample
-        frame = at_rate(frame, WindowConfig(size=2, step=1, rate_hz=self.nominal_rate_hz),
-                        list(channels))
+        frame = at_rate(frame, self.nominal_rate_hz, list(channels))
         self._values = np.ascontiguousarray(frame[list(channels)].to_numpy(np.float32))
         activity_col = frame["activity"].astype(str)
         codes, categories = pd.factorize(activity_col)

@@ -102,7 +102,7 @@ def perturb_frame(frame: pd.DataFrame, seed: int = 0, *, rotation: bool = True,
 
     if len(frame) == 0:
         return frame.copy()
-    frame = at_rate(frame, WindowConfig(size=2, step=1, rate_hz=rate_hz))
+    frame = at_rate(frame, rate_hz)
     channels = [c for c in (*ACC, *GYRO) if c in frame.columns]
     groups = _groups(channels)
     breaks = run_starts(frame, WindowConfig(rate_hz=rate_hz))

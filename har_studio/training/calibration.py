@@ -40,7 +40,7 @@ import pandas as pd
 from ..data.dataset import frame_and_files
 from ..data.rates import matches_rate
 from ..data.splits import Normaliser, Split, SplitConfig
-from ..data.windows import WindowConfig, Windows, at_rate, make_windows
+from ..data.windows import Windows, at_rate, make_windows
 from .config import TrainConfig
 from .engine import TrainControl, TrainNote
 
@@ -172,7 +172,7 @@ def resample_frame(frame: pd.DataFrame, rate_hz: float,
     `rate_hz` put on a ``1/rate_hz`` grid (``data.windows.at_rate``: linear interpolation, as
     the live classifier resamples a phone)."""
     ordered = frame.sort_values(["subject", "timestamp"], kind="stable").reset_index(drop=True)
-    return at_rate(ordered, WindowConfig(size=2, step=1, rate_hz=rate_hz), channels)
+    return at_rate(ordered, rate_hz, channels)
 
 
 def split_by_activity(frame: pd.DataFrame, seconds: float,

@@ -11,7 +11,7 @@ any field can still be overridden by the user (command-line flags, Train tab set
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..data.features import FeatureConfig
@@ -89,10 +89,9 @@ ALIGNED = Preset(
                 "their own stream while they move: any pocket, any phone gain), trained with "
                 "copies turned about the upright axis and changed in gain and cadence: the "
                 "recipe that holds up best on new people and new phones.",
-    model={"embedding_dim": 64, "att_size": 32, "head_width": 128},
-    training={"epochs": 20, "patience": 0, "keep_best": False, "augment_copies": 1},
-    features=FeatureConfig(outputs=("gravity_abs", "vertical", "horizontal", "magnitude"),
-                           align="person"),
+    model=dict(ROBUST.model),
+    training={**ROBUST.training, "augment_copies": 1},
+    features=replace(ROBUST.features, align="person"),
 )
 
 # Measured with bench/bench_quality.py; shown next to random splits in the app.

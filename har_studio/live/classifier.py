@@ -38,24 +38,33 @@ SMALL_BATCH = 8   # at most this many windows in a push: live threads (threads.p
 
 
 def _onnx_session(bundle, threads: int | None = None):
-    """An onnxruntime session of the bundle's network (`threads` intra-op threads, default
-    torch's count; idle threads sleep instead of spinning), or None (then torch serves).
-    With it comes a second session of the same graph, its batch axis fixed at 1, for the one
-    window of a live push: onnxruntime plans its shapes once, the same logits, 5-10% less
-    time (model alone, 1 thread: 0.92 vs 0.99 ms called back to back, 1.25 vs 1.35 ms 50 ms
-    apart, on the 2-core machine of ``bench/bench_live.py``)."""
-    import tempfile
-    from pathlib import Path
-
+    """onnxruntime sessions of the bundle's whole inference (``onnx_export.live_graph``: raw
+    windows and the person's alignment in, probabilities out), or of its network alone when
+    that graph cannot be made; None when onnxruntime is unavailable (then torch serves).
+    `threads` intra-op threads (default torch's count); idle threads sleep instead of
+    spinning. With it comes a second session of the same graph, its batch axis fixed at 1,
+    for the one window of a live push: onnxruntime plans its shapes once, the same numbers,
+    5-10% less time (model alone, 1 thread: 0.92 vs 0.99 ms called back to back, 1.25 vs 1.35
+    ms 50 ms apart, on the 2-core machine of ``bench/bench_live.py``). The whole inference in
+    one graph saves the thirty-odd numpy calls around the network: 0.5-0.6 ms a live window
+    on that machine."""
     try:
         import onnxruntime as ort
 
-        from ..model.onnx_export import export_onnx
+        from ..model.onnx_export import export_onnx, live_graph
 
-        with tempfile.TemporaryDirectory(prefix="har-live-") as folder:
-            path = Path(folder) / "model.onnx"
-            export_onnx(bundle, path, check=True)
-            data = path.read_bytes()
+        try:
+            data, inputs = live_graph(bundle)
+        except Exception as exc:  # the network alone, with the numpy steps around it
+            log.info("live inference graph not used: %s", exc)
+            import tempfile
+            from pathlib import Path
+
+            with tempfile.TemporaryDirectory(prefix="har-live-") as folder:
+                path = Path(folder) / "model.onnx"
+                export_onnx(bundle, path, check=True)
+                data = path.read_bytes()
+            inputs = None
         options = ort.SessionOptions()
         if threads is None:
             import torch
@@ -74,14 +83,22 @@ def _onnx_session(bundle, threads: int | None = None):
     except Exception as exc:  # the general session serves one window too
         log.debug("no batch-1 onnxruntime session: %s", exc)
         one = None
-    return _Sessions(session, one)
+    return _Sessions(session, one, inputs)
 
 
 class _Sessions:
-    """An onnxruntime session (any batch) and, when it could be made, one for batch 1."""
+    """An onnxruntime session (any batch) and, when it could be made, one for batch 1.
+    `inputs`: the input names of the whole-inference graph (windows, and rotation and scale
+    for a model that aligns); None for a graph of the network alone (normalised inputs in,
+    logits out)."""
 
-    def __init__(self, general, batch1) -> None:
-        self.general, self.batch1 = general, batch1
+    def __init__(self, general, batch1, inputs: tuple[str, ...] | None = None) -> None:
+        self.general, self.batch1, self.inputs = general, batch1, inputs
+
+    @property
+    def whole(self) -> bool:
+        """True when the graph is the whole inference (raw windows in, probabilities out)."""
+        return self.inputs is not None
 
     def run(self, outputs: list[str], feeds: dict) -> list:
         x = next(iter(feeds.values()))
@@ -442,6 +459,14 @@ class StreamingClassifier:
                 extra["alignment"] = self._alignment.update(X)
         if not self.attention:
             if self._onnx is not None and (self.engine == "onnx" or len(X) <= SMALL_BATCH):
+                if self._onnx.whole:
+                    feeds = {"windows": np.ascontiguousarray(X, np.float32)}
+                    if extra:   # a model that aligns: the person's rotation and gain
+                        alignment = extra["alignment"]
+                        feeds["rotation"] = np.asarray(alignment.rotation, np.float32)
+                        feeds["scale"] = np.array([alignment.scale], np.float32)
+                    probs = self._onnx.run(["probabilities"], feeds)[0]
+                    return probs.astype(np.float64), None
                 aligned = self.bundle.align(X, **extra) if extra else X
                 inputs = self.bundle.normaliser.apply(self.bundle.derive(aligned))
                 logits = self._onnx.run(["logits"], {"windows": inputs})[0]

@@ -79,3 +79,65 @@ def export_onnx(bundle: ModelBundle, path: str | os.PathLike, check: bool = True
     atomic_write_bytes(path, data)
     log.info("exported ONNX model %s (max abs diff %s)", path, max_abs_diff)
     return {"path": str(Path(path)), "max_abs_diff": max_abs_diff, "opset": OPSET}
+
+
+def live_graph(bundle: ModelBundle) -> tuple[bytes, tuple[str, ...]]:
+    """One ONNX graph of the whole inference (``pipeline.InferencePipeline``): raw windows
+    ``windows [batch, size, C]`` (and, for a model that aligns each person, ``rotation
+    [3, 3]`` and ``scale [1]``) in, ``probabilities [batch, classes]`` out. Returns the graph
+    and its input names. Checked against ``bundle.predict_proba`` on random windows in a
+    random pocket; raises RuntimeError when the export dependencies are missing or the two
+    disagree by more than ``TOLERANCE``."""
+    from ..data.alignment import Alignment
+    from .pipeline import InferencePipeline
+
+    _require("onnx")
+    ort = _require("onnxruntime")
+    c = bundle.model_config
+    model = bundle.model
+    was_training = model.training
+    device = bundle.device
+    model.eval().cpu()
+    try:
+        pipeline = InferencePipeline(bundle).eval()
+        width = len(bundle.channels)
+        example: tuple = (torch.zeros(2, c.series, width),)
+        names: tuple[str, ...] = ("windows",)
+        if pipeline.aligns:
+            example += (torch.eye(3), torch.ones(1))
+            names += ("rotation", "scale")
+        buffer = io.BytesIO()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # tracer warnings about python-side shape checks
+            torch.onnx.export(
+                pipeline, example, buffer, dynamo=False, opset_version=OPSET,
+                input_names=list(names), output_names=["probabilities"],
+                dynamic_axes={"windows": {0: "batch"}, "probabilities": {0: "batch"}},
+            )
+        data = buffer.getvalue()
+        rng = np.random.default_rng(0)
+        x = rng.normal(0.0, 3.0, (5, c.series, width)).astype(np.float32)
+        acc = [i for i, name in enumerate(bundle.channels) if name in ("x", "y", "z")]
+        if len(acc) == 3:
+            x[..., acc[1]] += 9.8   # gravity along y, as in a trouser pocket
+        q = rng.normal(size=4)
+        q /= np.linalg.norm(q)
+        w, i, j, k = q
+        rotation = np.array([[1 - 2 * (j * j + k * k), 2 * (i * j - k * w), 2 * (i * k + j * w)],
+                             [2 * (i * j + k * w), 1 - 2 * (i * i + k * k), 2 * (j * k - i * w)],
+                             [2 * (i * k - j * w), 2 * (j * k + i * w), 1 - 2 * (i * i + j * j)]])
+        feeds = {"windows": x}
+        alignment = None
+        if pipeline.aligns:
+            alignment = Alignment(rotation, 1.07)
+            feeds.update(rotation=rotation.astype(np.float32), scale=np.array([1.07], np.float32))
+        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        got = session.run(["probabilities"], feeds)[0]
+        expected = bundle.predict_proba(x, alignment=alignment)
+        max_abs_diff = float(np.abs(got - expected).max())
+        if not max_abs_diff <= TOLERANCE:
+            raise RuntimeError(f"the inference graph differs from the model's own steps by "
+                               f"{max_abs_diff:.3g}")
+    finally:
+        model.to(device).train(was_training)
+    return data, names

@@ -160,8 +160,8 @@ def parse_lines(data: bytes, channels: int = 3, *, ts_unit: str = "auto",
         rows.append(vals)
     if rows:
         with np.errstate(over="ignore"):   # beyond float32 -> inf, refused by the source
-            values = np.asarray(rows, np.float64).astype(np.float32)
-        parsed = ParsedSamples(np.asarray(ts_list, np.float64), values)
+            values = np.array(rows, np.float32)
+        parsed = ParsedSamples(np.array(ts_list, np.float64), values)
     else:
         parsed = ParsedSamples.empty(channels)
     parsed.bad, parsed.last_error = bad, last_error

@@ -28,6 +28,19 @@ def _norm(v: torch.Tensor) -> torch.Tensor:
     return torch.sqrt((v * v).sum(dim=-1, keepdim=True))
 
 
+def _moving_average_matrix(t: int, length: int) -> torch.Tensor:
+    """``[t, t]`` matrix of ``data.features.moving_average`` along time: output sample i is the
+    mean of the `length` samples centred on it, the window's edge samples standing in for
+    those beyond it (one matrix product in the graph instead of a pad and a pooling)."""
+    length = max(1, min(length, 2 * t - 1))
+    left = length // 2
+    matrix = torch.zeros(t, t, dtype=torch.float64)
+    for i in range(t):
+        for j in range(i - left, i - left + length):
+            matrix[i, min(max(j, 0), t - 1)] += 1.0 / length
+    return matrix.float()
+
+
 class InferencePipeline(nn.Module):
     """Raw windows ``[n, T, C]`` -> class probabilities ``[n, classes]``: ``align`` (when the
     model aligns each person: ``rotation`` ``[3, 3]`` and ``scale`` ``[1]`` inputs), derived
@@ -40,7 +53,8 @@ class InferencePipeline(nn.Module):
         self.config: FeatureConfig = bundle.features
         self.aligns = self.config.aligns
         self.acc, self.gyro = _groups(self.channels)
-        self.lowpass = int(round(self.config.lowpass_s * bundle.window.rate_hz))
+        self.register_buffer("average", _moving_average_matrix(
+            bundle.window.size, int(round(self.config.lowpass_s * bundle.window.rate_hz))))
         self.register_buffer("mean", torch.as_tensor(bundle.normaliser.mean, dtype=torch.float32))
         self.register_buffer("std", torch.as_tensor(bundle.normaliser.std, dtype=torch.float32))
 
@@ -54,6 +68,8 @@ class InferencePipeline(nn.Module):
 
     def _align(self, x: torch.Tensor, rotation: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         """``data.alignment.Alignment.apply``."""
+        if self.acc == [0, 1, 2] and self.gyro is None and x.shape[-1] == 3:   # x, y, z alone
+            return x @ (rotation.T * scale)
         parts = [x[..., i:i + 1] for i in range(x.shape[-1])]
         if self.acc is not None:
             turned = (x[..., self.acc] @ rotation.T) * scale
@@ -65,19 +81,6 @@ class InferencePipeline(nn.Module):
                 parts[i] = turned[..., k:k + 1]
         return torch.cat(parts, dim=-1)
 
-    def _moving_average(self, x: torch.Tensor) -> torch.Tensor:
-        """``data.features.moving_average``: centred, edges padded with the edge value."""
-        t = x.shape[1]
-        length = max(1, min(self.lowpass, 2 * t - 1))
-        if length == 1:
-            return x
-        left = length // 2
-        right = length - 1 - left
-        padded = torch.cat([x[:, :1].expand(-1, left, -1), x,
-                            x[:, -1:].expand(-1, right, -1)], dim=1)
-        pooled = nn.functional.avg_pool1d(padded.transpose(1, 2), length, stride=1)
-        return pooled.transpose(1, 2)
-
     def _derive(self, x: torch.Tensor) -> torch.Tensor:
         """``data.features.derive``, group by group."""
         config, channels = self.config, self.channels
@@ -86,7 +89,8 @@ class InferencePipeline(nn.Module):
         cache: dict[str, torch.Tensor] = {}
 
         def take(group: tuple[str, ...]) -> torch.Tensor:
-            return x[..., [channels.index(c) for c in group]]
+            index = [channels.index(c) for c in group]
+            return x if index == list(range(x.shape[-1])) else x[..., index]
 
         def get(key: str) -> torch.Tensor:
             if key in cache:
@@ -96,7 +100,7 @@ class InferencePipeline(nn.Module):
             elif key == "gyro":
                 value = take(GYRO)
             elif key == "gravity":
-                value = self._moving_average(get("acc"))
+                value = torch.matmul(self.average, get("acc"))
             elif key == "body":
                 value = get("acc") - get("gravity")
             elif key == "unit_gravity":

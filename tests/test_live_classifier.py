@@ -266,6 +266,18 @@ def test_ring_buffer_keeps_the_latest_rows_contiguously():
     assert len(one) == 0 and one.latest().shape == (0,)
 
 
+def test_ring_buffer_rows_one_at_a_time_read_as_appended_together():
+    rows = np.arange(22, dtype=np.float32).reshape(11, 2)
+    one_by_one, together = RingBuffer(4, 2), RingBuffer(4, 2)
+    for i, row in enumerate(rows):
+        one_by_one.append_row(row)
+        together.append(rows[i:i + 1])
+        np.testing.assert_array_equal(one_by_one.latest(), together.latest())
+        assert len(one_by_one) == len(together) and one_by_one.total == together.total == i + 1
+        for back in range(1, len(together) + 1):
+            np.testing.assert_array_equal(one_by_one.back(back), together.latest(back)[0])
+
+
 def test_resampler_interpolates_onto_the_grid_across_batches():
     rng = np.random.default_rng(3)
     t = np.cumsum(rng.uniform(0.01, 0.03, size=300)) + 5.0   # ~50 Hz, irregular

@@ -428,17 +428,16 @@ class StreamingClassifier:
             if dt < 0 or dt > self.max_gap_s * (1 + 1e-6) + 1e-9:
                 return None
         self._last_t = t
-        self._ring.append(np.asarray(batch.values[0], np.float32))
-        self._t_ring.append(np.array([t]))
-        code = self._code(batch.truth[0]) if batch.truth is not None else -1
-        self._truth_ring.append(np.array([code], np.int64))
+        self._ring.append_row(batch.values[0])
+        self._t_ring.append_row(t)
+        self._truth_ring.append_row(self._code(batch.truth[0]) if batch.truth is not None else -1)
         self._run_count += 1
         count, size = self._run_count, self.size
         if count < size or (count - size) % self.hop:
             return []
         X = self._ring.latest()[None]   # [1, size, C], oldest first
-        start_t = float(self._t_ring.latest(size)[0])
-        start_code = int(self._truth_ring.latest(size)[0])
+        start_t = float(self._t_ring.back(size))
+        start_code = int(self._truth_ring.back(size))
         arrived = float(batch.arrival[0]) if batch.arrival is not None else pushed_at
         meta = [(np.array([t]), np.array([start_t]), np.array([start_code], np.int64),
                  np.array([arrived]), np.array([self._run_id]))]

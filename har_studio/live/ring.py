@@ -58,6 +58,18 @@ class RingBuffer:
         self._end = (self._end + n) % self._capacity
         self._size = min(self._capacity, self._size + n)
 
+    def append_row(self, row) -> None:
+        """Append one row (a value for a ring without channels): ``append`` for the live
+        case of one sample at a time, without its array conversions."""
+        self._data[self._end] = row
+        self._end = (self._end + 1) % self._capacity
+        self._size = min(self._capacity, self._size + 1)
+        self.total += 1
+
+    def back(self, n: int):
+        """The row `n` rows back from the newest (1: the newest); n <= ``len(self)``."""
+        return self._data[(self._end - n) % self._capacity]
+
     def latest(self, n: int | None = None) -> np.ndarray:
         """A contiguous copy of the latest `n` rows (all held rows when None), oldest first."""
         n = self._size if n is None else max(0, min(int(n), self._size))

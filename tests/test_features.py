@@ -140,10 +140,12 @@ def test_derivation_is_local_to_each_window():
 FEATURES = FeatureConfig(outputs=("gravity_abs", "vertical", "horizontal", "magnitude"))
 
 
-def feature_bundle(size: int = 32, step: int = 8, seed: int = 0) -> ModelBundle:
+def feature_bundle(size: int = 32, step: int = 8, seed: int = 0, features=FEATURES,
+                   channels=("x", "y", "z")) -> ModelBundle:
+    """A small untrained model reading `features` of raw `channels`."""
     torch.manual_seed(seed)
-    channels = ["x", "y", "z"]
-    inputs = output_channels(channels, FEATURES)
+    channels = list(channels)
+    inputs = output_channels(channels, features)
     cfg = ViTConfig(series=size, modal=len(inputs), classes=len(LABELS), embedding_dim=16,
                     patch_size=4, head_num=2, att_size=8, depth=2, head_width=32)
     model = TimeSeriesViT(cfg).eval()
@@ -153,7 +155,7 @@ def feature_bundle(size: int = 32, step: int = 8, seed: int = 0) -> ModelBundle:
     normaliser = Normaliser(rng.normal(size=cfg.modal).astype(np.float32),
                             rng.uniform(0.5, 2.0, size=cfg.modal).astype(np.float32))
     return ModelBundle(model, cfg, WindowConfig(size=size, step=step), channels, list(LABELS),
-                       normaliser, {"note": "test"}, features=FEATURES)
+                       normaliser, {"note": "test"}, features=features)
 
 
 def test_model_file_keeps_the_features_and_predicts_the_same(tmp_path):

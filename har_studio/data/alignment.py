@@ -39,7 +39,8 @@ MIN_MOVING = 3           # moving windows needed before the rotation is trusted
 GAIN_LIMITS = (0.5, 2.0)  # a gain correction outside this is not a phone's error: ignored
 
 
-def _groups(channels) -> tuple[list[int] | None, list[int] | None]:
+def sensor_columns(channels) -> tuple[list[int] | None, list[int] | None]:
+    """Columns of x, y, z and of gx, gy, gz in `channels` (None for a sensor not all there)."""
     channels = list(channels)
     acc = [channels.index(c) for c in ACC] if all(c in channels for c in ACC) else None
     gyro = [channels.index(c) for c in GYRO] if all(c in channels for c in GYRO) else None
@@ -118,7 +119,7 @@ class Alignment:
     def apply(self, X: np.ndarray, channels) -> np.ndarray:
         """Raw windows ``[n, T, C]`` in this person's upright, unit-gain frame (a new array)."""
         X = np.array(X, dtype=np.float32, copy=True)
-        acc, gyro = _groups(channels)
+        acc, gyro = sensor_columns(channels)
         R = self.rotation.astype(np.float32)
         if acc is not None:
             X[..., acc] = (X[..., acc] @ R.T) * np.float32(self.scale)
@@ -135,7 +136,7 @@ class Alignment:
 def estimate(X: np.ndarray, channels) -> Alignment:
     """One person's alignment from their raw windows ``[n, T, C]`` (identity without x, y, z
     or without enough moving windows)."""
-    acc, _ = _groups(channels)
+    acc, _ = sensor_columns(channels)
     X = np.asarray(X)
     if acc is None or X.ndim != 3 or len(X) == 0:
         return Alignment.identity()
@@ -183,7 +184,7 @@ class RunningAlignment:
 
     def __init__(self, channels, keep: int = 512) -> None:
         self.channels = list(channels)
-        self._acc, _ = _groups(self.channels)
+        self._acc, _ = sensor_columns(self.channels)
         self._lengths = np.zeros(max(1, int(keep)))
         self._count = 0
         self._sum = np.zeros(3)

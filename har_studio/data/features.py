@@ -202,6 +202,98 @@ def _norm(v: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("ntc,ntc->nt", v, v))[..., None]
 
 
+def feature_value(key: str, get, ops):
+    """The one definition of each derived quantity, for windows ``[n, T, C]`` of either
+    numpy (``derive``) or torch (``model.pipeline``, the live inference graph). `get(name)`
+    gives another quantity (computed once); `ops` does what numpy and torch spell
+    differently: ``take`` (raw channels), ``lowpass`` (``moving_average`` over
+    ``lowpass_s``), ``norm`` and ``dot`` (over the channel axis, keeping it), ``floor``
+    (elementwise maximum with a number), ``abs``."""
+    if key == "acc":
+        return ops.take(ACC)
+    if key == "gyro":
+        return ops.take(GYRO)
+    if key == "gravity":
+        return ops.lowpass(get("acc"))
+    if key == "body":
+        return get("acc") - get("gravity")
+    if key == "unit_gravity":
+        return get("gravity") / ops.floor(ops.norm(get("gravity")), 1e-6)
+    if key == "gravity_abs":
+        return ops.abs(get("unit_gravity"))
+    if key == "magnitude":
+        return ops.norm(get("acc"))
+    if key == "body_magnitude":
+        return ops.norm(get("body"))
+    if key == "vertical":
+        return ops.dot(get("body"), get("unit_gravity"))
+    if key == "horizontal":
+        return ops.norm(get("body") - get("vertical") * get("unit_gravity"))
+    if key == "gyro_magnitude":
+        return ops.norm(get("gyro"))
+    if key == "gyro_vertical":
+        return ops.dot(get("gyro"), get("unit_gravity"))
+    if key == "gyro_horizontal":
+        return ops.norm(get("gyro") - get("gyro_vertical") * get("unit_gravity"))
+    raise ValueError(f"unknown feature {key!r}")  # pragma: no cover - FeatureConfig validates
+
+
+def derived_inputs(config: FeatureConfig, raw, ops):
+    """The derived inputs of `config` (``feature_value`` per output group, the raw windows
+    for ``raw``), joined along channels and scaled per window: numpy or torch as `ops`
+    (``concat``, ``per_window``) and the ``feature_value`` ops say; `ops.keep(value)` is
+    applied to each computed quantity."""
+    cache: dict = {}
+
+    def get(key: str):
+        if key not in cache:
+            cache[key] = ops.keep(feature_value(key, get, ops))
+        return cache[key]
+
+    out = ops.concat([raw if name == "raw" else get(name) for name in config.outputs])
+    if config.per_window != "none" and out.shape[1] > 0:
+        out = ops.per_window(out, config.per_window)
+    return out
+
+
+class _NumpyOps:
+    """``feature_value``'s operations in numpy (float32 values, float64 filter)."""
+
+    def __init__(self, X: np.ndarray, channels: list[str], config: FeatureConfig,
+                 rate_hz: float) -> None:
+        self.X, self.channels = X, channels
+        self.length = int(round(config.lowpass_s * rate_hz))
+
+    def take(self, group):
+        return self.X[:, :, [self.channels.index(c) for c in group]]
+
+    def lowpass(self, v):
+        return moving_average(v, self.length)
+
+    norm = staticmethod(_norm)
+    abs = staticmethod(np.abs)
+    floor = staticmethod(np.maximum)
+
+    @staticmethod
+    def dot(a, b):
+        return np.einsum("ntc,ntc->nt", a, b)[..., None]
+
+    @staticmethod
+    def keep(value):
+        return value.astype(np.float32, copy=False)
+
+    @staticmethod
+    def concat(parts):
+        return np.concatenate(parts, axis=2).astype(np.float32, copy=False)
+
+    @staticmethod
+    def per_window(out, mode: str):
+        out = out - out.mean(axis=1, keepdims=True)
+        if mode == "standardise":
+            out = out / np.maximum(out.std(axis=1, keepdims=True), 1e-3)
+        return out.astype(np.float32, copy=False)
+
+
 def derive(X: np.ndarray, channels: list[str] | tuple[str, ...], config: FeatureConfig,
            *, rate_hz: float = 20.0) -> tuple[np.ndarray, list[str]]:
     """Derived inputs ``float32 [n, T, C']`` and their names, from raw windows ``[n, T, C]``
@@ -214,52 +306,5 @@ def derive(X: np.ndarray, channels: list[str] | tuple[str, ...], config: Feature
     names = output_channels(channels, config)
     if config.is_identity:
         return X, names
-
-    def take(group: tuple[str, ...]) -> np.ndarray:
-        return X[:, :, [channels.index(c) for c in group]]
-
-    cache: dict[str, np.ndarray] = {}
-
-    def get(key: str) -> np.ndarray:
-        if key in cache:
-            return cache[key]
-        if key == "acc":
-            value = take(ACC)
-        elif key == "gyro":
-            value = take(GYRO)
-        elif key == "gravity":
-            value = moving_average(get("acc"), int(round(config.lowpass_s * rate_hz)))
-        elif key == "body":
-            value = get("acc") - get("gravity")
-        elif key == "unit_gravity":
-            value = get("gravity") / np.maximum(_norm(get("gravity")), 1e-6)
-        elif key == "gravity_abs":
-            value = np.abs(get("unit_gravity"))
-        elif key == "magnitude":
-            value = _norm(get("acc"))
-        elif key == "body_magnitude":
-            value = _norm(get("body"))
-        elif key == "vertical":
-            value = np.einsum("ntc,ntc->nt", get("body"), get("unit_gravity"))[..., None]
-        elif key == "horizontal":
-            along = get("vertical") * get("unit_gravity")
-            value = _norm(get("body") - along)
-        elif key == "gyro_magnitude":
-            value = _norm(get("gyro"))
-        elif key == "gyro_vertical":
-            value = np.einsum("ntc,ntc->nt", get("gyro"), get("unit_gravity"))[..., None]
-        elif key == "gyro_horizontal":
-            value = _norm(get("gyro") - get("gyro_vertical") * get("unit_gravity"))
-        else:  # pragma: no cover - FeatureConfig validates names
-            raise ValueError(f"unknown feature {key!r}")
-        cache[key] = value.astype(np.float32, copy=False)
-        return cache[key]
-
-    parts = [X if name == "raw" else get(name) for name in config.outputs]
-    out = np.concatenate(parts, axis=2).astype(np.float32, copy=False)
-    if config.per_window != "none" and out.shape[1] > 0:
-        out = out - out.mean(axis=1, keepdims=True)
-        if config.per_window == "standardise":
-            out = out / np.maximum(out.std(axis=1, keepdims=True), 1e-3)
-        out = out.astype(np.float32, copy=False)
+    out = derived_inputs(config, X, _NumpyOps(X, channels, config, rate_hz))
     return np.ascontiguousarray(out), names

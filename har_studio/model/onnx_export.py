@@ -8,6 +8,7 @@ classes]``; the batch axis is dynamic. onnx and onnxruntime are an optional extr
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -38,6 +39,32 @@ def _require(module: str):
         ) from None
 
 
+@contextlib.contextmanager
+def _on_cpu_for_export(bundle: ModelBundle):
+    """The bundle's network in eval mode on the CPU while exporting; put back afterwards."""
+    model = bundle.model
+    was_training, device = model.training, bundle.device
+    model.eval().cpu()
+    try:
+        yield model
+    finally:
+        model.to(device).train(was_training)
+
+
+def _trace(module, example: tuple, inputs: list[str], output: str) -> bytes:
+    """`module` traced on `example` into ONNX bytes, the batch axis of the first input and of
+    the output dynamic."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer warnings about python-side shape checks
+        torch.onnx.export(
+            module, example, buffer, dynamo=False, opset_version=OPSET,
+            input_names=inputs, output_names=[output],
+            dynamic_axes={inputs[0]: {0: "batch"}, output: {0: "batch"}},
+        )
+    return buffer.getvalue()
+
+
 def export_onnx(bundle: ModelBundle, path: str | os.PathLike, check: bool = True) -> dict:
     """Write `bundle`'s network to `path` as ONNX (atomically) and, with `check`, compare
     onnxruntime's logits with torch's on random windows of a batch size other than the traced
@@ -46,21 +73,8 @@ def export_onnx(bundle: ModelBundle, path: str | os.PathLike, check: bool = True
     _require("onnx")
     ort = _require("onnxruntime") if check else None
     c = bundle.model_config
-    model = bundle.model
-    was_training = model.training
-    device = bundle.device
-    model.eval().cpu()
-    try:
-        example = torch.zeros(2, c.series, c.modal)
-        buffer = io.BytesIO()
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # tracer warnings about python-side shape checks
-            torch.onnx.export(
-                model, (example,), buffer, dynamo=False, opset_version=OPSET,
-                input_names=["windows"], output_names=["logits"],
-                dynamic_axes={"windows": {0: "batch"}, "logits": {0: "batch"}},
-            )
-        data = buffer.getvalue()
+    with _on_cpu_for_export(bundle) as model:
+        data = _trace(model, (torch.zeros(2, c.series, c.modal),), ["windows"], "logits")
         max_abs_diff = None
         if check:
             session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
@@ -74,8 +88,6 @@ def export_onnx(bundle: ModelBundle, path: str | os.PathLike, check: bool = True
                 raise RuntimeError(
                     f"ONNX export check failed: onnxruntime differs from torch by {max_abs_diff:.3g}"
                 )
-    finally:
-        model.to(device).train(was_training)
     atomic_write_bytes(path, data)
     log.info("exported ONNX model %s (max abs diff %s)", path, max_abs_diff)
     return {"path": str(Path(path)), "max_abs_diff": max_abs_diff, "opset": OPSET}
@@ -88,17 +100,13 @@ def live_graph(bundle: ModelBundle) -> tuple[bytes, tuple[str, ...]]:
     and its input names. Checked against ``bundle.predict_proba`` on random windows in a
     random pocket; raises RuntimeError when the export dependencies are missing or the two
     disagree by more than ``TOLERANCE``."""
-    from ..data.alignment import Alignment
+    from ..data.alignment import Alignment, rotation_between
     from .pipeline import InferencePipeline
 
     _require("onnx")
     ort = _require("onnxruntime")
     c = bundle.model_config
-    model = bundle.model
-    was_training = model.training
-    device = bundle.device
-    model.eval().cpu()
-    try:
+    with _on_cpu_for_export(bundle):
         pipeline = InferencePipeline(bundle).eval()
         width = len(bundle.channels)
         example: tuple = (torch.zeros(2, c.series, width),)
@@ -106,26 +114,13 @@ def live_graph(bundle: ModelBundle) -> tuple[bytes, tuple[str, ...]]:
         if pipeline.aligns:
             example += (torch.eye(3), torch.ones(1))
             names += ("rotation", "scale")
-        buffer = io.BytesIO()
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # tracer warnings about python-side shape checks
-            torch.onnx.export(
-                pipeline, example, buffer, dynamo=False, opset_version=OPSET,
-                input_names=list(names), output_names=["probabilities"],
-                dynamic_axes={"windows": {0: "batch"}, "probabilities": {0: "batch"}},
-            )
-        data = buffer.getvalue()
+        data = _trace(pipeline, example, list(names), "probabilities")
         rng = np.random.default_rng(0)
         x = rng.normal(0.0, 3.0, (5, c.series, width)).astype(np.float32)
         acc = [i for i, name in enumerate(bundle.channels) if name in ("x", "y", "z")]
         if len(acc) == 3:
             x[..., acc[1]] += 9.8   # gravity along y, as in a trouser pocket
-        q = rng.normal(size=4)
-        q /= np.linalg.norm(q)
-        w, i, j, k = q
-        rotation = np.array([[1 - 2 * (j * j + k * k), 2 * (i * j - k * w), 2 * (i * k + j * w)],
-                             [2 * (i * j + k * w), 1 - 2 * (i * i + k * k), 2 * (j * k - i * w)],
-                             [2 * (i * k - j * w), 2 * (j * k + i * w), 1 - 2 * (i * i + j * j)]])
+        rotation = rotation_between(rng.normal(size=3), rng.normal(size=3))   # another pocket
         feeds = {"windows": x}
         alignment = None
         if pipeline.aligns:
@@ -138,6 +133,4 @@ def live_graph(bundle: ModelBundle) -> tuple[bytes, tuple[str, ...]]:
         if not max_abs_diff <= TOLERANCE:
             raise RuntimeError(f"the inference graph differs from the model's own steps by "
                                f"{max_abs_diff:.3g}")
-    finally:
-        model.to(device).train(was_training)
     return data, names

@@ -7,10 +7,11 @@ on an idle core: some thirty small numpy calls. ``InferencePipeline`` does the s
 torch so that ``onnx_export.live_graph`` can export them as one graph: raw windows (and the
 person's rotation and gain) in, probabilities out, one onnxruntime call per live push.
 
-The numpy steps stay the definition. This module follows ``data.features.derive`` group by
-group, and ``live_graph`` refuses a graph whose probabilities differ from
-``ModelBundle.predict_proba`` by more than ``onnx_export.TOLERANCE``; the live classifier
-then keeps the numpy steps (``tests/test_pipeline.py`` checks every feature group).
+The numpy steps stay the definition: the derived inputs come from the same formulas
+(``data.features.feature_value``, here with torch operations), and ``live_graph`` refuses a
+graph whose probabilities differ from ``ModelBundle.predict_proba`` by more than
+``onnx_export.TOLERANCE``; the live classifier then keeps the numpy steps
+(``tests/test_pipeline.py`` checks every feature group).
 """
 
 from __future__ import annotations
@@ -18,14 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..data.alignment import _groups
-from ..data.features import ACC, GYRO, FeatureConfig
-
-_TINY = 1e-6   # the floor of a norm that divides, as in data.features
-
-
-def _norm(v: torch.Tensor) -> torch.Tensor:
-    return torch.sqrt((v * v).sum(dim=-1, keepdim=True))
+from ..data.alignment import sensor_columns
+from ..data.features import FeatureConfig, derived_inputs
 
 
 def _moving_average_matrix(t: int, length: int) -> torch.Tensor:
@@ -52,7 +47,7 @@ class InferencePipeline(nn.Module):
         self.channels = list(bundle.channels)
         self.config: FeatureConfig = bundle.features
         self.aligns = self.config.aligns
-        self.acc, self.gyro = _groups(self.channels)
+        self.acc, self.gyro = sensor_columns(self.channels)
         self.register_buffer("average", _moving_average_matrix(
             bundle.window.size, int(round(self.config.lowpass_s * bundle.window.rate_hz))))
         self.register_buffer("mean", torch.as_tensor(bundle.normaliser.mean, dtype=torch.float32))
@@ -82,53 +77,51 @@ class InferencePipeline(nn.Module):
         return torch.cat(parts, dim=-1)
 
     def _derive(self, x: torch.Tensor) -> torch.Tensor:
-        """``data.features.derive``, group by group."""
-        config, channels = self.config, self.channels
-        if config.is_identity:
+        """``data.features.derive``: the same formulas (``derived_inputs``) in torch."""
+        if self.config.is_identity:
             return x
-        cache: dict[str, torch.Tensor] = {}
+        return derived_inputs(self.config, x, _TorchOps(x, self.channels, self.average))
 
-        def take(group: tuple[str, ...]) -> torch.Tensor:
-            index = [channels.index(c) for c in group]
-            return x if index == list(range(x.shape[-1])) else x[..., index]
 
-        def get(key: str) -> torch.Tensor:
-            if key in cache:
-                return cache[key]
-            if key == "acc":
-                value = take(ACC)
-            elif key == "gyro":
-                value = take(GYRO)
-            elif key == "gravity":
-                value = torch.matmul(self.average, get("acc"))
-            elif key == "body":
-                value = get("acc") - get("gravity")
-            elif key == "unit_gravity":
-                value = get("gravity") / torch.clamp(_norm(get("gravity")), min=_TINY)
-            elif key == "gravity_abs":
-                value = torch.abs(get("unit_gravity"))
-            elif key == "magnitude":
-                value = _norm(get("acc"))
-            elif key == "body_magnitude":
-                value = _norm(get("body"))
-            elif key == "vertical":
-                value = (get("body") * get("unit_gravity")).sum(dim=-1, keepdim=True)
-            elif key == "horizontal":
-                value = _norm(get("body") - get("vertical") * get("unit_gravity"))
-            elif key == "gyro_magnitude":
-                value = _norm(get("gyro"))
-            elif key == "gyro_vertical":
-                value = (get("gyro") * get("unit_gravity")).sum(dim=-1, keepdim=True)
-            elif key == "gyro_horizontal":
-                value = _norm(get("gyro") - get("gyro_vertical") * get("unit_gravity"))
-            else:
-                raise ValueError(f"no graph for feature {key!r}")
-            cache[key] = value
-            return value
+class _TorchOps:
+    """``data.features.feature_value``'s operations in torch, as the graph wants them: the
+    gravity filter as one matrix product, no channel gather when the channels are in order."""
 
-        out = torch.cat([x if name == "raw" else get(name) for name in config.outputs], dim=2)
-        if config.per_window != "none" and out.shape[1] > 0:
-            out = out - out.mean(dim=1, keepdim=True)
-            if config.per_window == "standardise":
-                out = out / torch.clamp(out.std(dim=1, unbiased=False, keepdim=True), min=1e-3)
+    def __init__(self, x: torch.Tensor, channels: list[str], average: torch.Tensor) -> None:
+        self.x, self.channels, self.average = x, channels, average
+
+    def take(self, group):
+        index = [self.channels.index(c) for c in group]
+        return self.x if index == list(range(self.x.shape[-1])) else self.x[..., index]
+
+    def lowpass(self, v):
+        return torch.matmul(self.average, v)
+
+    @staticmethod
+    def norm(v):
+        return torch.sqrt((v * v).sum(dim=-1, keepdim=True))
+
+    @staticmethod
+    def dot(a, b):
+        return (a * b).sum(dim=-1, keepdim=True)
+
+    @staticmethod
+    def floor(v, least: float):
+        return torch.clamp(v, min=least)
+
+    abs = staticmethod(torch.abs)
+
+    @staticmethod
+    def keep(value):
+        return value
+
+    @staticmethod
+    def concat(parts):
+        return torch.cat(parts, dim=2)
+
+    @staticmethod
+    def per_window(out, mode: str):
+        out = out - out.mean(dim=1, keepdim=True)
+        if mode == "standardise":
+            out = out / torch.clamp(out.std(dim=1, unbiased=False, keepdim=True), min=1e-3)
         return out

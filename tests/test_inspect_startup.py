@@ -105,3 +105,16 @@ def test_a_command_line_inspect_exits_cleanly_and_frees_the_collector_only_then(
     assert seen["after_call"] == 0 and seen["enabled"]
     assert seen["status"] == 0 and seen["frozen"]
     assert seen["command_line"] == seen["call"] and seen["call"]["records"] > 0
+
+
+def test_loading_imports_no_windowing_and_the_package_still_offers_it():
+    code = ("import sys\n"
+            "from har_studio.data import loaders\n"
+            "print(sorted(m for m in sys.modules if m.startswith('har_studio.data.')))\n"
+            "from har_studio.data import SplitConfig, make_windows\n"
+            "import har_studio.data as data\n"
+            "print(make_windows.__module__, SplitConfig.__module__, 'Windows' in dir(data))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded, offered = out.stdout.strip().splitlines()
+    assert "splits" not in loaded and "windows" not in loaded and "formats" in loaded
+    assert offered == "har_studio.data.windows har_studio.data.splits True"

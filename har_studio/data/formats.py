@@ -680,17 +680,23 @@ def parse_plain_raw(path: Path) -> ParsedFile | None:
             # few has a NaN (a missing value, as on the general path) or fails the int64s.
             names = [f"c{i}" for i in range(layout.ncols)]
 
-            def read(reader, size: int) -> pd.DataFrame:
+            def read(reader, size: int, quiet: bool = True) -> pd.DataFrame:
                 return _read_csv(_GuardedFile(reader, size), layout, names, csv.QUOTE_NONE,
-                                 strict=True, lineterminator=";")
+                                 strict=True, lineterminator=";", quiet=quiet)
 
-            # a big file: its second half in a forked child where that is safe (halves.py)
+            # a big file: its second half in a second thread (halves.py)
             cut = halves.middle_cut(fd, end, layout.ncols) \
-                if end >= halves.MIN_BYTES and halves.can_fork() else None
+                if end >= halves.MIN_BYTES and halves.can_split() else None
             if cut is None:
                 df = read(fh, end)
             else:
-                df = halves.read_in_two(fd, cut, end, read, _PLAIN_FAILURES)
+                # warnings are silenced once, here: the filters are global, and two threads
+                # each saving and restoring them could leave them changed
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    df = halves.read_in_two(fd, cut, end,
+                                            lambda r, n: read(r, n, quiet=False),
+                                            _PLAIN_FAILURES)
                 if df is None:
                     return None
         except _PLAIN_FAILURES:
@@ -713,9 +719,10 @@ def parse_plain_raw(path: Path) -> ParsedFile | None:
 
 def _read_csv(body, layout: Layout, names: list[str], quoting: int,
               strict: bool, comment: str | None = None,
-              lineterminator: str | None = None) -> pd.DataFrame:
+              lineterminator: str | None = None, quiet: bool = True) -> pd.DataFrame:
     """One C-engine read_csv of `body`. `strict` fixes every dtype (fastest; raises on text in
-    a number column), otherwise only the activity column is typed and the rest inferred."""
+    a number column), otherwise only the activity column is typed and the rest inferred.
+    `quiet`: pandas' warnings silenced here (else by the caller)."""
     dtype: dict[str, object] = {names[layout.roles["activity"]]: "category"}
     if strict:
         for role, i in layout.roles.items():
@@ -725,8 +732,9 @@ def _read_csv(body, layout: Layout, names: list[str], quoting: int,
                 dtype[names[i]] = np.float32
         if "_extra" in names:
             dtype["_extra"] = np.float64
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings() if quiet else contextlib.nullcontext():
+        if quiet:
+            warnings.simplefilter("ignore")
         if isinstance(body, _SourceView):
             source = body.fresh()
         else:

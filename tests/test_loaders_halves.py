@@ -140,3 +140,17 @@ def test_one_core_reads_in_one_piece(monkeypatch):
     assert not halves.can_split()
     monkeypatch.setattr(threads, "usable_cores", lambda: 2)
     assert halves.can_split()
+
+
+def test_halves_with_other_activities_join_over_all_of_them(tmp_path, monkeypatch, split):
+    """The first half holds only walking; the second jogging, sitting and a label of no known
+    activity: the joined codes are over the union of both halves' categories."""
+    path = tmp_path / "cats.txt"
+    labels = ["Walking"] * 300 + ["Sitting", "Jogging", "Flying"] * 100
+    path.write_text("".join(f"5,{a},{10**9 + k * 5 * 10**7},1.0,{k % 7}.5,0.25;\n"
+                            for k, a in enumerate(labels)))
+    got = check(monkeypatch, split, path)["cats.txt"]
+    assert got["split"] and got["two"] == got["one"] == got["general"]
+    assert got["two"]["records_read"] == 600 and not got["two"]["skipped"]
+    # in the dataset's order: known activities first, others after them
+    assert got["two"]["activities"] == ["walking", "jogging", "sitting", "flying"]

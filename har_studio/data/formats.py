@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from . import halves
-from .activities import WISDM2019_CODES, canonical_activity
+from .activities import WISDM2019_CODES, activity_order, canonical_activity
 from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS, DataError
 
 log = logging.getLogger(__name__)
@@ -869,8 +869,11 @@ def _activity_codes(labels: list[str], codes: np.ndarray, fmt: str) -> tuple[np.
             ok = bool(re.search(r"[a-z]", name)) and not (
                 len(name) == 1 and name.upper() not in WISDM2019_CODES)
             canon.append(name if ok else "")
-    names = sorted({c for c in canon if c})
+    # in the order the combined dataset uses, so that one file's codes need no second mapping
+    names = activity_order({c for c in canon if c})
     code_map = np.array([names.index(c) if c else -1 for c in canon] + [-1], dtype=np.int32)
+    if np.array_equal(code_map[:-1], np.arange(len(canon))):
+        return codes.astype(np.int32), names
     return code_map[codes], names  # code -1 (missing) picks the trailing -1
 
 

@@ -71,6 +71,11 @@ def _join(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     for name in a.columns:
         x, y = a[name], b[name]
         if isinstance(x.dtype, pd.CategoricalDtype):
+            if list(x.cat.categories) == list(y.cat.categories):   # the usual case: as they are
+                out[name] = pd.Categorical.from_codes(
+                    np.concatenate([x.cat.codes.to_numpy(), y.cat.codes.to_numpy()]),
+                    categories=x.cat.categories, validate=False)
+                continue
             cats = sorted(set(map(str, x.cat.categories)) | set(map(str, y.cat.categories)))
             at = {c: i for i, c in enumerate(cats)}
             codes = []

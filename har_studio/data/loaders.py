@@ -244,16 +244,28 @@ def assemble(parsed: list[ParsedFile], failures: list[str] | None = None) -> Dat
         else [0]
     formats = sorted({parsed[int(i)].format for i in used})
     report.format = formats[0] if len(formats) == 1 else "mixed"
-    frame = _to_frame(table, names)
     if facts.get("table") is not table:
         facts.clear()
-    _summarise(frame, report, facts.get("starts"), facts.get("dts"))
+    counts = _counts(table.activity, facts.get("starts"), len(names))
+    frame = _to_frame(table, names, counts)
+    _summarise(frame, report, facts.get("starts"), facts.get("dts"), counts[counts > 0])
     return Dataset(frame, report)
 
 
-def _to_frame(table: Table, names: list[str]) -> pd.DataFrame:
-    """The tidy frame (see dataset.py) of a combined table; unused activities dropped."""
-    counts = np.bincount(table.activity, minlength=len(names))
+def _counts(codes: np.ndarray, starts: np.ndarray | None, n: int) -> np.ndarray:
+    """Rows per code (``bincount``); `starts`, when given, begin runs of one code each, so
+    the runs are counted instead of the rows."""
+    if starts is None or len(starts) == 0:
+        return np.bincount(codes, minlength=n)
+    lengths = np.diff(np.append(starts, len(codes)))
+    return np.bincount(codes[starts], weights=lengths, minlength=n).astype(np.int64)
+
+
+def _to_frame(table: Table, names: list[str], counts: np.ndarray | None = None) -> pd.DataFrame:
+    """The tidy frame (see dataset.py) of a combined table; unused activities dropped.
+    `counts`: rows per activity code, when known."""
+    if counts is None:
+        counts = np.bincount(table.activity, minlength=len(names))
     if counts.all():
         codes, cats = table.activity, names
     else:
@@ -506,10 +518,10 @@ def align_gyro(acc: Table, gyr: Table, parsed: list[ParsedFile] | None = None,
 
 
 def _summarise(frame: pd.DataFrame, report: LoadReport, starts: np.ndarray | None = None,
-               dts: np.ndarray | None = None) -> None:
+               dts: np.ndarray | None = None, counts: np.ndarray | None = None) -> None:
     """Fill the report's record, subject, activity, channel, rate and gap fields. `starts`
-    (recordings' first rows) and `dts` (successive time differences) are the frame's when
-    given."""
+    (recordings' first rows), `dts` (successive time differences) and `counts` (rows per
+    activity category) are the frame's when given."""
     report.records = int(len(frame))
     s = frame["subject"].to_numpy()
     a = frame["activity"].cat.codes.to_numpy()
@@ -518,7 +530,8 @@ def _summarise(frame: pd.DataFrame, report: LoadReport, starts: np.ndarray | Non
         starts = _blocks(s, a)
         dts = np.diff(ts)
     report.subjects = sorted({int(v) for v in s[starts]})
-    counts = np.bincount(a, minlength=len(frame["activity"].cat.categories))
+    if counts is None:
+        counts = np.bincount(a, minlength=len(frame["activity"].cat.categories))
     cats = [str(c) for c in frame["activity"].cat.categories]
     report.activities = {name: int(counts[cats.index(name)]) for name in activity_order(cats)
                          if counts[cats.index(name)] > 0}

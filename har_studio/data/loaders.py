@@ -219,7 +219,8 @@ def assemble(parsed: list[ParsedFile], failures: list[str] | None = None) -> Dat
         if pf.activities != names[:len(pf.activities)]:
             code_map = np.array([index[a] for a in pf.activities] + [-1], dtype=np.int32)
             t.activity = code_map[t.activity]
-        t.file = np.full(len(t), i, dtype=np.int32)
+        # which file a row came from (one file: None, every row is file 0's)
+        t.file = np.full(len(t), i, dtype=np.int32) if len(parsed) > 1 else None
 
     parts: list[Table] = []
     accel19 = [pf.table for pf in parsed if pf.format == "wisdm-2019" and pf.sensor == "accel"]
@@ -315,7 +316,8 @@ def _skip_rows(report: LoadReport, reason: str, table: Table, rows: np.ndarray,
         return
     report.skipped[reason] = report.skipped.get(reason, 0) + len(rows)
     places = report.skipped_lines.setdefault(reason, [])
-    files, recs = table.file[rows], table.rec[rows]
+    recs = table.rec[rows]
+    files = np.zeros(len(rows), np.int32) if table.file is None else table.file[rows]
     for i in np.lexsort((recs, files))[:MAX_REPORTED_LINES - len(places)]:
         pf = parsed[int(files[i])]
         line = pf.lines(np.array([recs[i]]))

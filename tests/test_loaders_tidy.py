@@ -86,3 +86,13 @@ def test_counts_of_runs_equal_the_counts_of_rows():
     assert counts.dtype == np.int64
     assert counts.tolist() == np.bincount(codes, minlength=8).tolist()
     assert loaders._counts(codes, None, 8).tolist() == counts.tolist()
+
+
+def test_the_median_of_integers_is_numpys():
+    rng = np.random.default_rng(8)
+    for m in (1, 2, 3, 4, 999, 1000, 1001):
+        for _ in range(30):
+            values = rng.integers(1, 10**12, size=m)
+            assert loaders._median(values) == float(np.median(values))
+    steady = np.full(10, 50_000_000, np.int64)
+    assert loaders._median(steady) == 50_000_000.0

@@ -139,7 +139,9 @@ def test_one_core_reads_in_one_piece(monkeypatch):
     monkeypatch.setattr(threads, "usable_cores", lambda: 1)
     assert not halves.can_split()
     monkeypatch.setattr(threads, "usable_cores", lambda: 2)
-    assert halves.can_split()
+    assert halves.can_split() == hasattr(os, "pread")
+    monkeypatch.delattr(os, "pread", raising=False)   # Windows
+    assert not halves.can_split()
 
 
 def test_halves_with_other_activities_join_over_all_of_them(tmp_path, monkeypatch, split):

@@ -5,9 +5,9 @@ parse on two cores (measured on the 2-core machine, 1.43 M lines, in-process med
 under a shared load: two threads 0.41 s, a forked child for the second half 0.54 s, one read
 0.45 s). Each thread reads its half of the file by offset (``pread``: no shared file
 position); the halves are joined into the frame one read of the whole file gives (same dtypes,
-rows in file order), so everything after it is unchanged. Threads work everywhere (Linux,
-macOS, Windows, and in the app's load thread); a pandas whose parser holds the GIL gives the
-same frame, only no faster.
+rows in file order), so everything after it is unchanged. Threads work in the CLI and in the
+app's load thread, on Linux and macOS (Windows has no ``os.pread``: one read there); a pandas
+whose parser holds the GIL gives the same frame, only no faster.
 
 Used for a file of at least ``MIN_BYTES`` on a machine with a second core. Anything unusual in
 either half (the same checks as one read) returns None, and the caller takes its general
@@ -28,10 +28,11 @@ _LOOK = 1 << 16               # bytes read at the middle to find a record bounda
 
 
 def can_split() -> bool:
-    """A second core for the second half."""
+    """A second core for the second half, and ``os.pread`` to read at an offset (not on
+    Windows, where one read serves)."""
     from ..threads import usable_cores
 
-    return usable_cores() > 1
+    return hasattr(os, "pread") and usable_cores() > 1
 
 
 def middle_cut(fd: int, end: int, fields: int) -> int | None:

@@ -75,3 +75,46 @@ def test_a_process_with_pandas_loaded_is_left_as_it_is():
     before = sys.modules.get("pyarrow")
     cli.import_pandas_without_pyarrow()
     assert sys.modules.get("pyarrow") is before
+
+
+def test_a_command_line_inspect_exits_cleanly_and_frees_the_collector_only_then(tmp_path):
+    """``python -m har_studio inspect`` (the process's own command line) prints the report and
+    exits 0 with pandas' import run without collections and the objects frozen before exit;
+    the same command run in a process that goes on (the app, tests) leaves the collector as
+    it was."""
+    path = W.write_v11_raw(tmp_path / "WISDM_ar_v1.1_raw.txt").path
+    code = (
+        "import atexit, contextlib, gc, io, json, sys\n"
+        "from har_studio import __main__ as entry\n"
+        "seen = {}\n"
+        "atexit.register(lambda: sys.stderr.write(json.dumps(seen) + '\\n'))\n"
+        "buf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf):\n"
+        f"    entry.main(['inspect', '--json', {str(path)!r}])\n"
+        "seen.update(after_call=gc.get_freeze_count(), enabled=gc.isenabled(),\n"
+        "            call=json.loads(buf.getvalue()))\n"
+        f"sys.argv = ['har-studio', 'inspect', '--json', {str(path)!r}]\n"
+        "with contextlib.redirect_stdout(buf := io.StringIO()):\n"
+        "    status = entry.main()\n"
+        "seen.update(status=status, frozen=gc.get_freeze_count() > 0,\n"
+        "            command_line=json.loads(buf.getvalue()))\n"
+        "sys.exit(status)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stderr.strip().splitlines()[-1])
+    assert seen["after_call"] == 0 and seen["enabled"]
+    assert seen["status"] == 0 and seen["frozen"]
+    assert seen["command_line"] == seen["call"] and seen["call"]["records"] > 0
+
+
+def test_loading_imports_no_windowing_and_the_package_still_offers_it():
+    code = ("import sys\n"
+            "from har_studio.data import loaders\n"
+            "print(sorted(m for m in sys.modules if m.startswith('har_studio.data.')))\n"
+            "from har_studio.data import SplitConfig, make_windows\n"
+            "import har_studio.data as data\n"
+            "print(make_windows.__module__, SplitConfig.__module__, 'Windows' in dir(data))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded, offered = out.stdout.strip().splitlines()
+    assert "splits" not in loaded and "windows" not in loaded and "formats" in loaded
+    assert offered == "har_studio.data.windows har_studio.data.splits True"

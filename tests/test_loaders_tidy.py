@@ -74,3 +74,25 @@ def test_blocks_sorted_as_a_stable_sort(tmp_path, monkeypatch, overlap, many):
     assert r.subjects == [2, 5, 9]
     assert r.skipped_lines == {"duplicate record": [f"raw.txt:{copy_line}"],
                                "repeated timestamp": [f"raw.txt:{other_line}"]}
+
+
+def test_counts_of_runs_equal_the_counts_of_rows():
+    rng = np.random.default_rng(5)
+    lengths = rng.integers(1, 50, size=40)
+    run_codes = rng.integers(0, 6, size=40)
+    codes = np.repeat(run_codes, lengths).astype(np.int32)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    counts = loaders._counts(codes, starts, 8)
+    assert counts.dtype == np.int64
+    assert counts.tolist() == np.bincount(codes, minlength=8).tolist()
+    assert loaders._counts(codes, None, 8).tolist() == counts.tolist()
+
+
+def test_the_median_of_integers_is_numpys():
+    rng = np.random.default_rng(8)
+    for m in (1, 2, 3, 4, 999, 1000, 1001):
+        for _ in range(30):
+            values = rng.integers(1, 10**12, size=m)
+            assert loaders._median(values) == float(np.median(values))
+    steady = np.full(10, 50_000_000, np.int64)
+    assert loaders._median(steady) == 50_000_000.0

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from . import halves
-from .activities import WISDM2019_CODES, canonical_activity
+from .activities import WISDM2019_CODES, activity_order, canonical_activity
 from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS, DataError
 
 log = logging.getLogger(__name__)
@@ -680,17 +680,23 @@ def parse_plain_raw(path: Path) -> ParsedFile | None:
             # few has a NaN (a missing value, as on the general path) or fails the int64s.
             names = [f"c{i}" for i in range(layout.ncols)]
 
-            def read(reader, size: int) -> pd.DataFrame:
+            def read(reader, size: int, quiet: bool = True) -> pd.DataFrame:
                 return _read_csv(_GuardedFile(reader, size), layout, names, csv.QUOTE_NONE,
-                                 strict=True, lineterminator=";")
+                                 strict=True, lineterminator=";", quiet=quiet)
 
-            # a big file: its second half in a forked child where that is safe (halves.py)
+            # a big file: its second half in a second thread (halves.py)
             cut = halves.middle_cut(fd, end, layout.ncols) \
-                if end >= halves.MIN_BYTES and halves.can_fork() else None
+                if end >= halves.MIN_BYTES and halves.can_split() else None
             if cut is None:
                 df = read(fh, end)
             else:
-                df = halves.read_in_two(fd, cut, end, read, _PLAIN_FAILURES)
+                # warnings are silenced once, here: the filters are global, and two threads
+                # each saving and restoring them could leave them changed
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    df = halves.read_in_two(fd, cut, end,
+                                            lambda r, n: read(r, n, quiet=False),
+                                            _PLAIN_FAILURES)
                 if df is None:
                     return None
         except _PLAIN_FAILURES:
@@ -713,9 +719,10 @@ def parse_plain_raw(path: Path) -> ParsedFile | None:
 
 def _read_csv(body, layout: Layout, names: list[str], quoting: int,
               strict: bool, comment: str | None = None,
-              lineterminator: str | None = None) -> pd.DataFrame:
+              lineterminator: str | None = None, quiet: bool = True) -> pd.DataFrame:
     """One C-engine read_csv of `body`. `strict` fixes every dtype (fastest; raises on text in
-    a number column), otherwise only the activity column is typed and the rest inferred."""
+    a number column), otherwise only the activity column is typed and the rest inferred.
+    `quiet`: pandas' warnings silenced here (else by the caller)."""
     dtype: dict[str, object] = {names[layout.roles["activity"]]: "category"}
     if strict:
         for role, i in layout.roles.items():
@@ -725,8 +732,9 @@ def _read_csv(body, layout: Layout, names: list[str], quoting: int,
                 dtype[names[i]] = np.float32
         if "_extra" in names:
             dtype["_extra"] = np.float64
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings() if quiet else contextlib.nullcontext():
+        if quiet:
+            warnings.simplefilter("ignore")
         if isinstance(body, _SourceView):
             source = body.fresh()
         else:
@@ -861,8 +869,11 @@ def _activity_codes(labels: list[str], codes: np.ndarray, fmt: str) -> tuple[np.
             ok = bool(re.search(r"[a-z]", name)) and not (
                 len(name) == 1 and name.upper() not in WISDM2019_CODES)
             canon.append(name if ok else "")
-    names = sorted({c for c in canon if c})
+    # in the order the combined dataset uses, so that one file's codes need no second mapping
+    names = activity_order({c for c in canon if c})
     code_map = np.array([names.index(c) if c else -1 for c in canon] + [-1], dtype=np.int32)
+    if np.array_equal(code_map[:-1], np.arange(len(canon))):
+        return codes.astype(np.int32), names
     return code_map[codes], names  # code -1 (missing) picks the trailing -1
 
 

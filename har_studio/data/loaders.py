@@ -219,7 +219,8 @@ def assemble(parsed: list[ParsedFile], failures: list[str] | None = None) -> Dat
         if pf.activities != names[:len(pf.activities)]:
             code_map = np.array([index[a] for a in pf.activities] + [-1], dtype=np.int32)
             t.activity = code_map[t.activity]
-        t.file = np.full(len(t), i, dtype=np.int32)
+        # which file a row came from (one file: None, every row is file 0's)
+        t.file = np.full(len(t), i, dtype=np.int32) if len(parsed) > 1 else None
 
     parts: list[Table] = []
     accel19 = [pf.table for pf in parsed if pf.format == "wisdm-2019" and pf.sensor == "accel"]
@@ -244,16 +245,28 @@ def assemble(parsed: list[ParsedFile], failures: list[str] | None = None) -> Dat
         else [0]
     formats = sorted({parsed[int(i)].format for i in used})
     report.format = formats[0] if len(formats) == 1 else "mixed"
-    frame = _to_frame(table, names)
     if facts.get("table") is not table:
         facts.clear()
-    _summarise(frame, report, facts.get("starts"), facts.get("dts"))
+    counts = _counts(table.activity, facts.get("starts"), len(names))
+    frame = _to_frame(table, names, counts)
+    _summarise(frame, report, facts.get("starts"), facts.get("dts"), counts[counts > 0])
     return Dataset(frame, report)
 
 
-def _to_frame(table: Table, names: list[str]) -> pd.DataFrame:
-    """The tidy frame (see dataset.py) of a combined table; unused activities dropped."""
-    counts = np.bincount(table.activity, minlength=len(names))
+def _counts(codes: np.ndarray, starts: np.ndarray | None, n: int) -> np.ndarray:
+    """Rows per code (``bincount``); `starts`, when given, begin runs of one code each, so
+    the runs are counted instead of the rows."""
+    if starts is None or len(starts) == 0:
+        return np.bincount(codes, minlength=n)
+    lengths = np.diff(np.append(starts, len(codes)))
+    return np.bincount(codes[starts], weights=lengths, minlength=n).astype(np.int64)
+
+
+def _to_frame(table: Table, names: list[str], counts: np.ndarray | None = None) -> pd.DataFrame:
+    """The tidy frame (see dataset.py) of a combined table; unused activities dropped.
+    `counts`: rows per activity code, when known."""
+    if counts is None:
+        counts = np.bincount(table.activity, minlength=len(names))
     if counts.all():
         codes, cats = table.activity, names
     else:
@@ -303,7 +316,8 @@ def _skip_rows(report: LoadReport, reason: str, table: Table, rows: np.ndarray,
         return
     report.skipped[reason] = report.skipped.get(reason, 0) + len(rows)
     places = report.skipped_lines.setdefault(reason, [])
-    files, recs = table.file[rows], table.rec[rows]
+    recs = table.rec[rows]
+    files = np.zeros(len(rows), np.int32) if table.file is None else table.file[rows]
     for i in np.lexsort((recs, files))[:MAX_REPORTED_LINES - len(places)]:
         pf = parsed[int(files[i])]
         line = pf.lines(np.array([recs[i]]))
@@ -506,10 +520,10 @@ def align_gyro(acc: Table, gyr: Table, parsed: list[ParsedFile] | None = None,
 
 
 def _summarise(frame: pd.DataFrame, report: LoadReport, starts: np.ndarray | None = None,
-               dts: np.ndarray | None = None) -> None:
+               dts: np.ndarray | None = None, counts: np.ndarray | None = None) -> None:
     """Fill the report's record, subject, activity, channel, rate and gap fields. `starts`
-    (recordings' first rows) and `dts` (successive time differences) are the frame's when
-    given."""
+    (recordings' first rows), `dts` (successive time differences) and `counts` (rows per
+    activity category) are the frame's when given."""
     report.records = int(len(frame))
     s = frame["subject"].to_numpy()
     a = frame["activity"].cat.codes.to_numpy()
@@ -518,7 +532,8 @@ def _summarise(frame: pd.DataFrame, report: LoadReport, starts: np.ndarray | Non
         starts = _blocks(s, a)
         dts = np.diff(ts)
     report.subjects = sorted({int(v) for v in s[starts]})
-    counts = np.bincount(a, minlength=len(frame["activity"].cat.categories))
+    if counts is None:
+        counts = np.bincount(a, minlength=len(frame["activity"].cat.categories))
     cats = [str(c) for c in frame["activity"].cat.categories]
     report.activities = {name: int(counts[cats.index(name)]) for name in activity_order(cats)
                          if counts[cats.index(name)] > 0}
@@ -530,7 +545,7 @@ def _summarise(frame: pd.DataFrame, report: LoadReport, starts: np.ndarray | Non
     if len(dt):
         # Median of at most ~200k evenly spaced intervals: the same figure, a fraction of the time.
         sample = dt[:: max(1, len(dt) // 200_000)]
-        period = float(np.median(sample))
+        period = _median(sample)
         report.sampling_hz = round(1e9 / period, 3)
         report.gaps = int(np.count_nonzero(dt > GAP_PERIODS * period))
         _warn_mixed_rates(frame, dts, starts, period, report)
@@ -556,7 +571,7 @@ def _warn_mixed_rates(frame: pd.DataFrame, dts: np.ndarray, starts: np.ndarray, 
         d = d[d > 0][:: max(1, (e - b) // 1000)]   # a median of <= ~1,000 spread intervals
         if len(d) == 0:
             continue
-        p = float(np.median(d))
+        p = _median(d)
         if abs(p - period) > 0.1 * period:
             odd.append((int(frame["subject"].iat[b]), str(frame["activity"].iat[b]), 1e9 / p))
     if not odd:
@@ -567,6 +582,16 @@ def _warn_mixed_rates(frame: pd.DataFrame, dts: np.ndarray, starts: np.ndarray, 
         f"mixed sampling rates: most recordings are at {1e9 / period:.0f} Hz but {named}{more} "
         "are not; windowing resamples them to the window's rate, so that a window spans the "
         "same time for every recording")
+
+
+def _median(values: np.ndarray) -> float:
+    """``float(np.median(values))`` of a non-empty array of integers, the same value (the mean
+    of the middle two, in float64) at a third of the cost for the short arrays of
+    ``_warn_mixed_rates``: one partition around the middle, none of np.median's generality."""
+    m = len(values)
+    lo, hi = (m - 1) // 2, m // 2
+    part = np.partition(values, (lo, hi))
+    return (float(part[lo]) + float(part[hi])) / 2
 
 
 def _size(path: Path) -> int:

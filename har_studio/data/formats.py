@@ -680,25 +680,21 @@ def parse_plain_raw(path: Path) -> ParsedFile | None:
             # few has a NaN (a missing value, as on the general path) or fails the int64s.
             names = [f"c{i}" for i in range(layout.ncols)]
 
-            def read(reader, size: int, quiet: bool = True) -> pd.DataFrame:
+            def read(reader, size: int) -> pd.DataFrame:
                 return _read_csv(_GuardedFile(reader, size), layout, names, csv.QUOTE_NONE,
-                                 strict=True, lineterminator=";", quiet=quiet)
+                                 strict=True, lineterminator=";", quiet=False)
 
             # a big file: its second half in a second thread (halves.py)
             cut = halves.middle_cut(fd, end, layout.ncols) \
                 if end >= halves.MIN_BYTES and halves.can_split() else None
-            if cut is None:
-                df = read(fh, end)
-            else:
-                # warnings are silenced once, here: the filters are global, and two threads
-                # each saving and restoring them could leave them changed
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    df = halves.read_in_two(fd, cut, end,
-                                            lambda r, n: read(r, n, quiet=False),
-                                            _PLAIN_FAILURES)
-                if df is None:
-                    return None
+            # pandas' warnings are silenced once, here: the filters are global, and two
+            # threads each saving and restoring them could leave them changed
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                df = read(fh, end) if cut is None else \
+                    halves.read_in_two(fd, cut, end, read, _PLAIN_FAILURES)
+            if df is None:
+                return None
         except _PLAIN_FAILURES:
             return None
 

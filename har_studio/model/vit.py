@@ -54,8 +54,10 @@ class _Block(nn.Module):
 
     def forward(self, x: torch.Tensor, need_weights: bool = False):
         b, m, p, d = x.shape  # [batch, axes, patches, dim]
-        qkv = self.qkv(x).reshape(b, m, p, 3, self.heads, self.size).permute(3, 0, 1, 4, 2, 5)
-        q, k, v = qkv[0], qkv[1], qkv[2]  # each [batch, axes, heads, patches, size]
+        # [b, m, p, 3*heads, size] -> [b, m, 3*heads, p, size], then q, k, v as its three
+        # parts: one transpose for all three (an exported graph has one, not one per part)
+        qkv = self.qkv(x).reshape(b, m, p, 3 * self.heads, self.size).transpose(2, 3)
+        q, k, v = qkv.split(self.heads, dim=2)  # each [batch, axes, heads, patches, size]
         weights = None
         if need_weights or not self._use_sdpa(x):
             scores = torch.matmul(q, k.transpose(-1, -2)) * self.scale

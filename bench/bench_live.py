@@ -6,7 +6,11 @@ person's running alignment, window 128 at 20 Hz), untrained weights (timing only
 
 * ``limit``: what the model itself costs. Model alone and ``predict_proba`` (features,
   normalisation, model, softmax) at batch 1 (live threads, 1) and batch 256 (batch threads),
-  as ms per call and windows/s.
+  as ms per call and windows/s. ``live_engine_batch_1``: the live engine's own call for one
+  window (the whole-inference onnxruntime graph), back to back and spaced one phone sample
+  period (20 ms) apart as a stream calls it, and the same for a graph that only copies its
+  input: on a machine whose idle cores lose their caches (a virtual machine), the spaced
+  figures are the floor of ``udp_latency``, and the empty graph is what any call costs there.
 * ``udp_latency``: phone sample -> prediction through the real path (``UdpSource`` ->
   ``run_session`` -> ``StreamingClassifier``), HyperIMU lines ``ts,x,y,z`` one per datagram at
   50 Hz, hop 4, mean smoothing: ``idle`` and ``busy`` (beside one CPU-bound process that this
@@ -129,6 +133,69 @@ def limit(bundle: ModelBundle, batch_threads: int) -> dict:
                                  "predict_proba_ms": round(proba_s * 1000, 3),
                                  "predict_proba_windows_per_s": round(batch / proba_s, 1)}
     return out
+
+
+def _spaced(fn, calls: int, gap_s: float) -> float:
+    """Median seconds of `calls` calls of `fn`, each `gap_s` after the last ended: a live
+    window's call, made after the thread slept since the previous sample."""
+    fn()
+    times = []
+    for _ in range(calls):
+        time.sleep(gap_s)
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def live_engine(bundle: ModelBundle, rate_hz: float = 50.0, calls: int = 100) -> dict:
+    """The live engine's own call for one window (``classifier._onnx_session``: the whole
+    inference graph, live threads), back to back and spaced one phone sample period apart,
+    as a stream calls it; and the same for a graph that only copies its input: what one call
+    costs on this machine when its core has been idle (caches refilled after the sleep)."""
+    from har_studio.live.classifier import _onnx_session
+
+    sessions = _onnx_session(bundle, threads=thread_policy.live_threads())
+    if sessions is None:
+        return {"error": "onnxruntime unavailable"}
+    rng = np.random.default_rng(2)
+    feeds = {"windows": (rng.normal(size=(1, 128, 3)) + (0, 9.8, 0)).astype(np.float32)}
+    if sessions.inputs and "rotation" in sessions.inputs:
+        feeds.update(rotation=np.eye(3, dtype=np.float32), scale=np.ones(1, np.float32))
+    output = ["probabilities"] if sessions.whole else ["logits"]
+    if not sessions.whole:
+        feeds["windows"] = bundle.normaliser.apply(bundle.derive(feeds["windows"]))
+    empty = _empty_graph_session()
+    gap = 1.0 / rate_hz
+    calls_of = {"graph": lambda: sessions.run(output, feeds),
+                "empty_graph": (lambda: empty.run(None, {"x": feeds["windows"]})) if empty else None}
+    out: dict = {"gap_ms": round(gap * 1000, 1), "calls": calls}
+    for name, fn in calls_of.items():
+        if fn is None:
+            continue
+        out[name] = {"back_to_back_ms": round(_timed(fn, calls) * 1000, 3),
+                     "spaced_ms": round(_spaced(fn, calls, gap) * 1000, 3)}
+    return out
+
+
+def _empty_graph_session():
+    """An onnxruntime session of a graph that copies its input (one Identity node)."""
+    try:
+        import onnxruntime as ort
+        from onnx import TensorProto, helper
+    except ImportError:
+        return None
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "empty",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 128, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 128, 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(model.SerializeToString(), options,
+                                providers=["CPUExecutionProvider"])
 
 
 def udp_latency(bundle: ModelBundle, seconds: float, rate_hz: float = 50.0, hop: int = 4,
@@ -309,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                               "parameters": int(sum(p.numel() for p in bundle.model.parameters()))}}
     if "limit" not in skip:
         result["limit"] = limit(bundle, batch_threads)
+        result["limit"]["live_engine_batch_1"] = live_engine(bundle)
     if "latency" not in skip:
         result["udp_latency"] = {"idle": udp_latency(bundle, args.seconds)}
         with cpu_hog():

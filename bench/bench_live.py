@@ -159,20 +159,20 @@ def live_engine(bundle: ModelBundle, rate_hz: float = 50.0, calls: int = 100) ->
     if sessions is None:
         return {"error": "onnxruntime unavailable"}
     rng = np.random.default_rng(2)
-    feeds = {"windows": (rng.normal(size=(1, 128, 3)) + (0, 9.8, 0)).astype(np.float32)}
+    raw = (rng.normal(size=(1, 128, 3)) + (0, 9.8, 0)).astype(np.float32)
+    feeds = {"windows": raw}
     if sessions.inputs and "rotation" in sessions.inputs:
         feeds.update(rotation=np.eye(3, dtype=np.float32), scale=np.ones(1, np.float32))
     output = ["probabilities"] if sessions.whole else ["logits"]
     if not sessions.whole:
-        feeds["windows"] = bundle.normaliser.apply(bundle.derive(feeds["windows"]))
+        feeds["windows"] = bundle.normaliser.apply(bundle.derive(raw))
+    calls_of = {"graph": lambda: sessions.run(output, feeds)}
     empty = _empty_graph_session()
+    if empty is not None:
+        calls_of["empty_graph"] = lambda: empty.run(None, {"x": raw})
     gap = 1.0 / rate_hz
-    calls_of = {"graph": lambda: sessions.run(output, feeds),
-                "empty_graph": (lambda: empty.run(None, {"x": feeds["windows"]})) if empty else None}
     out: dict = {"gap_ms": round(gap * 1000, 1), "calls": calls}
     for name, fn in calls_of.items():
-        if fn is None:
-            continue
         out[name] = {"back_to_back_ms": round(_timed(fn, calls) * 1000, 3),
                      "spaced_ms": round(_spaced(fn, calls, gap) * 1000, 3)}
     return out

@@ -96,6 +96,21 @@ def test_augment_windows_rotates_each_window_keeping_norms():
     assert scaled.shape == X.shape and not np.allclose(scaled, X)
 
 
+def test_the_gain_is_the_accelerometers_alone():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(8, 32, 6)).astype(np.float32)
+    channels = ["gx", "gy", "gz", "x", "y", "z"]
+    out = augment_windows(X, channels, np.random.default_rng(1), rotation=False, gain=0.15,
+                          cadence=0.0)
+    np.testing.assert_array_equal(out[..., :3], X[..., :3])    # the gyroscope keeps its values
+    ratio = out[..., 3:] / X[..., 3:]
+    assert not np.allclose(ratio, 1.0)
+    np.testing.assert_allclose(ratio, np.broadcast_to(ratio[:, :1, :1], ratio.shape), rtol=1e-5)
+    gyro_only = augment_windows(X[..., :3], channels[:3], np.random.default_rng(1),
+                                rotation=False, gain=0.15, cadence=0.0)
+    np.testing.assert_array_equal(gyro_only, X[..., :3])
+
+
 def test_expand_training_adds_perturbed_copies_of_the_training_windows():
     from har_studio.data.demo import demo_dataset
     from har_studio.data.features import FeatureConfig

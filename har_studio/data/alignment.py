@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ACC = ("x", "y", "z")
-GYRO = ("gx", "gy", "gz")
+from .features import ACC, GYRO
+
 UPRIGHT = np.array([0.0, 1.0, 0.0])   # gravity's direction in phone axes, phone upright
 STANDARD_GRAVITY = 9.80665
 MOTION_THRESHOLD = 1.5   # m/s^2: std of |a| within a window above which the person moves

@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-ACC = ("x", "y", "z")
-GYRO = ("gx", "gy", "gz")
+from ..data.alignment import sensor_columns
+from ..data.features import ACC, GYRO
 
 
 def random_rotation(rng: np.random.Generator, n: int | None = None) -> np.ndarray:
@@ -66,12 +66,6 @@ def upright_rotation(rng: np.random.Generator, n: int | None = None,
     return R[0] if n is None else R
 
 
-def _groups(channels) -> list[list[int]]:
-    channels = list(channels)
-    return [[channels.index(c) for c in group] for group in (ACC, GYRO)
-            if all(c in channels for c in group)]
-
-
 def time_scale(values: np.ndarray, factor: float) -> np.ndarray:
     """A run ``[n, C]`` played `factor` times faster (factor > 1: quicker cadence), resampled
     by linear interpolation onto the same sample period: ``[round((n - 1) / factor) + 1, C]``."""
@@ -104,7 +98,7 @@ def perturb_frame(frame: pd.DataFrame, seed: int = 0, *, rotation: bool = True,
         return frame.copy()
     frame = at_rate(frame, rate_hz)
     channels = [c for c in (*ACC, *GYRO) if c in frame.columns]
-    groups = _groups(channels)
+    acc, gyro = sensor_columns(channels)
     breaks = run_starts(frame, WindowConfig(rate_hz=rate_hz))
     begin = np.flatnonzero(breaks)
     end = np.append(begin[1:], len(frame))
@@ -122,10 +116,11 @@ def perturb_frame(frame: pd.DataFrame, seed: int = 0, *, rotation: bool = True,
             draws[subject] = (R, 1 + rng.uniform(-gain, gain), 1 + rng.uniform(-cadence, cadence))
         R, g, c = draws[subject]
         run = values[lo:hi].copy()
-        for group in groups:
-            run[:, group] = run[:, group] @ R.T
-        if groups:
-            run[:, groups[0]] *= g
+        for group in (acc, gyro):
+            if group is not None:
+                run[:, group] = run[:, group] @ R.T
+        if acc is not None:
+            run[:, acc] *= g
         run = time_scale(run, c)
         part = pd.DataFrame(run, columns=channels)
         part.insert(0, "timestamp", ts[lo] + np.arange(len(run), dtype=np.int64) * period_ns)
@@ -153,13 +148,14 @@ def augment_windows(X: np.ndarray, channels, rng: np.random.Generator, *,
     n, t, _ = X.shape
     if n == 0:
         return out
-    groups = _groups(channels)
+    acc, gyro = sensor_columns(channels)
     if rotation:
         R = upright_rotation(rng, n) if rotation == "upright" else random_rotation(rng, n)
-        for group in groups:
-            out[:, :, group] = np.einsum("nij,ntj->nti", R, out[:, :, group])
-    if gain and groups:
-        out[:, :, groups[0]] *= (1 + rng.uniform(-gain, gain, n))[:, None, None].astype(np.float32)
+        for group in (acc, gyro):
+            if group is not None:
+                out[:, :, group] = np.einsum("nij,ntj->nti", R, out[:, :, group])
+    if gain and acc is not None:
+        out[:, :, acc] *= (1 + rng.uniform(-gain, gain, n))[:, None, None].astype(np.float32)
     if cadence:
         factors = 1 + rng.uniform(-cadence, cadence, n)
         centre = (t - 1) / 2

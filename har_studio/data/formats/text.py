@@ -39,7 +39,12 @@ def read_text_bytes(path: Path) -> tuple[bytes, list[str]]:
     Handles UTF-8 (with or without BOM), UTF-16 (BOM or not) and Latin-1; refuses binary files
     (images, archives, random bytes) with a DataError naming the file.
     """
-    raw = _read_sniffed(path)
+    return decode_text(path, read_sniffed(path))
+
+
+def decode_text(path: Path | str, raw: bytes | bytearray) -> tuple[bytes, list[str]]:
+    """`raw` (the bytes of `path`, a file or a zip member's label) as UTF-8 bytes with one-byte
+    newlines, plus notes on the decoding (see ``read_text_bytes``)."""
     notes: list[str] = []
     if not _has_text(raw):
         raise DataError(f"{path}: the file is empty")
@@ -101,7 +106,7 @@ def binary_reason(head: bytes) -> str | None:
     return None
 
 
-def _read_sniffed(path: Path) -> bytearray:
+def read_sniffed(path: Path) -> bytearray:
     """The file's bytes, read only after its first SNIFF_BYTES showed it may be text: a large
     binary file (an image, a disk image of zeros) is refused after reading 64 KiB. Only
     regular files are read (a FIFO or device would block or never end)."""
@@ -145,7 +150,7 @@ def _read_sniffed(path: Path) -> bytearray:
     return buffer
 
 
-def _decode_utf16(path: Path, raw: bytes, codec: str) -> str:
+def _decode_utf16(path: Path | str, raw: bytes, codec: str) -> str:
     try:
         text = raw.decode(codec)
     except UnicodeDecodeError:

@@ -41,6 +41,7 @@ class PhoneRecording:
     platform: str = ""          # "iPhone", "Android" or "" (unknown / not relevant)
     where: str = ""             # the file the rows come from (a zip member's label)
     first_line: int = 2         # physical line of the first row
+    t_base: int = 0             # ns added to t_ns (which then holds offsets, exact in float64)
 
 
 @dataclass
@@ -123,6 +124,15 @@ def numbers(table: CsvTable, column: str) -> np.ndarray:
         dtype=np.float64, na_value=np.nan)
 
 
+def timestamps(table: CsvTable, column: str, ns_per_unit: int) -> np.ndarray:
+    """A clock column in ns: exact int64 when the column is whole numbers (Unix ms would lose
+    their last digits in float64), else float64."""
+    series = table.frame[column]
+    if series.dtype.kind in "iu":
+        return series.to_numpy(dtype=np.int64) * ns_per_unit
+    return numbers(table, column) * ns_per_unit
+
+
 def find_column(names: list[str], *patterns: str) -> str | None:
     """The first name matching one of `patterns` (regular expressions, case-insensitive)."""
     for pattern in patterns:
@@ -168,6 +178,7 @@ def finish(path: Path, rec: PhoneRecording, identity: Identity) -> ParsedFile:
         raise DataError(f"{where}: no usable samples ({n} rows, none with numbers for x, y, z"
                         " and time)")
     ts = np.round(t[keep]).astype(np.int64) if t.dtype.kind == "f" else t[keep].astype(np.int64)
+    ts += rec.t_base
     back = np.flatnonzero(np.diff(ts) < 0)
     if len(back):
         i = int(keep[back[0] + 1])

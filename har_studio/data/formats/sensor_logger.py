@@ -104,7 +104,7 @@ def _read_xyz(export: Export, member: str) -> tuple[np.ndarray, np.ndarray]:
     try:   # the usual, clean file: one typed read
         frame = pd.read_csv(io.BytesIO(data), usecols=["time", "x", "y", "z"], engine="c",
                             dtype={"time": np.int64, "x": np.float64, "y": np.float64,
-                                   "z": np.float64}, float_precision="legacy")
+                                   "z": np.float64})
         return frame["time"].to_numpy(), frame[["x", "y", "z"]].to_numpy()
     except (ValueError, TypeError, OverflowError, pd.errors.ParserError):
         table = read_table(where, data)

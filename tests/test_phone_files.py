@@ -473,3 +473,66 @@ def test_too_many_sensor_logger_recordings_in_one_zip(tmp_path):
     with pytest.raises(DataError) as err:
         load(path, **WHO)
     assert "holds 2 Sensor Logger recordings" in _one_line(err, path)
+
+
+# --- fuzzing: whatever the bytes, a phone file loads or is one line naming it --------------
+
+def _samples() -> dict[str, bytes]:
+    import tempfile
+    from pathlib import Path
+
+    t = 1_662_729_295_900_810_000 + np.arange(12) * 10_000_000
+    xyz = np.column_stack([np.linspace(-1, 1, 12), np.full(12, 0.5), np.full(12, 9.7)])
+    out = {"Accelerometer.csv": sensor_logger_files(t, xyz, "ios")["Accelerometer.csv"].encode()}
+    with tempfile.TemporaryDirectory() as folder:
+        f = Path(folder)
+        out["Raw Data.csv"] = write_phyphox(f / "a.csv", t, xyz, sep=";", decimal=",").read_bytes()
+        out["HIMU.csv"] = write_hyperimu(f / "b.csv", t, xyz).read_bytes()
+        out["ptb.csv"] = write_physics_toolbox(f / "c.csv", t, xyz, locale="de").read_bytes()
+        out["log.csv"] = write_sensorlog(f / "d.csv", t, xyz).read_bytes()
+    return out
+
+
+SAMPLES = _samples()
+
+
+def _edit(data: bytes, edits) -> bytes:
+    buf = bytearray(data)
+    for pos, insert, cut in edits:
+        at = pos % (len(buf) + 1)
+        buf[at:at + cut] = insert
+    return bytes(buf)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+EDITS = st.lists(st.tuples(st.integers(0, 4000),
+                           st.one_of(st.binary(max_size=6),
+                                     st.sampled_from([b",", b";", b"\n", b"\t", b'"', b"E9",
+                                                      b"\xe2\x88\x92", b"NaN", b"\xef\xbb\xbf",
+                                                      b"1e400", b"-", b"\x00", b"@"])),
+                           st.integers(0, 40)), max_size=6)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(SAMPLES)), edits=EDITS)
+def test_fuzz_phone_files(tmp_path_factory, name, edits):
+    from har_studio.data.formats.phone_files import read_phone
+    from har_studio.data.sidecar import make_identity
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    path = folder / name
+    path.write_bytes(_edit(SAMPLES[name], edits))
+    try:
+        pf = read_phone(path, make_identity(1, "walking"))
+    except DataError as exc:
+        assert "\n" not in str(exc) and str(path) in str(exc)
+        return
+    if pf is None:          # no longer recognised as the app's: the general parser's business
+        return
+    table = pf.table
+    assert len(table) > 0 and table.timestamp.dtype == np.int64 and table.timestamp.min() >= 0
+    assert np.all(np.diff(table.timestamp) >= 0)
+    for values in table.channels.values():
+        assert values.dtype == np.float32 and np.isfinite(values).all()

@@ -11,7 +11,7 @@ from har_studio.data.loaders import load
 from har_studio.data.splits import SplitConfig
 from har_studio.data.windows import WindowConfig
 from har_studio.live.recorder import StreamRecorder
-from har_studio.live.sources import SampleBatch
+from har_studio.live.source import SampleBatch
 from har_studio.training import TrainConfig, default_model_config, prepare_data, run_to_end, train
 from har_studio.training.jobs import resume_problem, train_model
 

@@ -41,6 +41,7 @@ from .records import (
     TrainResult,
     history_from_rows,
 )
+from .replay import sample_replay
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ class TrainingRun:
         self.cfg = config or TrainConfig()
         self.control = control or TrainControl()
         check_compatible(prepared, model_config, self.options.init_bundle)
-        self.prepared = prepared
+        self.prepared = self.source = prepared   # source: before any augmented copies
         self.model_config = model_config
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.notes: list[TrainNote] = []
@@ -666,6 +667,7 @@ class TrainingRun:
             "history": [asdict(h) for h in self.history],
         }
         bundle = self.bundle(recipe)
+        bundle.replay = sample_replay(self.source, seed=cfg.seed)   # what calibration replays
         evaluated_on, eval_windows = yield from self._evaluation_windows()
         yield self.note(f"Evaluating on {len(eval_windows)} {evaluated_on} windows")
         metrics = evaluate_bundle(bundle, eval_windows, batch_size=min(self.batch_size, 256))

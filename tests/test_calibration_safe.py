@@ -115,3 +115,31 @@ def test_a_malformed_replay_table_is_refused(base, tmp_path):
     path.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
     with pytest.raises(ModelFileError, match="replay.0 has shape"):
         load_model(path)
+
+
+def test_calibrate_command_on_a_walk_alone(base, tmp_path, capsys):
+    """`har-studio calibrate --activities walking --seconds 10`: only walking is calibrated
+    on, the model's stored windows are replayed, and the other activities' figures on them
+    before and after come back in the JSON."""
+    import json
+
+    from har_studio.cli import run_cli
+    from har_studio.data.demo import write_demo_files
+
+    model = tmp_path / "base.harmodel"
+    save_model(model, base)
+    files = write_demo_files(tmp_path / "person", subjects=1, seconds_per_activity=20.0,
+                             activities=ACTS, seed=5)
+    out = tmp_path / "walked.harmodel"
+    code = run_cli(["calibrate", "--model", str(model), "--data", *map(str, files),
+                    "--out", str(out), "--activities", "walking", "--seconds", "10",
+                    "--epochs", "2", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out.strip().splitlines()[-1])
+    assert report["calibration_windows"]["walking"] > 0
+    assert sum(report["calibration_windows"].values()) == report["calibration_windows"]["walking"]
+    assert report["replayed"] is True
+    assert sorted(report["others_before_after"]) == sorted(a for a in ACTS if a != "walking")
+    calibrated = load_model(out)
+    assert sorted(calibrated.replay) == sorted(base.replay)   # a later calibration keeps it

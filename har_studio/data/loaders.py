@@ -62,7 +62,7 @@ from .formats import (
     read_text_bytes,
     sniff,
 )
-from .formats.phone_files import read_phone, recognise, unit_of
+from .formats.phone_files import APP_NAMES, read_phone, recognise, unit_of
 from .sidecar import Identity, make_identity, remembered, write_sidecar
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,7 @@ REPEATED_TIMESTAMP = "repeated timestamp"
 NO_GYRO = "no gyroscope data nearby"
 
 PathsLike = str | os.PathLike | Iterable[str | os.PathLike]
-PHONE_FORMATS = frozenset(("sensor-logger", "phyphox", "hyperimu", "physics-toolbox",
-                           "sensorlog"))
+PHONE_FORMATS = frozenset(APP_NAMES)     # formats of phone apps' recordings
 
 
 @dataclass(frozen=True)

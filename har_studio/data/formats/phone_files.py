@@ -21,6 +21,8 @@ from .phone import finish
 from .text import binary_reason, decode_text, read_sniffed
 
 TEXT_APPS = (phyphox, hyperimu, physics_toolbox, sensorlog)
+# the load report's format -> the app's name, for what a user reads ("sensor-logger" -> ...)
+APP_NAMES = {app.FORMAT: app.APP for app in (sensor_logger, *TEXT_APPS)}
 ZIP_MAGIC = b"PK\x03\x04"
 NOT_AN_EXPORT = ("a zip archive, but not a Sensor Logger or phyphox export (no Metadata.csv, "
                  "TotalAcceleration.csv, Accelerometer.csv or Raw Data.csv inside): extract it "

@@ -536,3 +536,22 @@ def test_fuzz_phone_files(tmp_path_factory, name, edits):
     assert np.all(np.diff(table.timestamp) >= 0)
     for values in table.channels.values():
         assert values.dtype == np.float32 and np.isfinite(values).all()
+
+
+def test_sensor_logger_csv_under_another_name(tmp_path):
+    t = 1_662_729_295_900_810_000 + np.arange(30) * 10_000_000
+    xyz = np.column_stack([np.full(30, 0.3), np.full(30, -1.2), np.full(30, 9.7)])
+    files = sensor_logger_files(t, xyz, "ios", uncalibrated=True)
+    raw = tmp_path / "walk_raw.csv"
+    raw.write_text(files["AccelerometerUncalibrated.csv"])
+    data = load(raw, **WHO)
+    np.testing.assert_allclose(xyz_of(data), xyz, atol=1e-6)
+    assert "iPhone: signs flipped" in note(data)
+    total = tmp_path / "walk_total.csv"
+    total.write_text(sensor_logger_files(t, xyz, "android")["TotalAcceleration.csv"])
+    np.testing.assert_allclose(xyz_of(load(total, **WHO)), xyz, atol=1e-6)
+    user = tmp_path / "walk_user.csv"
+    user.write_text(sensor_logger_files(t, xyz, "android")["Accelerometer.csv"])
+    with pytest.raises(DataError) as err:
+        load(user, **WHO)
+    assert "without gravity" in _one_line(err, user)

@@ -20,9 +20,9 @@ from .exports import Export, ZipExport, open_export
 from .phone import finish
 from .text import binary_reason, decode_text, read_sniffed
 
-TEXT_APPS = (phyphox, hyperimu, physics_toolbox, sensorlog)
+TEXT_APPS = (phyphox, hyperimu, physics_toolbox, sensorlog, sensor_logger)
 # the load report's format -> the app's name, for what a user reads ("sensor-logger" -> ...)
-APP_NAMES = {app.FORMAT: app.APP for app in (sensor_logger, *TEXT_APPS)}
+APP_NAMES = {app.FORMAT: app.APP for app in TEXT_APPS}
 ZIP_MAGIC = b"PK\x03\x04"
 NOT_AN_EXPORT = ("a zip archive, but not a Sensor Logger or phyphox export (no Metadata.csv, "
                  "TotalAcceleration.csv, Accelerometer.csv or Raw Data.csv inside): extract it "
@@ -119,8 +119,8 @@ def read_phone(path: Path, identity: Identity | None, head: bytes | None = None,
 def _need(path: Path, app: str, identity: Identity | None) -> Identity:
     if identity is None:
         raise DataError(f"{path}: a {app} recording says nothing of who was recorded doing "
-                        "what: give the subject and the activity (--subject ID --activity "
-                        "NAME, or 'unlabelled' to label it later)")
+                        "what: give the subject and the activity (open it on the Data tab, or "
+                        "--subject ID --activity NAME; 'unlabelled' labels it later)")
     return identity
 
 

@@ -555,3 +555,15 @@ def test_sensor_logger_csv_under_another_name(tmp_path):
     with pytest.raises(DataError) as err:
         load(user, **WHO)
     assert "without gravity" in _one_line(err, user)
+
+
+def test_unusable_identity_matters_only_for_phone_files(tmp_path):
+    wisdm = tmp_path / "w.txt"
+    wisdm.write_text("1,Walking,100,0,9.8,0;\n1,Walking,200,0,9.8,0;\n")
+    assert load(wisdm, subject="", activity="!!").report.subjects == [1]
+    path = write_phyphox(tmp_path / "Raw Data.csv", np.arange(5) * 10**7, np.zeros((5, 3)) + 5.7)
+    with pytest.raises(DataError) as err:
+        load(path, subject="", activity="walking")
+    assert "the subject is empty" in _one_line(err, path)
+    with pytest.raises(DataError, match="not an activity"):
+        load(path, subject=1, activity="!!")

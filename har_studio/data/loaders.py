@@ -161,16 +161,20 @@ def identity_needed(path: str | os.PathLike) -> IdentityNeed:
     return IdentityNeed(subject is None, activity is None, app)
 
 
-def _identity(path: Path, subject, activity) -> Identity | None:
+def _identity(path: Path, subject, activity) -> Identity | DataError | None:
     """Who and what for a phone recording: as given, else as its sidecar remembers; None when
-    either is unknown. DataError when what was given is unusable."""
+    either is unknown; the DataError when what was given is unusable (raised only if `path`
+    turns out to be a phone recording: other files name their own)."""
     if subject is None or activity is None:
         kept_subject, kept_activity = remembered(path)
         subject = kept_subject if subject is None else subject
         activity = kept_activity if activity is None else activity
     if subject is None or activity is None:
         return None
-    return make_identity(subject, activity, str(path))
+    try:
+        return make_identity(subject, activity, str(path))
+    except DataError as exc:
+        return exc
 
 
 def _remember(path: Path, subject, activity, pf: ParsedFile) -> None:
@@ -205,7 +209,7 @@ def _one_line_errors(path: Path, fn, *args):
                         f"{one_line(str(exc))[:160]})") from None
 
 
-def load_file(path: Path, identity: Identity | None = None) -> ParsedFile:
+def load_file(path: Path, identity: Identity | DataError | None = None) -> ParsedFile:
     """Read, recognise and parse one file, zip or export folder (no cross-file steps).
     `identity`: subject and activity of a phone app's recording. Raises DataError."""
     if path.is_dir():

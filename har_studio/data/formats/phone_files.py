@@ -98,7 +98,7 @@ def recognise(path: Path) -> str | None:
     return next((app.APP for app in TEXT_APPS if text and app.matches(text)), None)
 
 
-def read_phone(path: Path, identity: Identity | None, head: bytes | None = None,
+def read_phone(path: Path, identity: Identity | DataError | None, head: bytes | None = None,
                ) -> ParsedFile | None:
     """The recording at `path` (a unit: see ``unit_of``) if it is a phone app's, else None.
     `identity` says who and what (DataError when a phone recording has none)."""
@@ -116,7 +116,9 @@ def read_phone(path: Path, identity: Identity | None, head: bytes | None = None,
     return finish(path, rec, _need(path, app.APP, identity))
 
 
-def _need(path: Path, app: str, identity: Identity | None) -> Identity:
+def _need(path: Path, app: str, identity: Identity | DataError | None) -> Identity:
+    if isinstance(identity, DataError):     # what was given for it is unusable
+        raise identity
     if identity is None:
         raise DataError(f"{path}: a {app} recording says nothing of who was recorded doing "
                         "what: give the subject and the activity (open it on the Data tab, or "
@@ -124,7 +126,7 @@ def _need(path: Path, app: str, identity: Identity | None) -> Identity:
     return identity
 
 
-def _read_export(path: Path, export: Export, identity: Identity | None,
+def _read_export(path: Path, export: Export, identity: Identity | DataError | None,
                  folder_only: bool) -> ParsedFile:
     try:
         found = _zip_app(export)

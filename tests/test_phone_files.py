@@ -567,3 +567,18 @@ def test_unusable_identity_matters_only_for_phone_files(tmp_path):
     assert "the subject is empty" in _one_line(err, path)
     with pytest.raises(DataError, match="not an activity"):
         load(path, subject=1, activity="!!")
+
+
+def test_identities_needed_lists_each_export_of_a_folder(tmp_path):
+    from har_studio.data.loaders import identities_needed
+
+    t = 1_700_000_000_000_000_000 + np.arange(20) * 10_000_000
+    xyz = np.tile([0.0, 0.0, 9.8], (20, 1))
+    first = write_sensor_logger(tmp_path / "exports" / "2024-01-01_10-00-00", t, xyz, "android")
+    second = write_sensor_logger(tmp_path / "exports" / "2024-01-01_11-00-00", t, xyz, "ios")
+    write_phyphox(tmp_path / "exports" / "Raw Data.csv", t, xyz)
+    (tmp_path / "exports" / "w.txt").write_text("1,Walking,100,0,9.8,0;\n")
+    write_sidecar(second, subject="7")
+    found = dict(identities_needed(tmp_path / "exports"))
+    assert found == {first: (True, True, "Sensor Logger"), second: (False, True, "Sensor Logger"),
+                     tmp_path / "exports" / "Raw Data.csv": (True, True, "phyphox")}

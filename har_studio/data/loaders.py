@@ -161,6 +161,14 @@ def identity_needed(path: str | os.PathLike) -> IdentityNeed:
     return IdentityNeed(subject is None, activity is None, app)
 
 
+def identities_needed(paths: PathsLike) -> list[tuple[Path, IdentityNeed]]:
+    """``identity_needed`` of every recording that loading `paths` would read (folders
+    searched as ``load`` searches them: a folder of exports gives one entry per export), for
+    those that need a subject or an activity. DataError as ``find_data_files``."""
+    needs = [(unit, identity_needed(unit)) for unit in find_data_files(paths)]
+    return [(unit, need) for unit, need in needs if need.needs_subject or need.needs_activity]
+
+
 def _identity(path: Path, subject, activity) -> Identity | DataError | None:
     """Who and what for a phone recording: as given, else as its sidecar remembers; None when
     either is unknown; the DataError when what was given is unusable (raised only if `path`

@@ -209,15 +209,15 @@ def test_layout_at_1280x820(qtbot):
     window.show_tab("Live")
     live = window.tab("Live")
     qtbot.waitExposed(live)
-    button = live.record_button
+    button = live.panel.record_button
     viewport = button.window()
     bottom = button.mapTo(viewport, QPoint(0, button.height())).y()
     assert bottom <= viewport.height() - 30       # above the fold, with its message below
-    live.attention_strip.set_channels(["acc_mag", "body_horiz", "body_vert", "tilt_x",
+    live.view.attention_strip.set_channels(["acc_mag", "body_horiz", "body_vert", "tilt_x",
                                        "tilt_y", "tilt_z"])
-    assert live.attention_strip.minimumHeight() >= 6 * 15
+    assert live.view.attention_strip.minimumHeight() >= 6 * 15
     # Before any attention the strip shows its rows over a clean axis, not "-400…400 (x0.001)".
-    strip = live.attention_strip
+    strip = live.view.attention_strip
     bottom = strip.getPlotItem().getAxis("bottom")
     assert not bottom.style["showValues"] and "x0.001" not in bottom.labelString()
     assert strip.getPlotItem().getAxis("left").range == [0.0, 6.0]

@@ -82,15 +82,15 @@ def test_guided_calibration_from_a_replay_writes_a_model_that_the_tab_then_uses(
     assert saved["person"] == "Ada Lovelace"
     assert set(saved["calibration_windows"]) == set(ACTIVITIES)
     assert result.before is not None and result.after is not None
-    assert "before" in guide.result_label.text() and guide.confusion_table.rowCount() == 3
+    assert "before" in guide.result_page.result_label.text() and guide.result_page.confusion_table.rowCount() == 3
     assert not tab.is_running
-    assert tab.activity_combo.currentData() is None     # the replay's settings are given back
+    assert tab.panel.activity_combo.currentData() is None     # the replay's settings are given back
     # "Use this model" switches the Live tab to it
-    assert guide.use_button.isEnabled()
-    guide.use_button.click()
+    assert guide.result_page.use_button.isEnabled()
+    guide.result_page.use_button.click()
     assert tab.current_model() is result.bundle
     assert state.model is result.bundle and state.model_path == str(path)
-    assert path.name in tab.model_combo.currentText()
+    assert path.name in tab.panel.model_combo.currentText()
     guide.close()
     tab.shutdown()
 
@@ -142,21 +142,21 @@ def test_live_tab_uses_the_built_in_model_at_first_start(qtbot, dataset, model_f
     monkeypatch.setattr(live_models, "default_model_path", lambda: model_file)
     state = AppState()
     tab = _tab(qtbot, state)
-    assert tab.model_combo.currentData() == live_models.SHIPPED_KEY
-    assert tab.model_combo.currentText() == live_models.SHIPPED_TEXT
+    assert tab.panel.model_combo.currentData() == live_models.SHIPPED_KEY
+    assert tab.panel.model_combo.currentText() == live_models.SHIPPED_TEXT
     bundle = tab.current_model()
     assert bundle is not None and list(bundle.labels) == list(ACTIVITIES)
     assert tab.models.current_path() == str(model_file)
     # replaying demo data works with no training
     state.set_dataset(dataset, [])
-    assert tab.start_button.isEnabled()
+    assert tab.panel.start_button.isEnabled()
     tab.set_source("replay", speed="max")
     with qtbot.waitSignal(tab.sessionFinished, timeout=30000):
         assert tab.start()
     assert len(tab.timeline) > 0
     # a trained model takes over once there is one
     state.set_model(bundle)
-    assert tab.model_combo.currentData() == "state"
+    assert tab.panel.model_combo.currentData() == "state"
     tab.shutdown()
 
 

@@ -29,6 +29,25 @@ def model_info(bundle, where: str) -> str:
             f"{w.rate_hz:g} Hz · channels {', '.join(bundle.channels)}")
 
 
+def recording_hint(path: str | Path) -> str | None:
+    """A model file that failed to load, said in the user's words when it is a recording
+    (the data formats' own sniffing recognises it); None when it is not one."""
+    from ...data.formats import SNIFF_BYTES, sniff
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+        if not head.strip() or b"\0" in head[:4096]:
+            return None
+        layout = sniff(path, head)
+    except Exception:  # unreadable or not a recording: the model reader's reason stands
+        return None
+    what = "a WISDM recording" if layout.format.startswith("wisdm") else "a recording (CSV)"
+    return (f"{path.name} looks like {what}, not a model: open it under Replay (Source: "
+            "“Replay a loaded recording”, then Open…) or load it on the Data tab.")
+
+
 class ModelChoice(QObject):
     """``chosen(bundle)`` when the selection changes (None: no model); ``opened(text)`` and
     ``failed(text)`` after opening a file."""
@@ -110,7 +129,7 @@ class ModelChoice(QObject):
         try:
             bundle = load_model(path)
         except ModelFileError as exc:
-            self._error(path, str(exc))
+            self._error(path, recording_hint(path) or str(exc))
             return False
         except Exception as exc:  # anything unexpected still names the file, never crashes
             log.debug("loading %s failed", path, exc_info=True)

@@ -320,3 +320,130 @@ def test_an_iphone_on_sensor_logger_reads_as_android(tab, qtbot):
         qtbot.mouseClick(tab.panel.stop_button, Qt.MouseButton.LeftButton)
     with pytest.raises(ValueError, match="phone"):
         tab.set_source("http", phone="nokia")
+
+
+# ---------------------------------------------------------------------------- issue 22
+def _replay_to_end(tab, qtbot, **options):
+    tab.set_source("replay", speed="max", **options)
+    with qtbot.waitSignal(tab.sessionFinished, timeout=30000):
+        assert tab.start(), tab.message_text()
+
+
+def test_switching_model_or_data_clears_the_last_sessions_figures(tab, qtbot, tmp_path, bundle):
+    """Issue 22 item 5: the label, confidence, running accuracy and replay position of the
+    last session do not stay on screen under another model or other data."""
+    from har_studio.data.demo import demo_dataset
+    from har_studio.model.io import save_model
+
+    view, panel = tab.view, tab.panel
+    _replay_to_end(tab, qtbot, subject=1, activity=None)
+    assert view.current_label.text() in (*bundle.labels, "uncertain")
+    assert "%" in view.confidence_label.text() and "Running accuracy" in view.accuracy_label.text()
+    assert " s of " in panel.position_label.text()
+    # another model: nothing of the last session is left but a line saying why
+    assert tab.open_model(save_model(tmp_path / "other.harmodel", bundle))
+    assert view.current_label.text() == "—"
+    assert view.confidence_label.text() == view.accuracy_label.text() == ""
+    assert view.stats_label.text() == "" and "Model changed" in view.summary_label.text()
+    assert view.timeline == [] and view.running_accuracy is None
+    # other data: the position in the last recording goes too
+    _replay_to_end(tab, qtbot, subject=1, activity=None)
+    assert " s of " in panel.position_label.text() and view.accuracy_label.text()
+    tab.state.set_dataset(demo_dataset(subjects=2, seconds_per_activity=5.0,
+                                       activities=ACTIVITIES, seed=11), [])
+    assert panel.position_label.text() == "" and panel.seek_slider.maximum() == 0
+    assert view.current_label.text() == "—" and view.accuracy_label.text() == ""
+    assert "Other data" in view.summary_label.text()
+    # re-choosing the same model (saving it, say) clears nothing
+    _replay_to_end(tab, qtbot, subject=1, activity=None)
+    shown = view.current_label.text()
+    tab.models.refresh(select=panel.model_combo.currentData())
+    assert view.current_label.text() == shown != "—"
+
+
+def test_a_bad_replay_file_says_what_start_replays_instead(tab, qtbot, tmp_path, dataset,
+                                                            bundle):
+    """Issue 22 item 7: "loading passwd…" does not stay on screen, and Start replays what the
+    row then names (the Data tab's data), not silently something else."""
+    bad = tmp_path / "passwd"
+    bad.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/bin/false\n")
+    tab.open_replay_file(bad)
+    assert "loading passwd" in tab.panel.replay_file_label.text()
+    assert not tab.start() and "Still loading" in tab.message_text()   # not the old data
+    with qtbot.waitSignal(tab.replay_file.failed, timeout=30000):
+        pass
+    assert "loading" not in tab.panel.replay_file_label.text()
+    assert tab.panel.replay_file_label.text() == "the Data tab's data"
+    assert "passwd" in tab.message_text() and "the Data tab's data instead" in tab.message_text()
+    assert tab.replay_dataset is dataset
+    _replay_to_end(tab, qtbot, subject=2, activity="sitting")
+    frame = dataset.frame[(dataset.frame["subject"] == 2) & (dataset.frame["activity"] == "sitting")]
+    assert tab.last_summary.windows == len(make_windows(frame, bundle.window,
+                                                        channels=bundle.channels,
+                                                        labels=bundle.labels))
+
+
+def test_a_recording_opened_as_a_model_says_open_it_under_replay(tab, tmp_path, monkeypatch,
+                                                                 bundle):
+    """Issue 22 item 12: a data file chosen in Open model… is named as what it is."""
+    from har_studio.data.demo import write_demo_files
+
+    (path,) = write_demo_files(tmp_path, subjects=1, seconds_per_activity=3.0,
+                               activities=ACTIVITIES)
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(
+        lambda *args, **kwargs: shown.append(args) or QMessageBox.StandardButton.Ok))
+    assert not tab.open_model(path)
+    text = tab.message_text()
+    assert path.name in text and "looks like a WISDM recording" in text
+    assert "open it under Replay" in text and "safetensors" not in text
+    assert shown and shown[0][2] == text
+    assert tab.current_model() is bundle
+
+
+def test_attention_rows_are_named_for_a_visitor(tab):
+    strip = tab.view.attention_strip
+    strip.set_channels(["acc_mag", "body_horiz", "body_vert", "tilt_x", "gyro_mag"])
+    assert strip.row_names == ["motion", "sideways motion", "up-down motion", "tilt x",
+                               "rotation"]
+    ticks = strip.getPlotItem().getAxis("left")._tickLevels[0]
+    assert [name for _, name in ticks] == strip.row_names
+    assert "acc_mag" in strip.getPlotItem().getAxis("left").toolTip()
+
+
+def test_no_text_is_clipped_on_the_live_tab_at_1280x800(qtbot, qapp, dataset, bundle):
+    """Issue 22 item 9, the Live tab: at 1280x800 and a desktop's 10 pt font, before and
+    after a replay, no label, button or combo box is cut, the left panel needs no sideways
+    scroll bar and the attention strip has room for its axis title."""
+    from layout_check import clipped_widgets
+    from PySide6.QtGui import QFont
+
+    from har_studio.ui.main_window import MainWindow
+
+    before = qapp.font()
+    font = QFont(before)
+    font.setPointSize(10)
+    qapp.setFont(font)
+    try:
+        state = AppState()
+        window = MainWindow(state)
+        qtbot.addWidget(window)
+        window.resize(1280, 800)
+        window.show()
+        qtbot.waitExposed(window)
+        state.set_dataset(dataset, [])
+        window.show_tab("Live")
+        live = window.tab("Live")
+        assert live.current_model() is not None     # the built-in model
+        qtbot.wait(50)
+        assert clipped_widgets(window) == []
+        _replay_to_end(live, qtbot, subject=1, activity=None)
+        qtbot.wait(50)
+        assert clipped_widgets(window) == []
+        strip = live.view.attention_strip
+        axis = strip.getPlotItem().getAxis("bottom")
+        assert strip.height() >= strip.minimumHeight() >= 52 + 15 * len(strip.row_names)
+        assert axis.geometry().bottom() <= strip.getPlotItem().geometry().bottom() + 1
+        live.shutdown()
+    finally:
+        qapp.setFont(before)

@@ -18,7 +18,7 @@ from ...model.shipped import default_model_path
 log = logging.getLogger(__name__)
 
 SHIPPED_KEY = "shipped"
-SHIPPED_TEXT = "Built-in default model (trained on 16 WISDM people)"
+SHIPPED_TEXT = "Built-in model (16 WISDM people)"   # short: a 1280-wide window shows it whole
 
 
 def model_info(bundle, where: str) -> str:
@@ -99,7 +99,7 @@ class ModelChoice(QObject):
                          else "this session")
                 combo.addItem(f"Trained model ({where})", "state")
             else:
-                combo.addItem("Trained model (none yet: train one on the Train tab)", "state")
+                combo.addItem("Trained model (none yet)", "state")
             if self._shipped_path is not None:
                 combo.addItem(SHIPPED_TEXT, SHIPPED_KEY)
                 combo.setItemData(combo.count() - 1, str(self._shipped_path),
@@ -160,9 +160,11 @@ class ModelChoice(QObject):
                 where = ("Trained in this session" if key == "state" and not self.state.model_path
                          else str(self.state.model_path if key == "state" else key))
             self.info.setToolTip(where)    # the whole path; the label names the folder
-            if key != SHIPPED_KEY and ("/" in where or "\\" in where):
+            if key == SHIPPED_KEY:
+                where = f"{SHIPPED_TEXT}: {Path(self._shipped_path).name}"
+            elif "/" in where or "\\" in where:
                 path = Path(where)
                 where = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
-                where = where if len(where) <= 44 else "…" + where[-43:]
+                where = where if len(where) <= 36 else "…" + where[-35:]
             self.info.setText(model_info(bundle, where))
         self.chosen.emit(bundle)

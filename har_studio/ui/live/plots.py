@@ -333,7 +333,9 @@ class AttentionStrip(pg.PlotWidget):
 
     def set_channels(self, names: list[str]) -> None:
         self.channel_names = list(names)
-        self.setMinimumHeight(28 + 15 * len(names))   # a readable row per input
+        # a readable row per input, and room under them for the axis and its title
+        self.setMinimumHeight(52 + 15 * len(names))
+        self.setMaximumHeight(max(130, self.minimumHeight() + 20))
         left = self.getPlotItem().getAxis("left")
         self.row_names = [readable_input(n) for n in names]
         left.setTicks([[(i + 0.5, n) for i, n in enumerate(self.row_names)]])

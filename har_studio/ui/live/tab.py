@@ -249,8 +249,9 @@ class LiveTab(QWidget):
                 self.recording.fill_activities(bundle.labels)
             if bundle is not self._shown:   # the last session's figures describe another
                 self._shown = bundle
+                shown = self.view.timeline or self.view.last_prediction is not None
                 self.view.clear_figures(bundle, p.threshold_spin.value(), "Model changed: "
-                                        "Start to classify with it.")
+                                        "Start to classify with it." if shown else "")
         self._update_buttons()
 
     def _on_replay_changed(self, _dataset) -> None:

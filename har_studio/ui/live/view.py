@@ -82,7 +82,6 @@ class LiveView(QWidget):
 
         self.signal_plot = SignalPlot(SIGNAL_SPAN_S)
         self.attention_strip = AttentionStrip()
-        self.attention_strip.setMaximumHeight(110)
         self.attention_strip.setToolTip(
             "Where in the current window the model looked: attention received by each time "
             "patch of each axis (first transformer block, averaged over heads); bright = more.")

@@ -140,16 +140,24 @@ class Capture:
     skipped: bool = False
     _last_t: float | None = None
 
-    def add(self, t: np.ndarray, values: np.ndarray, breaks: np.ndarray) -> None:
+    def add(self, t: np.ndarray, values: np.ndarray, breaks: np.ndarray,
+            limit_s: float | None = None) -> int:
+        """Append a batch (up to `limit_s` seconds captured in all: a fast replay's batch
+        holds far more than an activity needs); the number of samples taken."""
         if len(t) == 0:
-            return
+            return 0
         dt = np.diff(np.concatenate([[t[0] if self._last_t is None else self._last_t], t]))
         ok = (dt > 0) & (dt < 1.0) & ~breaks
-        self.seconds += float(dt[ok].sum())
-        self._last_t = float(t[-1])
-        self.t.append(t)
-        self.values.append(values)
-        self.breaks.append(breaks)
+        counted = np.cumsum(np.where(ok, dt, 0.0))
+        n = len(t)
+        if limit_s is not None and self.seconds + counted[-1] > limit_s:
+            n = int(np.searchsorted(counted, limit_s - self.seconds)) + 1
+        self.seconds += float(counted[n - 1])
+        self._last_t = float(t[n - 1])
+        self.t.append(t[:n])
+        self.values.append(values[:n])
+        self.breaks.append(breaks[:n])
+        return n
 
     @property
     def samples(self) -> int:

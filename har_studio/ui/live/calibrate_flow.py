@@ -224,8 +224,8 @@ class CalibrationFlow(QObject):
         breaks = (batch.breaks if batch.breaks is not None
                   else np.zeros(len(batch), bool))[keep]
         t, values = batch.t[keep], batch.values[keep][:, cols]
-        cap.add(t, values, breaks)
-        self.captureProgressed.emit(min(cap.seconds / self.seconds, 1.0), (t, values))
+        n = cap.add(t, values, breaks, limit_s=self.seconds)
+        self.captureProgressed.emit(min(cap.seconds / self.seconds, 1.0), (t[:n], values[:n]))
         if cap.seconds >= self.seconds:
             self._next_step()
 
@@ -268,19 +268,22 @@ class CalibrationFlow(QObject):
         except ValueError as exc:
             self._fail(f"Cannot calibrate: {exc}")
             return
-        self._keep_capture(frame)
-        self._tune(frame, None)
+        # calibrate on the kept recording itself: the app's figures are then those of
+        # ``har-studio calibrate <file> --seconds <calib_seconds>`` (one held-back part)
+        self._tune([str(self.capture_path)] if self._keep_capture(frame) else frame, None)
 
-    def _keep_capture(self, frame) -> None:
+    def _keep_capture(self, frame) -> bool:
         """Save the capture as a labelled recording (a person calibrated once can be
-        calibrated again, or added to training, from it)."""
+        calibrated again, or added to training, from it); False when it could not be."""
         try:
             self.capture_path = save_capture(frame, self.person, self.bundle.window.rate_hz)
         except (OSError, ValueError) as exc:
+            self.capture_path = None
             self.noted.emit(f"The capture could not be kept as a recording: {exc}")
-            return
+            return False
         log.info("calibration capture kept as %s", self.capture_path)
         self.captureSaved.emit(str(self.capture_path))
+        return True
 
     def _on_session_ended(self, _summary) -> None:
         if self._restart_replay is not None:

@@ -181,6 +181,7 @@ class LiveView(QWidget):
         for label in (self.confidence_label, self.accuracy_label, self.stats_label,
                       self.summary_label):
             label.setText("")
+        self.accuracy_label.setText(self.hold_note or "")
 
     def clear_figures(self, bundle, threshold: float, note: str) -> None:
         """What is shown describes a model or data no longer chosen: empty it (signal,

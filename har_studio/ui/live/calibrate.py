@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .calibrate_capture import calibration_seconds
+from .calibrate_capture import calibration_seconds, captures_folder
 from .calibrate_flow import CalibrationFlow
 from .calibrate_result import ResultPage, wrapped
 from .plots import SampleRing, SignalPlot
@@ -274,7 +274,8 @@ class CalibrationGuide(QDialog):
             self.from_label.setText(
                 f"Captures from {what}: {seconds:g} s of each activity; the first {calib:g} s "
                 f"calibrate and the last {seconds - calib:g} s are held back to score the "
-                "model before and after. The capture is kept as a recording.")
+                "model before and after. The capture is kept as a labelled recording in "
+                f"{captures_folder()}.")
         else:
             what = ("the Data tab's recordings, " + self.subject_combo.currentText()
                     if source == "data" else "the recording files you choose at Begin")

@@ -74,6 +74,11 @@ def person_subject(person: str) -> int:
     return 900_000 + zlib.crc32(person.strip().lower().encode("utf-8")) % 100_000
 
 
+def captures_folder() -> Path:
+    """Where the guide keeps what it captured (the user's ``recordings/calibration``)."""
+    return paths.user_data_dir() / "recordings" / "calibration"
+
+
 def save_capture(frame, person: str, rate_hz: float, *, folder: Path | None = None,
                  when: float | None = None) -> Path:
     """Keep what the guide captured as a labelled WISDM v1.1 recording (at the model's rate
@@ -83,7 +88,7 @@ def save_capture(frame, person: str, rate_hz: float, *, folder: Path | None = No
     from ...data.demo import write_wisdm_v11
     from ...data.windows import at_rate
 
-    folder = folder or paths.user_data_dir() / "recordings" / "calibration"
+    folder = folder or captures_folder()
     folder.mkdir(parents=True, exist_ok=True)
     frame = at_rate(frame.assign(subject=person_subject(person)), rate_hz)
     stamp = time.strftime("%Y-%m-%d", time.localtime(when))

@@ -327,6 +327,9 @@ def test_quick_walk_captures_walking_only_for_20_s(qtbot, dataset, model_file, m
     assert [cap.label for cap in flow.captures] == ["walking"]
     assert flow.captures[0].seconds >= 20 and flow.calib_seconds == 20
     assert result.record["seconds_per_activity"] == 20
+    assert list(result.record["config"]["activities"]) == ["walking"]
+    assert "first 20 s of walking" in guide.result_page.split_label.text()
+    assert "--activities walking" in guide.result_page.split_label.text()
     assert result.calibration_windows["walking"] > 0
     assert all(n == 0 for name, n in result.calibration_windows.items() if name != "walking")
     tab.shutdown()

@@ -73,6 +73,7 @@ class CalibrationFlow(QObject):
         self.model_path: Path | None = None
         self.capture_path: Path | None = None    # where the last capture was kept
         self.calib_seconds = 0.0                 # what the core calibrates on per activity
+        self.calib_activities: tuple[str, ...] = ()   # calibrated on (empty: every one)
         self._only = False                       # capturing one activity again (Redo)
         self._control = None
         self._restart_replay: str | None = None
@@ -98,6 +99,9 @@ class CalibrationFlow(QObject):
         window_s = bundle.window.size / bundle.window.rate_hz
         self.calib_seconds = (calibration_seconds(self.seconds, window_s) if hold_back
                               else self.seconds)
+        # only some activities (the quick walk): the core calibrates on those alone, as
+        # ``har-studio calibrate --activities``, and keeps what the model knew of the rest
+        self.calib_activities = tuple(activities or ())
         self.captures = [Capture(label) for label in (activities or bundle.labels)]
         self._only = False
         self._start_step(0)
@@ -139,6 +143,7 @@ class CalibrationFlow(QObject):
         self._setup(bundle, person, seconds)
         self.captures, self.capture_path = [], None
         self.calib_seconds = self.seconds       # as ``har-studio calibrate --seconds``
+        self.calib_activities = ()
         self._tune(data, subject)
 
     def _setup(self, bundle, person: str, seconds: float) -> None:
@@ -304,7 +309,7 @@ class CalibrationFlow(QObject):
 
         self.phase = "tuning"
         self.tab.show_capture_note(None)
-        config = CalibrationConfig(seconds=self.calib_seconds)
+        config = CalibrationConfig(seconds=self.calib_seconds, activities=self.calib_activities)
         control = self._control = TrainControl()
         out = model_file_for(self.person)
         bundle, base, person = self.bundle, self.base_path, self.person

@@ -60,15 +60,23 @@ def split_text(result) -> str:
     back), and the command that splits a recording the same way."""
     seconds = float(result.record.get("seconds_per_activity") or 0.0)
     held = sum(result.held_back_windows.values())
-    text = (f"Calibrated on the first {seconds:g} s of each activity "
+    only = list((result.record.get("config") or {}).get("activities") or [])
+    text = (f"Calibrated on the first {seconds:g} s of "
+            f"{' and '.join(only) if only else 'each activity'} "
             f"({windows_text(result.calibration_windows)} windows); ")
     if held:
         text += (f"scored on what came after: {held} held-back windows "
                  f"({windows_text(result.held_back_windows)}).")
     else:
         text += "nothing came after it, so nothing was held back to score it."
-    return text + (f" The same split as <i>har-studio calibrate --seconds {seconds:g}</i> "
-                   "on this recording.")
+    others = result.record.get("others_before_after") or {}
+    if others:
+        text += (" The activities not captured, checked on the model's stored windows of "
+                 "other people: " + ", ".join(f"{name} {b:.0%} → {a:.0%}"
+                                              for name, (b, a) in others.items()) + ".")
+    command = f"har-studio calibrate --seconds {seconds:g}" + (
+        f" --activities {','.join(only)}" if only else "")
+    return text + f" The same split as <i>{command}</i> on this recording."
 
 
 class ResultPage(QWidget):

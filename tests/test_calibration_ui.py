@@ -252,7 +252,9 @@ def test_the_guide_calibrates_whoever_the_live_tab_replays_and_keeps_the_capture
     assert flow._replay_subject == 1600 and seen
     assert all(acc.startswith("Calibrating to Eve") and "accuracy" not in summary
                for acc, summary in seen)
+    qtbot.waitUntil(lambda: not tab.is_running, timeout=10000)
     assert tab.view.hold_note is None             # the figures are back after the capture
+    assert "accuracy" not in tab.view.summary_label.text() + tab.view.accuracy_label.text()
     # the capture, kept where the guide says, reads back as Eve's labelled recording
     kept = flow.capture_path
     day = datetime.date.today().isoformat()
@@ -321,8 +323,9 @@ def test_quick_walk_captures_walking_only_for_20_s(qtbot, dataset, model_file, m
     flow.tick_ms = 1
     guide.open_guide()
     assert guide.quick_button.isEnabled() and "20 s" in guide.quick_button.text()
+    guide.name_edit.setText("Di")
     with qtbot.waitSignal(flow.calibrationFinished, timeout=60000) as done:
-        assert guide.quick_walk(person="Di")
+        guide.quick_button.click()
     result = done.args[0]
     assert [cap.label for cap in flow.captures] == ["walking"]
     assert flow.captures[0].seconds >= 20 and flow.calib_seconds == 20

@@ -289,8 +289,7 @@ class CalibrationGuide(QDialog):
         self._begin(None)
 
     def _on_quick_clicked(self) -> None:
-        self.source_combo.setCurrentIndex(self.source_combo.findData("live"))
-        self._begin(None, quick=True)
+        self.quick_walk()
 
     def _show_capture_page(self) -> None:
         channels = list(self.tab.current_model().channels)

@@ -53,6 +53,7 @@ class LiveTab(QWidget):
         self.last_summary: SessionSummary | None = None
         self.listening_address: str | None = None
         self._shown = None                           # the model the view is set up for
+        self._hold_until_end = False                 # the guide's note goes when it ends
 
         self.panel, self.view, self.session = LivePanel(), LiveView(), LiveSession(self)
         self.models = ModelChoice(state, self.panel.model_combo, self.panel.model_info, self)
@@ -155,8 +156,10 @@ class LiveTab(QWidget):
     def show_capture_note(self, text: str | None) -> None:
         """While the calibration guide captures, `text` stands where the running accuracy
         would (a replay retargeted activity by activity is no test of the model); None
-        gives the figures back, cleared."""
-        self.view.set_hold_note(text)
+        gives the figures back, cleared (once the capture's session has ended)."""
+        self._hold_until_end = text is None and self.is_running
+        if not self._hold_until_end:
+            self.view.set_hold_note(text)
 
     def start(self) -> bool:
         """Start a session with the current settings; False (and a message) if it cannot."""
@@ -336,6 +339,9 @@ class LiveTab(QWidget):
             view.summary_label.setText("")
         elif summary is not None:
             view.summary_label.setText(summary_text(summary))
+        if self._hold_until_end:        # the guide's last capture: its figures stay hidden
+            self._hold_until_end = False
+            view.set_hold_note(None)
         finished = summary is not None and summary.stopped_reason == "finished"
         view.status_label.setText("Finished" if finished else "Stopped")
         self._update_buttons()

@@ -257,8 +257,8 @@ class LiveTab(QWidget):
 
     def _on_replay_changed(self, _dataset) -> None:
         """Other data to replay: the last replay's position and figures no longer apply."""
-        if self.is_running and self._kind == "replay":
-            return               # the running replay goes on with what it read
+        if self.is_running:
+            return               # a running session's figures are its own
         p = self.panel
         p.seek_slider.setRange(0, 0)
         p.position_label.setText("")

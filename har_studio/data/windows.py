@@ -16,6 +16,7 @@ import pandas as pd
 
 from .activities import activity_order
 from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS
+from .labels import UNLABELLED
 from .rates import PLAUSIBLE_HZ, matches_rates
 
 
@@ -159,9 +160,11 @@ def _categories(frame: pd.DataFrame) -> pd.Series:
 
 
 def _labels(frame: pd.DataFrame, activities: list[str] | None) -> list[str]:
-    """The activities present in `frame` (those in `activities`, when given), in class order."""
+    """The activities present in `frame` (those in `activities`, when given), in class order;
+    never ``UNLABELLED`` (samples not labelled are no class: no window is made of them)."""
     act = _categories(frame)
-    present = [str(c) for c in act.cat.categories[np.unique(act.cat.codes[act.cat.codes >= 0])]]
+    present = [str(c) for c in act.cat.categories[np.unique(act.cat.codes[act.cat.codes >= 0])]
+               if str(c) != UNLABELLED]
     return activity_order(present if activities is None else [a for a in present if a in activities])
 
 

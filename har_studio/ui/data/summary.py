@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...data.labels import read_sidecar, sidecar_path, unlabelled_count
+
 FORMAT_NAMES = {
     "wisdm-v1.1": "WISDM v1.1 raw text",
     "wisdm-2019": "WISDM 2019 raw (per subject)",
@@ -71,8 +73,29 @@ def summary_rows(dataset, subjects: list[int], activities: list[str]) -> list[tu
         rows.append(("Skipped", f"{skipped_total:,} — " + "; ".join(parts)))
     else:
         rows.append(("Skipped", "none"))
+    rows += labelling_rows(dataset)
     for w in r.warnings:
         rows.append(("Warning", w))
+    return rows
+
+
+def labelling_rows(dataset) -> list[tuple[str, str]]:
+    """Samples not labelled, and where an edited copy came from (its sidecar)."""
+    rows = []
+    unlabelled = unlabelled_count(dataset.frame)
+    if unlabelled:
+        rows.append(("Not labelled", f"{unlabelled:,} samples (left out of training and "
+                                     "evaluation)"))
+    files = [Path(f) for f in dataset.report.files]
+    side = sidecar_path(files[0]) if files else None
+    if side is not None and side.is_file():
+        try:
+            record = read_sidecar(side)
+        except ValueError as exc:
+            rows.append(("Edits", str(exc)))
+        else:
+            origin = ", ".join(shorten(s.get("file", "?")) for s in record.sources) or "demo"
+            rows.append(("Edits", f"{len(record.edits)} from {origin} ({shorten(side.name)})"))
     return rows
 
 

@@ -49,7 +49,7 @@ def test_eighteen_activities_start_at_a_to_e_and_the_choice_survives_a_restart(q
                     timeout=TIMEOUT)
     again = _data_tab(qtbot)                      # the app restarted
     again.state.set_dataset(data)
-    assert sorted(again.activity_list.checked()) == ["sitting", "teeth", "walking"]
+    assert sorted(again.panel.activity_list.checked()) == ["sitting", "teeth", "walking"]
     assert sorted(again.state.activities) == ["sitting", "teeth", "walking"]
     stop_all_workers()
 

@@ -1,0 +1,68 @@
+"""SensorLog (Bernd Thomas; iOS, watchOS) CSVs: one wide row per sample, column names with
+units (``accelerometerAccelerationX(G)``, ``accelerometerTimestamp_sinceReboot(s)``,
+``loggingTime(txt)``...). Core Motion's values: g and iOS signs, so they are multiplied by
+-9.80665. The raw accelerometer includes gravity; without it, Core Motion's user acceleration
+plus gravity (``motionUserAcceleration*`` + ``motionGravity*``) is used; user acceleration
+alone has no gravity and is refused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..conventions import IOS_SIGN, STANDARD_GRAVITY
+from ..dataset import DataError
+from .phone import (
+    PhoneRecording,
+    find_column,
+    head_lines,
+    header_index,
+    numbers,
+    read_table,
+    split_header,
+)
+from .times import seconds_or_dates
+
+APP = "SensorLog"
+FORMAT = "sensorlog"
+_MARKERS = ("accelerometeraccelerationx(g)", "motionuseraccelerationx(g)", "loggingtime(txt)")
+
+
+def matches(data: bytes) -> bool:
+    """True when decoded text bytes have SensorLog's header."""
+    lines = head_lines(data, 5)
+    i = header_index(lines)
+    if i < 0:
+        return False
+    _, names = split_header(lines[i])
+    return any(n.lower() in _MARKERS for n in names)
+
+
+def _xyz(table, prefix: str) -> np.ndarray | None:
+    cols = [find_column(table.header, rf"{prefix}{a}\(G\)") for a in "XYZ"]
+    if None in cols:
+        return None
+    return np.column_stack([numbers(table, c) for c in cols])
+
+
+def read(where: str, data: bytes) -> PhoneRecording:
+    """The accelerometer samples of a SensorLog CSV (decoded bytes), in Android's convention."""
+    table = read_table(where, data)
+    raw = _xyz(table, "accelerometerAcceleration")
+    if raw is not None:
+        xyz, clock_col = raw, r"accelerometerTimestamp_sinceReboot\(s\)"
+        done = ["signs flipped", "g converted to m/s²"]
+    else:
+        user, grav = _xyz(table, "motionUserAcceleration"), _xyz(table, "motionGravity")
+        if user is None or grav is None:
+            raise DataError(f"{where}:{table.header_line}: SensorLog file without the "
+                            "accelerometer (or with user acceleration but no gravity): turn on "
+                            "Accelerometer in SensorLog and record again")
+        xyz, clock_col = user + grav, r"motionTimestamp_sinceReboot\(s\)"
+        done = ["signs flipped", "gravity added from motionGravity", "g converted to m/s²"]
+    time = find_column(table.header, clock_col, r"loggingTime\(txt\)")
+    if time is None:
+        raise DataError(f"{where}:{table.header_line}: SensorLog file without a time column")
+    t, _ = seconds_or_dates(table.frame[time])
+    return PhoneRecording(APP, FORMAT, t, xyz * (IOS_SIGN * STANDARD_GRAVITY), done, "iPhone",
+                          where, table.header_line + 1)

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QKeySequence
 
 from har_studio.data.demo import write_demo_files
-from har_studio.data.labels import UNLABELLED, read_sidecar, unlabelled_count
+from har_studio.data.labels import UNLABELLED, read_edits, unlabelled_count
 from har_studio.ui.data import DataTab
 from har_studio.ui.state import AppState
 from har_studio.ui.workers import stop_all_workers
@@ -163,9 +163,10 @@ def test_saved_copy_reopens_as_edited_and_trains(qtbot, tab):
     assert len(reopened) == len(edited)
     assert unlabelled_count(reopened) == unlabelled_count(edited) > 0
     assert _count(reopened, 2, "walking") == _count(edited, 2, "walking")
-    assert len(read_sidecar(sidecar).edits) == 2
+    assert len(read_edits(files[0]).edits) == 2
     text = tab.summary_text()
-    assert f"Not labelled: {unlabelled_count(edited):,} samples" in text
+    assert text.count(f"{unlabelled_count(edited):,} records are not labelled") == 1
+    assert tab.panel.message.text().startswith("Loaded with 1 warning")
     assert "Edits: 2 from demo_wisdm_v11.txt" in text
     assert UNLABELLED not in tab.panel.activity_list.names()
     assert labels.session.edits == []                         # a fresh start on the copy

@@ -14,12 +14,12 @@ from har_studio.data.labels import (
     Edit,
     EditSession,
     apply_edits,
-    read_sidecar,
+    read_edits,
     save_edits,
-    sidecar_path,
     unlabelled_count,
 )
 from har_studio.data.loaders import load
+from har_studio.data.sidecar import read_sidecar, sidecar_path
 from har_studio.data.windows import WindowConfig, make_windows
 
 
@@ -128,12 +128,13 @@ def test_saved_copy_reloads_as_edited_and_the_sidecar_replays(tmp_path):
                            int(_rows(ds.frame, 1, "sitting")["timestamp"].max()) + 1))
     files, sidecar = save_edits(session)
     assert files == [tmp_path / "demo_wisdm_v11.labelled.txt"] and src.read_bytes() == original_bytes
-    assert sidecar == sidecar_path(files[0]) == tmp_path / "demo_wisdm_v11.labelled.edits.json"
+    assert sidecar == sidecar_path(files[0]) == tmp_path / "demo_wisdm_v11.labelled.txt.harstudio.json"
     assert files[0].read_text().startswith("1,Walking,")
     reloaded = load(files)
     pd.testing.assert_frame_equal(_sorted(reloaded.frame), _sorted(session.frame))
     assert unlabelled_count(reloaded.frame) == 100
-    record = read_sidecar(sidecar)
+    assert read_edits(src) is None                            # the original is no saved copy
+    record = read_edits(files[0])
     assert record.edits == session.edits and record.files == [files[0].name]
     assert record.sources[0]["file"] == src.name and len(record.sources[0]["sha256"]) == 64
     replayed = apply_edits(load([src]).frame, record.edits).frame
@@ -150,7 +151,8 @@ def test_split_saves_one_file_per_part_and_gyro_as_csv(tmp_path):
     session.push(Edit.split(1, mid))
     files, sidecar = save_edits(session, folder=tmp_path, name="demo")
     assert [f.name for f in files] == ["demo.labelled.part1.csv", "demo.labelled.part2.csv"]
-    assert sidecar_path(files[1]) == sidecar
+    assert sidecar == sidecar_path(files[0])
+    assert read_edits(files[1]).files == [f.name for f in files]   # each part says its origin
     first, second = load([files[0]]).frame, load([files[1]]).frame
     assert int(first["timestamp"].max()) < mid <= int(second["timestamp"].min())
     both = load(files).frame
@@ -158,11 +160,14 @@ def test_split_saves_one_file_per_part_and_gyro_as_csv(tmp_path):
     pd.testing.assert_frame_equal(_sorted(both), _sorted(ds.frame), check_exact=True)
 
 
-def test_a_bad_sidecar_is_one_line(tmp_path):
-    bad = tmp_path / "x.edits.json"
-    bad.write_text(json.dumps({"format": "something else"}))
-    with pytest.raises(ValueError, match=r"^x\.edits\.json: not a HAR Studio"):
-        read_sidecar(bad)
-    bad.write_text("{")
-    with pytest.raises(ValueError, match=r"^x\.edits\.json: "):
-        read_sidecar(bad)
+def test_a_bad_edit_record_is_one_line_and_other_sidecar_keys_stay(tmp_path):
+    data = tmp_path / "x.txt"
+    data.write_text("1,Walking,50000000,1,2,3;\n1,Walking,100000000,1,2,4;\n")
+    sidecar_path(data).write_text(json.dumps({"subject": "alice", "edits": {"format": "?"}}))
+    with pytest.raises(ValueError, match=r"^x\.txt\.harstudio\.json: not a HAR Studio"):
+        read_edits(data)
+    session = EditSession(load([data]).frame, [data])
+    session.push(Edit.label(1, 0, 60000000, UNLABELLED))
+    files, sidecar = save_edits(session)
+    assert read_sidecar(files[0])["edits"]["edits"][0]["activity"] == UNLABELLED
+    assert read_sidecar(data)["subject"] == "alice"          # the original's sidecar untouched

@@ -10,9 +10,10 @@ frame and the list of edits (undo is ``pop``), and applies them in order.
 ``save_edits`` writes the result as a new recording beside the first source file (never over
 it, never over an earlier save): WISDM v1.1 raw text (``3,Walking,<ns>,x,y,z;``) for an
 accelerometer recording, a headed CSV when it has a gyroscope (v1.1 holds no gyroscope), one
-file per part when the recording was split. A JSON sidecar (``<name>.edits.json``) records
-where it came from (file names and SHA-256) and every edit, so ``apply_edits(original,
-read_sidecar(...).edits)`` gives the saved data again. Files are written atomically.
+file per part when the recording was split. Its sidecar (``data/sidecar.py``: ``<file>.harstudio.json``,
+key ``edits``) records where it came from (file names and SHA-256) and every edit, so
+``apply_edits(original, read_edits(saved).edits)`` gives the saved data again. Files are
+written atomically.
 
 Rows labelled ``UNLABELLED`` stay in the file (they can be labelled later) but are never a
 class: ``windows.make_windows`` leaves them out of training and evaluation.
@@ -21,7 +22,6 @@ class: ``windows.make_windows`` leaves them out of training and evaluation.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,14 +30,17 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_write_text
-from .activities import canonical_activity
+from .activities import UNLABELLED, canonical_activity
 from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS
+from .sidecar import read_sidecar, sidecar_path, write_sidecar
 
-UNLABELLED = "unlabelled"
+__all__ = ["UNLABELLED", "Edit", "EditRecord", "EditSession", "Edited", "apply_edit",
+           "apply_edits", "read_edits", "save_edits", "unlabelled_count"]
+
 KINDS = ("label", "delete", "crop", "split")
-SIDECAR_FORMAT = "har-studio-edits"
-SIDECAR_VERSION = 1
-SIDECAR_SUFFIX = ".edits.json"
+EDITS_KEY = "edits"          # the sidecar's key (``data/sidecar.py``) for what was done
+EDITS_FORMAT = "har-studio-edits"
+EDITS_VERSION = 1
 LABELLED_TAG = "labelled"
 _BAD_NAME = re.compile(r"[,;\n\r]")
 
@@ -230,8 +233,8 @@ class EditSession:
 
 # ----------------------------------------------------------------------------- saving
 @dataclass
-class Sidecar:
-    """What a sidecar says: the sources, the edits and the files written."""
+class EditRecord:
+    """What a saved copy's sidecar says of it: the sources, the edits, the files written."""
 
     sources: list[dict]
     edits: list[Edit]
@@ -239,27 +242,23 @@ class Sidecar:
     summary: dict = field(default_factory=dict)
 
 
-def sidecar_path(data_path: str | Path) -> Path:
-    """The sidecar of a saved recording (of its first part when split)."""
-    p = Path(data_path)
-    stem = re.sub(r"\.part\d+$", "", p.stem)
-    return p.with_name(stem + SIDECAR_SUFFIX)
-
-
-def read_sidecar(path: str | Path) -> Sidecar:
-    """Read a sidecar; ValueError (one line naming the file) when it is not one."""
-    path = Path(path)
+def read_edits(data_path: str | Path) -> EditRecord | None:
+    """The edits recorded in the sidecar of a saved copy (None: the file is no saved copy);
+    ValueError (one line naming the sidecar) when the record is malformed."""
+    value = read_sidecar(data_path).get(EDITS_KEY)
+    if value is None:
+        return None
+    where = sidecar_path(data_path).name
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(d, dict) or d.get("format") != SIDECAR_FORMAT:
+        if not isinstance(value, dict) or value.get("format") != EDITS_FORMAT:
             raise ValueError("not a HAR Studio edit record")
-        if int(d.get("version", 0)) > SIDECAR_VERSION:
-            raise ValueError(f"written by a newer HAR Studio (version {d.get('version')})")
-        return Sidecar([dict(s) for s in d.get("sources", [])],
-                       [Edit.from_dict(e) for e in d.get("edits", [])],
-                       [str(f) for f in d.get("files", [])], dict(d.get("summary", {})))
-    except (OSError, ValueError, TypeError) as exc:
-        raise ValueError(f"{path.name}: {' '.join(str(exc).split())}") from None
+        if int(value.get("version", 0)) > EDITS_VERSION:
+            raise ValueError(f"written by a newer HAR Studio (version {value.get('version')})")
+        return EditRecord([dict(s) for s in value.get("sources", [])],
+                          [Edit.from_dict(e) for e in value.get("edits", [])],
+                          [str(f) for f in value.get("files", [])], dict(value.get("summary", {})))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{where}: {' '.join(str(exc).split())}") from None
 
 
 def _sha256(path: Path) -> str:
@@ -276,7 +275,7 @@ def _free_stem(folder: Path, stem: str, suffix: str, parts: int) -> str:
         name = f"{stem}.{LABELLED_TAG}" + (f"-{n}" if n > 1 else "")
         names = [name + suffix] if parts == 1 else [f"{name}.part{k + 1}{suffix}"
                                                     for k in range(parts)]
-        if not any((folder / x).exists() for x in [*names, name + SIDECAR_SUFFIX]):
+        if not any((folder / x).exists() or sidecar_path(folder / x).exists() for x in names):
             return name
     raise ValueError(f"{folder}: too many labelled copies of {stem}")
 
@@ -317,14 +316,14 @@ def save_edits(session: EditSession, folder: str | Path | None = None,
     for k, path in enumerate(files):
         part = result.frame.loc[result.parts == k] if parts > 1 else result.frame
         atomic_write_text(path, recording_text(part))
-    sidecar = where / (base + SIDECAR_SUFFIX)
     record = {
-        "format": SIDECAR_FORMAT, "version": SIDECAR_VERSION,
+        "format": EDITS_FORMAT, "version": EDITS_VERSION,
         "sources": [{"file": s.name, "path": str(s.resolve()), "bytes": s.stat().st_size,
                      "sha256": _sha256(s)} for s in sources],
         "files": [f.name for f in files],
         "edits": [e.to_dict() for e in session.edits],
         "summary": session.summary(),
     }
-    atomic_write_text(sidecar, json.dumps(record, indent=1) + "\n")
+    for path in reversed(files):   # every part says where it came from; the first, last
+        sidecar = write_sidecar(path, **{EDITS_KEY: record})
     return files, sidecar

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...data.labels import read_sidecar, sidecar_path, unlabelled_count
+from ...data.labels import read_edits
+from ...data.sidecar import SIDECAR_SUFFIX
 
 FORMAT_NAMES = {
     "wisdm-v1.1": "WISDM v1.1 raw text",
@@ -80,23 +81,20 @@ def summary_rows(dataset, subjects: list[int], activities: list[str]) -> list[tu
 
 
 def labelling_rows(dataset) -> list[tuple[str, str]]:
-    """Samples not labelled, and where an edited copy came from (its sidecar)."""
-    rows = []
-    unlabelled = unlabelled_count(dataset.frame)
-    if unlabelled:
-        rows.append(("Not labelled", f"{unlabelled:,} samples (left out of training and "
-                                     "evaluation)"))
+    """Where a labelled copy came from and how many edits made it (from its sidecar). The
+    records not labelled are counted by the load report's warning."""
     files = [Path(f) for f in dataset.report.files]
-    side = sidecar_path(files[0]) if files else None
-    if side is not None and side.is_file():
-        try:
-            record = read_sidecar(side)
-        except ValueError as exc:
-            rows.append(("Edits", str(exc)))
-        else:
-            origin = ", ".join(shorten(s.get("file", "?")) for s in record.sources) or "demo"
-            rows.append(("Edits", f"{len(record.edits)} from {origin} ({shorten(side.name)})"))
-    return rows
+    if not files or not files[0].is_file():
+        return []
+    try:
+        record = read_edits(files[0])
+    except ValueError as exc:
+        return [("Edits", str(exc))]
+    if record is None:
+        return []
+    origin = ", ".join(shorten(s.get("file", "?")) for s in record.sources) or "demo data"
+    return [("Edits", f"{len(record.edits)} from {origin} (in {shorten(files[0].name)}"
+                      f"{SIDECAR_SUFFIX})")]
 
 
 def summary_html(rows: list[tuple[str, str]]) -> str:

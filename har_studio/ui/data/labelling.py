@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ... import paths
-from ...data.activities import WISDM_V11_ACTIVITIES
+from ...data.activities import WISDM_V11_ACTIVITIES, activity_order
 from ...data.labels import UNLABELLED, Edit, EditSession, save_edits
 from ..widgets import InlineMessage
 
@@ -42,6 +42,9 @@ class LabelBar(QWidget):
         super().__init__(parent)
         self.activity_combo = QComboBox()
         self.activity_combo.setEditable(True)
+        self.activity_combo.setMinimumContentsLength(12)
+        self.activity_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.activity_combo.setToolTip("The activity to give the selected span (Alt+1…9 "
                                        "give the first nine); type a new one if needed")
         self.label_button = QPushButton("Label")
@@ -119,10 +122,20 @@ class LabelEditor(QObject):
         self.session: EditSession | None = None
         self.origin_ns = 0
         self.undo_stack = QUndoStack(self)
-        self.undo_action = self.undo_stack.createUndoAction(self, "Undo")
+        # own actions, not createUndoAction's: their text grows with the command's description
+        self.undo_action = QAction("Undo", self)
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
-        self.redo_action = self.undo_stack.createRedoAction(self, "Redo")
+        self.redo_action = QAction("Redo", self)
         self.redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        for action, slot, can in ((self.undo_action, self.undo_stack.undo,
+                                   self.undo_stack.canUndoChanged),
+                                  (self.redo_action, self.undo_stack.redo,
+                                   self.undo_stack.canRedoChanged)):
+            action.setEnabled(False)
+            action.triggered.connect(slot)
+            can.connect(action.setEnabled)
+        self.undo_stack.undoTextChanged.connect(self._on_undo_text_changed)
+        self.undo_stack.redoTextChanged.connect(self._on_redo_text_changed)
         bar.undo_button.setDefaultAction(self.undo_action)
         bar.redo_button.setDefaultAction(self.redo_action)
         self.region = pg.LinearRegionItem((0, 1), brush=pg.mkBrush(255, 200, 0, 60))
@@ -154,6 +167,12 @@ class LabelEditor(QObject):
             signal.connect(slot)
         self._update_status()
 
+    def _on_undo_text_changed(self, text: str) -> None:
+        self.undo_action.setToolTip(f"Undo: {text} (Ctrl+Z)" if text else "Nothing to undo")
+
+    def _on_redo_text_changed(self, text: str) -> None:
+        self.redo_action.setToolTip(f"Redo: {text}" if text else "Nothing to redo")
+
     @staticmethod
     def _action(keys: str, slot, parent: QWidget) -> QAction:
         action = QAction(parent)
@@ -181,7 +200,7 @@ class LabelEditor(QObject):
         self.region.hide()
         self.marker.hide()
         if dataset is not None:
-            self.bar.set_activities([a for a in dataset.activities])
+            self.bar.set_activities(activity_order(dataset.activities))
         self._update_status()
 
     def has_unsaved_edits(self) -> bool:

@@ -72,6 +72,8 @@ class DataView(QSplitter):
         self.plot_subject.currentIndexChanged.connect(self._on_plot_choice_changed)
         self.plot_activity = QComboBox()
         self.plot_activity.currentIndexChanged.connect(self._on_plot_choice_changed)
+        for combo in (self.plot_subject, self.plot_activity):   # data arrives after show
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         choose_row = QHBoxLayout()
         for widget in (QLabel("Subject"), self.plot_subject, QLabel("Activity"),
                        self.plot_activity):

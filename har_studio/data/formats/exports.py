@@ -49,6 +49,15 @@ class Export:
     def label(self, member: str) -> str:
         return f"{self.path}:{member}"
 
+    def disk_path(self, member: str) -> Path | None:
+        """The member's own file on disk (a folder's; None in a zip), for readers that can
+        read it directly, after ``check``."""
+        return None
+
+    def check(self, member: str) -> None:
+        """DataError when the member is past the caps (see ``read``)."""
+        self._check(member, self.members[member])
+
     def read(self, member: str) -> bytes:
         size = self.members[member]
         self._check(member, size)
@@ -88,6 +97,9 @@ class FolderExport(Export):
 
     def label(self, member: str) -> str:
         return str(self.path / member)
+
+    def disk_path(self, member: str) -> Path | None:
+        return self.path / member
 
     def _read(self, member: str) -> bytes:
         return bytes(read_sniffed(self.path / member)) if self.members[member] else b""

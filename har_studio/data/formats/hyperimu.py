@@ -20,6 +20,7 @@ from .phone import (
     numbers,
     read_table,
     split_header,
+    timestamps,
 )
 
 APP = "HyperIMU"
@@ -82,7 +83,7 @@ def read(where: str, data: bytes) -> PhoneRecording:
     done = [f"accelerometer from the {group} columns"]
     stamp = find_column(table.header, "timestamp")
     if stamp is not None:
-        t = numbers(table, stamp) * 1e6
+        t = timestamps(table, stamp, 1_000_000)
     else:
         period = re.search(r"sampling\s*(?:time|rate)\s*:\s*(\d+)\s*ms", " ".join(table.preamble),
                            flags=re.IGNORECASE)

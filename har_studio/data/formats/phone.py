@@ -23,7 +23,15 @@ import pandas as pd
 
 from ..dataset import DataError
 from ..sidecar import Identity
-from .common import MAX_REPORTED_LINES, NON_FINITE, PLACEHOLDER, SNIFF_BYTES, ParsedFile, Table
+from .common import (
+    BAD_TIMESTAMP,
+    MAX_REPORTED_LINES,
+    NON_FINITE,
+    PLACEHOLDER,
+    SNIFF_BYTES,
+    ParsedFile,
+    Table,
+)
 
 UNICODE_MINUS = "\u2212".encode()
 _SEPARATORS = (",", ";", "\t")
@@ -41,6 +49,7 @@ class PhoneRecording:
     platform: str = ""          # "iPhone", "Android" or "" (unknown / not relevant)
     where: str = ""             # the file the rows come from (a zip member's label)
     first_line: int = 2         # physical line of the first row
+    t_base: int = 0             # ns added to t_ns (which then holds offsets, exact in float64)
 
 
 @dataclass
@@ -64,10 +73,16 @@ def head_lines(data: bytes, limit: int = 40) -> list[str]:
 def split_header(line: str) -> tuple[str, list[str]]:
     """(separator, names) of a header line: the separator that splits it most, names with
     quotes and spaces stripped."""
-    line = line.rstrip("\r")
-    sep = max(_SEPARATORS, key=lambda s: len(next(csv.reader([line], delimiter=s))))
-    names = [n.strip().strip('"').strip() for n in next(csv.reader([line], delimiter=sep))]
-    return sep, names
+    line = line.rstrip("\r").replace("\0", "")
+
+    def fields(sep: str) -> list[str]:
+        try:
+            return next(csv.reader([line], delimiter=sep), [])
+        except csv.Error:       # (a field past csv's size limit, say)
+            return line.split(sep)
+
+    sep = max(_SEPARATORS, key=lambda s: len(fields(s)))
+    return sep, [n.strip().strip('"').strip() for n in fields(sep)]
 
 
 def header_index(lines: list[str], skip: tuple[str, ...] = ("@", "#")) -> int:
@@ -123,6 +138,15 @@ def numbers(table: CsvTable, column: str) -> np.ndarray:
         dtype=np.float64, na_value=np.nan)
 
 
+def timestamps(table: CsvTable, column: str, ns_per_unit: int) -> np.ndarray:
+    """A clock column in ns: exact int64 when the column is whole numbers (Unix ms would lose
+    their last digits in float64), else float64."""
+    series = table.frame[column]
+    if series.dtype.kind in "iu":
+        return series.to_numpy(dtype=np.int64) * ns_per_unit
+    return numbers(table, column) * ns_per_unit
+
+
 def find_column(names: list[str], *patterns: str) -> str | None:
     """The first name matching one of `patterns` (regular expressions, case-insensitive)."""
     for pattern in patterns:
@@ -159,15 +183,19 @@ def finish(path: Path, rec: PhoneRecording, identity: Identity) -> ParsedFile:
                     activities=[identity.activity], records_read=n,
                     line_of=lambda recs: first_line + np.asarray(recs, dtype=np.int64))
     with np.errstate(invalid="ignore"):
-        finite = np.isfinite(xyz).all(axis=1) & np.isfinite(t)
-    zeros = finite & (xyz == 0).all(axis=1)
+        finite = (np.abs(xyz) < 3e38).all(axis=1)     # (float32 holds them)
+        when = t.astype(np.float64) + rec.t_base
+        timed = finite & (when >= 0) & (when < 9e18) if t.dtype.kind == "f" else finite & (t >= 0)
+    zeros = timed & (xyz == 0).all(axis=1)
     _skip(pf, NON_FINITE, np.flatnonzero(~finite), first_line)
+    _skip(pf, BAD_TIMESTAMP, np.flatnonzero(finite & ~timed), first_line)
     _skip(pf, PLACEHOLDER, np.flatnonzero(zeros), first_line)
-    keep = np.flatnonzero(finite & ~zeros)
+    keep = np.flatnonzero(timed & ~zeros)
     if len(keep) == 0:
         raise DataError(f"{where}: no usable samples ({n} rows, none with numbers for x, y, z"
                         " and time)")
     ts = np.round(t[keep]).astype(np.int64) if t.dtype.kind == "f" else t[keep].astype(np.int64)
+    ts += rec.t_base
     back = np.flatnonzero(np.diff(ts) < 0)
     if len(back):
         i = int(keep[back[0] + 1])

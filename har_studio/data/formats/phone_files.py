@@ -45,13 +45,19 @@ def _text_head(path: Path, head: bytes) -> bytes:
 
 
 def unit_of(path: Path) -> Path:
-    """The recording `path` belongs to: the export folder of one of Sensor Logger's CSVs (its
-    other files are read with it), else `path` itself."""
+    """The recording `path` belongs to: the export folder of one of Sensor Logger's files (the
+    others are read with it; an empty one, a sensor that was off, too), else `path` itself."""
     if path.is_file() and path.name.lower() in sensor_logger.KNOWN_FILES:
         folder = path.parent
-        head = _head(path)[:64]
-        if sensor_logger.is_sensor_csv(head) or head.startswith(b"version,"):
-            return folder
+        try:
+            siblings = [f for f in folder.iterdir()
+                        if f.name.lower() in sensor_logger.KNOWN_FILES and f.is_file()]
+        except OSError:
+            return path
+        for f in sorted(siblings, key=lambda f: f != path):
+            head = _head(f)[:64]
+            if sensor_logger.is_sensor_csv(head) or head.startswith(b"version,"):
+                return folder
     return path
 
 

@@ -45,7 +45,7 @@ def read(where: str, data: bytes) -> PhoneRecording:
     if time is None:
         raise DataError(f"{where}:{table.header_line}: no time column (columns: "
                         f"{', '.join(names)[:120]})")
-    t, clock = seconds_or_dates(table.frame[time])
+    t, base, clock = seconds_or_dates(table.frame[time])
     iphone = find_column(names, "gFTotal") is not None and clock == "date-time"
     sign = IOS_SIGN if iphone else 1.0
     xyz = np.column_stack([numbers(table, a) for a in axes]) * (sign * STANDARD_GRAVITY)
@@ -54,4 +54,4 @@ def read(where: str, data: bytes) -> PhoneRecording:
     if table.decimal == ",":
         done.append("decimal commas")
     return PhoneRecording(APP, FORMAT, t, xyz, done, "iPhone" if iphone else "Android", where,
-                          table.header_line + 1)
+                          table.header_line + 1, base)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import posixpath
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import numpy as np
@@ -38,6 +39,7 @@ APP = "Sensor Logger"
 FORMAT = "sensor-logger"
 HEADER = b"time,seconds_elapsed,"
 METADATA = "metadata.csv"
+PARALLEL_BYTES = 8 << 20      # two files together at least this big: read in two threads
 FILE_OF = {SL_TOTAL: "TotalAcceleration.csv", SL_ACCELEROMETER: "Accelerometer.csv",
            SL_GRAVITY: "Gravity.csv", SL_UNCALIBRATED: "AccelerometerUncalibrated.csv"}
 ACCEL_FILES = frozenset(f.lower() for f in FILE_OF.values())
@@ -94,25 +96,55 @@ def _phone(meta: dict[str, str]) -> tuple[str, str]:
     return "auto", ""
 
 
+def _typed(source) -> tuple[np.ndarray, np.ndarray]:
+    """One typed C read of a clean sensor CSV (a path or a buffer); ValueError if unclean."""
+    frame = pd.read_csv(source, usecols=["time", "x", "y", "z"], engine="c",
+                        dtype={"time": np.int64, "x": np.float64, "y": np.float64,
+                               "z": np.float64})
+    return frame["time"].to_numpy(), frame[["x", "y", "z"]].to_numpy()
+
+
+_TYPED_FAILURES = (ValueError, TypeError, OverflowError, pd.errors.ParserError)
+
+
 def _read_xyz(export: Export, member: str) -> tuple[np.ndarray, np.ndarray]:
     """(time ns int64, values float64 [n, 3] in x, y, z order) of one sensor CSV."""
     where = export.label(member)
+    disk = export.disk_path(member)
+    if disk is not None:       # a folder's file: the C parser reads it from disk itself
+        export.check(member)
+        with open(disk, "rb") as fh:
+            head = fh.read(64)
+        if head.startswith(HEADER):
+            try:
+                return _typed(disk)
+            except _TYPED_FAILURES:
+                pass
     data, _ = decode_text(where, export.read(member))
     if not is_sensor_csv(data[:64]):
         raise DataError(f"{where}:1: not a Sensor Logger sensor file (expected the header "
                         "time,seconds_elapsed,z,y,x)")
     try:   # the usual, clean file: one typed read
-        frame = pd.read_csv(io.BytesIO(data), usecols=["time", "x", "y", "z"], engine="c",
-                            dtype={"time": np.int64, "x": np.float64, "y": np.float64,
-                                   "z": np.float64}, float_precision="legacy")
-        return frame["time"].to_numpy(), frame[["x", "y", "z"]].to_numpy()
-    except (ValueError, TypeError, OverflowError, pd.errors.ParserError):
+        return _typed(io.BytesIO(data))
+    except _TYPED_FAILURES:
         table = read_table(where, data)
     missing = [c for c in ("time", "x", "y", "z") if c not in table.header]
     if missing:
         raise DataError(f"{where}:1: no column {', '.join(missing)}")
     xyz = np.column_stack([numbers(table, c) for c in "xyz"])
     return numbers(table, "time"), xyz
+
+
+def _read_two(export: Export, first: str, second: str):
+    """``_read_xyz`` of two members; a big pair in two threads (pandas' C parser releases the
+    GIL, as ``halves.py`` uses for one big WISDM file)."""
+    from ...threads import usable_cores
+
+    if export.members[first] + export.members[second] < PARALLEL_BYTES or usable_cores() < 2:
+        return _read_xyz(export, first), _read_xyz(export, second)
+    with ThreadPoolExecutor(1) as pool:
+        later = pool.submit(_read_xyz, export, second)
+        return _read_xyz(export, first), later.result()
 
 
 def read_export(export: Export, folder: str) -> PhoneRecording:
@@ -131,8 +163,8 @@ def read_export(export: Export, folder: str) -> PhoneRecording:
         scale = STANDARD_GRAVITY if in_g(values) else 1.0
         done.append("total acceleration from TotalAcceleration.csv")
     elif SL_ACCELEROMETER in present and SL_GRAVITY in present:
-        t, user = _read_xyz(export, present[SL_ACCELEROMETER])
-        tg, grav = _read_xyz(export, present[SL_GRAVITY])
+        (t, user), (tg, grav) = _read_two(export, present[SL_ACCELEROMETER],
+                                          present[SL_GRAVITY])
         if len(tg) == len(t) and np.array_equal(tg, t):
             grav_at = grav
         else:

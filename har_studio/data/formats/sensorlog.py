@@ -63,6 +63,6 @@ def read(where: str, data: bytes) -> PhoneRecording:
     time = find_column(table.header, clock_col, r"loggingTime\(txt\)")
     if time is None:
         raise DataError(f"{where}:{table.header_line}: SensorLog file without a time column")
-    t, _ = seconds_or_dates(table.frame[time])
+    t, base, _ = seconds_or_dates(table.frame[time])
     return PhoneRecording(APP, FORMAT, t, xyz * (IOS_SIGN * STANDARD_GRAVITY), done, "iPhone",
-                          where, table.header_line + 1)
+                          where, table.header_line + 1, base)

@@ -13,14 +13,15 @@ import pandas as pd
 _TIME_OF_DAY = re.compile(r"^\s*(\d{1,2}):(\d{2}):(\d{2})[:.](\d{1,3})\s*$")
 
 
-def seconds_or_dates(series: pd.Series) -> tuple[np.ndarray, str]:
-    """(ns as float64, NaN where unreadable; what the clock was): numbers are seconds."""
+def seconds_or_dates(series: pd.Series) -> tuple[np.ndarray, int, str]:
+    """(ns as float64 after `base`, NaN where unreadable; `base` ns, what the clock was):
+    numbers are seconds. Dates keep every ns: float64 holds the offset from the first."""
     if series.dtype.kind in "iuf":
-        return series.to_numpy(dtype=np.float64) * 1e9, "seconds"
+        return series.to_numpy(dtype=np.float64) * 1e9, 0, "seconds"
     text = series.astype("string").str.strip()
     nums = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     if np.isfinite(nums).mean() > 0.5:
-        return nums * 1e9, "seconds"
+        return nums * 1e9, 0, "seconds"
     parts = text.str.extract(_TIME_OF_DAY)
     if parts.notna().all(axis=1).mean() > 0.5:
         hms = parts[[0, 1, 2]].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
@@ -28,7 +29,7 @@ def seconds_or_dates(series: pd.Series) -> tuple[np.ndarray, str]:
                                                                           na_value=np.nan)
         ns = ((hms[:, 0] * 60 + hms[:, 1]) * 60 + hms[:, 2] + frac) * 1e9
         midnight = np.cumsum(np.diff(ns, prepend=ns[:1]) < -12 * 3600e9)   # past midnight
-        return ns + midnight * 86400e9, "time of day"
+        return ns + midnight * 86400e9, 0, "time of day"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         stamps = pd.to_datetime(text.str.replace(r"\s+([+-]\d{2}):?(\d{2})$", r"\1\2",
@@ -36,6 +37,9 @@ def seconds_or_dates(series: pd.Series) -> tuple[np.ndarray, str]:
                                 errors="coerce", utc=True, format="mixed")
     ok = stamps.notna().to_numpy()
     ns = np.full(len(text), np.nan)
+    base = 0
     if ok.any():
-        ns[ok] = stamps[ok].dt.as_unit("ns").astype("int64").to_numpy().astype(np.float64)
-    return ns, "date-time"
+        exact = stamps[ok].dt.as_unit("ns").astype("int64").to_numpy()
+        base = int(exact[0])
+        ns[ok] = (exact - base).astype(np.float64)
+    return ns, base, "date-time"

@@ -302,7 +302,7 @@ def save_edits(session: EditSession, folder: str | Path | None = None,
     """Write the edited recording (one file per part) and its sidecar beside the first
     source (or in `folder`, named after `name`, when there is no source file). Returns the
     data files and the sidecar. Never replaces an existing file."""
-    sources = [Path(s) for s in session.sources if Path(s).is_file()]
+    sources = [Path(s) for s in session.sources if Path(s).exists()]   # a file, zip or folder
     where = Path(folder) if folder is not None else (
         sources[0].parent if sources else Path.cwd())
     stem = sources[0].stem if sources else name
@@ -318,8 +318,9 @@ def save_edits(session: EditSession, folder: str | Path | None = None,
         atomic_write_text(path, recording_text(part))
     record = {
         "format": EDITS_FORMAT, "version": EDITS_VERSION,
-        "sources": [{"file": s.name, "path": str(s.resolve()), "bytes": s.stat().st_size,
-                     "sha256": _sha256(s)} for s in sources],
+        "sources": [{"file": s.name, "path": str(s.resolve()),
+                     **({"bytes": s.stat().st_size, "sha256": _sha256(s)} if s.is_file()
+                        else {})} for s in sources],
         "files": [f.name for f in files],
         "edits": [e.to_dict() for e in session.edits],
         "summary": session.summary(),

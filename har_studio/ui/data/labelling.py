@@ -296,7 +296,7 @@ class LabelEditor(QObject):
         if self.session is None or not self.session.edits:
             self.failed.emit("Nothing to save: no edits yet.")
             return None
-        has_file = any(Path(s).is_file() for s in self.session.sources)
+        has_file = any(Path(s).exists() for s in self.session.sources)
         folder = None if has_file else paths.user_data_dir() / "recordings"
         try:
             files, sidecar = save_edits(self.session, folder=folder, name="demo")

@@ -5,28 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import test_data_tab
 from phone_writers import write_sensor_logger
 from PySide6.QtWidgets import QDialogButtonBox
 
 from har_studio.data.activities import UNLABELLED
 from har_studio.data.labels import read_edits
 from har_studio.data.sidecar import subject_number
-from har_studio.ui.data import DataTab, import_dialog
+from har_studio.ui.data import import_dialog
 from har_studio.ui.data.import_dialog import LABEL_LATER, IdentityDialog
-from har_studio.ui.state import AppState
-from har_studio.ui.workers import stop_all_workers
 
 TIMEOUT = 20_000
 SECONDS = 40
-
-
-@pytest.fixture
-def tab(qtbot):
-    widget = DataTab(AppState())
-    qtbot.addWidget(widget)
-    widget.resize(1280, 800)
-    yield widget
-    stop_all_workers()
+tab = test_data_tab.tab   # the Data tab fixture
 
 
 @pytest.fixture

@@ -34,17 +34,12 @@ from __future__ import annotations
 
 from .common import (
     BAD_SUBJECT,
-    BAD_TIMESTAMP,
     MAX_FILE_BYTES,
     MAX_REPORTED_LINES,
     MISSING_VALUE,
-    NOMINAL_RATE_HZ,
-    NON_FINITE,
-    NOT_A_NUMBER,
     PLACEHOLDER,
     SNIFF_BYTES,
     TOO_MANY_FIELDS,
-    UNKNOWN_ACTIVITY,
     Layout,
     ParsedFile,
     Table,
@@ -58,9 +53,8 @@ from .text import read_text_bytes
 from .wisdm2019 import WISDM2019_NAME
 
 __all__ = [
-    "BAD_SUBJECT", "BAD_TIMESTAMP", "MAX_FILE_BYTES", "MAX_REPORTED_LINES", "MISSING_VALUE",
-    "NOMINAL_RATE_HZ", "NON_FINITE", "NOT_A_NUMBER", "PLACEHOLDER", "ROLE_ALIASES",
-    "SNIFF_BYTES", "TOO_MANY_FIELDS", "UNKNOWN_ACTIVITY", "WISDM2019_NAME", "Layout",
-    "ParsedFile", "Table", "normalise_header", "one_line", "parse", "parse_plain_raw",
-    "read_text_bytes", "sniff",
+    "BAD_SUBJECT", "MAX_FILE_BYTES", "MAX_REPORTED_LINES", "MISSING_VALUE", "PLACEHOLDER",
+    "ROLE_ALIASES", "SNIFF_BYTES", "TOO_MANY_FIELDS", "WISDM2019_NAME", "Layout", "ParsedFile",
+    "Table", "normalise_header", "one_line", "parse", "parse_plain_raw", "read_text_bytes",
+    "sniff",
 ]

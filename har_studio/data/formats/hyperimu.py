@@ -12,16 +12,7 @@ import re
 import numpy as np
 
 from ..dataset import DataError
-from .phone import (
-    PhoneRecording,
-    find_column,
-    head_lines,
-    header_index,
-    numbers,
-    read_table,
-    split_header,
-    timestamps,
-)
+from . import phone
 
 APP = "HyperIMU"
 FORMAT = "hyperimu"
@@ -31,10 +22,10 @@ _NOT_ACCEL = ("linear", "gravity", "uncal", "gyro", "magnet", "rotation", "orien
 def matches(data: bytes) -> bool:
     """True when decoded text bytes start like a HyperIMU log (``@`` lines, then a header of
     ``<sensor>.x`` columns)."""
-    lines = head_lines(data, 12)
+    lines = phone.head_lines(data, 12)
     if not lines or not lines[0].lstrip("\ufeff").startswith("@"):
         return False
-    i = header_index(lines)
+    i = phone.header_index(lines)
     return i > 0 and ".x" in lines[i] and "hyperimu" in "".join(lines[:i]).lower()
 
 
@@ -54,22 +45,22 @@ def _accelerometer(table, groups: dict[str, list[str]]) -> str | None:
     for group, cols in groups.items():
         if any(w in group.lower() for w in _NOT_ACCEL):
             continue
-        values = np.column_stack([numbers(table, c) for c in cols])
+        values = np.column_stack([phone.numbers(table, c) for c in cols])
         norm = np.nanmedian(np.linalg.norm(values, axis=1)) if len(values) else np.nan
         if 7.0 < norm < 13.0:
             return group
     return None
 
 
-def read(where: str, data: bytes) -> PhoneRecording:
+def read(where: str, data: bytes) -> phone.PhoneRecording:
     """The accelerometer samples of a HyperIMU log (decoded bytes)."""
-    lines = head_lines(data, 12)
-    i = header_index(lines)
-    _, names = split_header(lines[i])
+    lines = phone.head_lines(data, 12)
+    i = phone.header_index(lines)
+    _, names = phone.split_header(lines[i])
     if all(re.fullmatch(r"[-+.\deE]+", n) for n in names if n):
         raise DataError(f"{where}:{i + 1}: a HyperIMU log without a header line (an old app "
                         "version): turn on the CSV header in HyperIMU's settings and record again")
-    table = read_table(where, data)
+    table = phone.read_table(where, data)
     groups = _groups(table.header)
     group = _accelerometer(table, groups)
     at = f"{where}:{table.header_line}"
@@ -79,11 +70,11 @@ def read(where: str, data: bytes) -> PhoneRecording:
                         f"({', '.join(groups) or 'none'})"
                         + (": linear acceleration has gravity removed" if linear else "")
                         + "; turn on the accelerometer in HyperIMU and record again")
-    xyz = np.column_stack([numbers(table, c) for c in groups[group]])
+    xyz = np.column_stack([phone.numbers(table, c) for c in groups[group]])
     done = [f"accelerometer from the {group} columns"]
-    stamp = find_column(table.header, "timestamp")
+    stamp = phone.find_column(table.header, "timestamp")
     if stamp is not None:
-        t = timestamps(table, stamp, 1_000_000)
+        t = phone.timestamps(table, stamp, 1_000_000)
     else:
         period = re.search(r"sampling\s*(?:time|rate)\s*:\s*(\d+)\s*ms", " ".join(table.preamble),
                            flags=re.IGNORECASE)
@@ -92,4 +83,4 @@ def read(where: str, data: bytes) -> PhoneRecording:
                             "on timestamps in HyperIMU's settings")
         t = np.arange(len(xyz), dtype=np.float64) * int(period.group(1)) * 1e6
         done.append(f"no timestamp column: {period.group(1)} ms a sample (its @ lines)")
-    return PhoneRecording(APP, FORMAT, t, xyz, done, "Android", where, table.header_line + 1)
+    return phone.PhoneRecording(APP, FORMAT, t, xyz, done, "Android", where, table.header_line + 1)

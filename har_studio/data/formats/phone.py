@@ -94,6 +94,14 @@ def header_index(lines: list[str], skip: tuple[str, ...] = ("@", "#")) -> int:
     return -1
 
 
+def header_names(data: bytes, limit: int = 20) -> list[str]:
+    """The column names of the first header line of decoded text bytes (lines that are blank
+    or start with ``@`` or ``#`` skipped), [] when there is none: what ``matches`` looks at."""
+    lines = head_lines(data, limit)
+    i = header_index(lines)
+    return split_header(lines[i])[1] if i >= 0 else []
+
+
 def read_table(where: str, data: bytes, dtype: dict | None = None,
                usecols: list[str] | None = None) -> CsvTable:
     """Parse a phone app's CSV (decoded UTF-8 bytes, ``text.decode_text``). DataError naming

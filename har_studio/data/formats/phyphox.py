@@ -15,15 +15,7 @@ import re
 import numpy as np
 
 from ..dataset import DataError
-from .phone import (
-    PhoneRecording,
-    find_column,
-    head_lines,
-    header_index,
-    numbers,
-    read_table,
-    split_header,
-)
+from . import phone
 
 APP = "phyphox"
 FORMAT = "phyphox"
@@ -34,22 +26,22 @@ WITH_G = "record with phyphox's experiment \"Acceleration with g\" and export it
 
 def matches(data: bytes) -> bool:
     """True when decoded text bytes start like a phyphox CSV export (a quoted time column)."""
-    lines = head_lines(data, 10)
-    i = header_index(lines, ())
+    lines = phone.head_lines(data, 10)
+    i = phone.header_index(lines, ())
     if i < 0 or '"' not in lines[i]:
         return False
-    _, names = split_header(lines[i])
+    _, names = phone.split_header(lines[i])
     return bool(names) and re.fullmatch(_TIME, names[0], flags=re.IGNORECASE) is not None
 
 
-def read(where: str, data: bytes) -> PhoneRecording:
+def read(where: str, data: bytes) -> phone.PhoneRecording:
     """The samples of a phyphox ``Raw Data.csv`` (decoded bytes) in Android's convention."""
-    table = read_table(where, data)
+    table = phone.read_table(where, data)
     names = table.header
-    time = find_column(names, _TIME)
-    axes = [find_column(names, rf"acceleration {a} \(m/s\^?2\)") for a in "xyz"]
+    time = phone.find_column(names, _TIME)
+    axes = [phone.find_column(names, rf"acceleration {a} \(m/s\^?2\)") for a in "xyz"]
     at = f"{where}:{table.header_line}"
-    if any(find_column(names, rf"linear acceleration {a}.*") for a in "xyz"):
+    if any(phone.find_column(names, rf"linear acceleration {a}.*") for a in "xyz"):
         raise DataError(f"{at}: phyphox \"Acceleration (without g)\" has gravity removed: {WITH_G}")
     if time is None or None in axes:
         shown = ", ".join(n for n in names if not n.startswith("_unnamed"))[:120]
@@ -58,9 +50,9 @@ def read(where: str, data: bytes) -> PhoneRecording:
                             f"experiment's data: {WITH_G}")
         what = "gyroscope" if any("gyro" in n.lower() for n in names) else "another experiment"
         raise DataError(f"{at}: a phyphox export of {what} ({shown}), not acceleration: {WITH_G}")
-    t = numbers(table, time)
-    xyz = np.column_stack([numbers(table, a) for a in axes])
+    t = phone.numbers(table, time)
+    xyz = np.column_stack([phone.numbers(table, a) for a in axes])
     done = ["Android's convention already"]
     if table.decimal == ",":
         done.append("decimal commas")
-    return PhoneRecording(APP, FORMAT, t * 1e9, xyz, done, "", where, table.header_line + 1)
+    return phone.PhoneRecording(APP, FORMAT, t * 1e9, xyz, done, "", where, table.header_line + 1)

@@ -12,15 +12,7 @@ import numpy as np
 
 from ..conventions import IOS_SIGN, STANDARD_GRAVITY
 from ..dataset import DataError
-from .phone import (
-    PhoneRecording,
-    find_column,
-    head_lines,
-    header_index,
-    numbers,
-    read_table,
-    split_header,
-)
+from . import phone
 from .times import seconds_or_dates
 
 APP = "SensorLog"
@@ -30,24 +22,19 @@ _MARKERS = ("accelerometeraccelerationx(g)", "motionuseraccelerationx(g)", "logg
 
 def matches(data: bytes) -> bool:
     """True when decoded text bytes have SensorLog's header."""
-    lines = head_lines(data, 5)
-    i = header_index(lines)
-    if i < 0:
-        return False
-    _, names = split_header(lines[i])
-    return any(n.lower() in _MARKERS for n in names)
+    return any(n.lower() in _MARKERS for n in phone.header_names(data, 5))
 
 
 def _xyz(table, prefix: str) -> np.ndarray | None:
-    cols = [find_column(table.header, rf"{prefix}{a}\(G\)") for a in "XYZ"]
+    cols = [phone.find_column(table.header, rf"{prefix}{a}\(G\)") for a in "XYZ"]
     if None in cols:
         return None
-    return np.column_stack([numbers(table, c) for c in cols])
+    return np.column_stack([phone.numbers(table, c) for c in cols])
 
 
-def read(where: str, data: bytes) -> PhoneRecording:
+def read(where: str, data: bytes) -> phone.PhoneRecording:
     """The accelerometer samples of a SensorLog CSV (decoded bytes), in Android's convention."""
-    table = read_table(where, data)
+    table = phone.read_table(where, data)
     raw = _xyz(table, "accelerometerAcceleration")
     if raw is not None:
         xyz, clock_col = raw, r"accelerometerTimestamp_sinceReboot\(s\)"
@@ -60,9 +47,9 @@ def read(where: str, data: bytes) -> PhoneRecording:
                             "Accelerometer in SensorLog and record again")
         xyz, clock_col = user + grav, r"motionTimestamp_sinceReboot\(s\)"
         done = ["signs flipped", "gravity added from motionGravity", "g converted to m/s²"]
-    time = find_column(table.header, clock_col, r"loggingTime\(txt\)")
+    time = phone.find_column(table.header, clock_col, r"loggingTime\(txt\)")
     if time is None:
         raise DataError(f"{where}:{table.header_line}: SensorLog file without a time column")
     t, base, _ = seconds_or_dates(table.frame[time])
-    return PhoneRecording(APP, FORMAT, t, xyz * (IOS_SIGN * STANDARD_GRAVITY), done, "iPhone",
+    return phone.PhoneRecording(APP, FORMAT, t, xyz * (IOS_SIGN * STANDARD_GRAVITY), done, "iPhone",
                           where, table.header_line + 1, base)

@@ -172,3 +172,36 @@ def test_saved_copy_reopens_as_edited_and_trains(qtbot, tab):
     assert labels.session.edits == []                         # a fresh start on the copy
     bundle = trained_tiny_bundle(loaded.args[0], epochs=1)
     assert UNLABELLED not in bundle.labels and len(bundle.labels) == 6
+
+
+def test_keys_label_and_undo_in_the_main_window(qtbot):
+    """Alt+2 and Ctrl+Z pressed on the Data tab's plot, in the window that also holds the Live
+    tab's Alt+1…9: the Data tab's act (the hidden tab's do not)."""
+    from PySide6.QtTest import QTest
+
+    from har_studio.data.demo import demo_dataset
+    from har_studio.ui.main_window import MainWindow
+
+    state = AppState()
+    window = MainWindow(state)
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    state.set_dataset(demo_dataset(subjects=2, seconds_per_activity=20.0))
+    window.show_tab("Data")
+    window.activateWindow()
+    qtbot.waitExposed(window)
+    tab = window.tab("Data")
+    tab.select_plot(1, "walking")
+    tab.labels.select_span(1.0, 5.0)
+    plot = tab.view.accel_plot
+    plot.setFocus()
+    qtbot.waitUntil(plot.hasFocus, timeout=5000)
+    second = tab.label_bar.activity_combo.itemText(1)
+    QTest.keyClick(plot, Qt.Key.Key_2, Qt.KeyboardModifier.AltModifier)
+    assert [e.activity for e in tab.labels.session.edits] == [second]
+    QTest.keyClick(plot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert tab.labels.session.edits == []
+    QTest.keyClick(plot, Qt.Key.Key_Delete)
+    assert [e.kind for e in tab.labels.session.edits] == ["delete"]
+    stop_all_workers()

@@ -2,8 +2,10 @@
 
 ``DataController`` owns the loading job (``loaders.load_iter`` or the demo generator in a
 worker; a new load cancels the old one) and the window-count job, remembers what was opened
-(``QSettings``), and puts a loaded dataset into ``AppState``. The main window creates it and
-hands it to the Data tab; nothing here is a widget.
+(``QSettings``), and puts a loaded dataset into ``AppState``. A phone app's recording that does
+not say who and what (``loaders.identity_needed``) is asked about first (``import_dialog``); the
+loader remembers the answer beside it. The main window creates it and hands it to the Data tab;
+nothing here is a widget.
 """
 
 from __future__ import annotations

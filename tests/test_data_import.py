@@ -96,7 +96,9 @@ def test_label_later_then_label_spans_and_save(qtbot, tab, recording, asked):
     labels.select_span(SECONDS / 2, SECONDS)
     assert labels.label_span("sitting")
     with qtbot.waitSignal(tab.datasetLoaded, timeout=TIMEOUT) as loaded:
-        files, _sidecar = labels.save()
+        with qtbot.waitSignal(labels.saved, timeout=TIMEOUT) as saved:
+            assert labels.save()
+    files = saved.args[0]
     assert files[0].parent == recording.parent and files[0].name == "walk_2024.labelled.txt"
     ds = loaded.args[0]
     assert ds.report.unlabelled == 0

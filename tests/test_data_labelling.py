@@ -137,7 +137,8 @@ def test_edits_that_cannot_apply_say_why(qtbot, tab):
     labels.select_span(500.0, 600.0)
     assert not labels.delete_span()
     assert "no samples" in tab.label_bar.message.text()
-    assert labels.undo_stack.count() == 0 and labels.save() is None
+    assert labels.undo_stack.count() == 0 and not labels.save()
+    assert "Nothing to save" in tab.label_bar.message.text()
 
 
 def test_saved_copy_reopens_as_edited_and_trains(qtbot, tab):
@@ -154,7 +155,9 @@ def test_saved_copy_reopens_as_edited_and_trains(qtbot, tab):
     labels.label_span("walking")
     edited = labels.session.frame
     with qtbot.waitSignal(tab.datasetLoaded, timeout=TIMEOUT) as loaded:
-        files, sidecar = labels.save()
+        with qtbot.waitSignal(labels.saved, timeout=TIMEOUT) as saved:
+            assert labels.save()
+    files, sidecar = saved.args
     assert open(source, "rb").read() == before                # the original is untouched
     assert files[0].parent == sidecar.parent == Path(source).parent
     assert tab.state.dataset_paths == [str(files[0])]

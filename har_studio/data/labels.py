@@ -10,7 +10,8 @@ frame and the list of edits (undo is ``pop``), and applies them in order.
 ``save_edits`` writes the result as a new recording beside the first source file (never over
 it, never over an earlier save): WISDM v1.1 raw text (``3,Walking,<ns>,x,y,z;``) for an
 accelerometer recording, a headed CSV when it has a gyroscope (v1.1 holds no gyroscope), one
-file per part when the recording was split. Its sidecar (``data/sidecar.py``: ``<file>.harstudio.json``,
+file per part when the recording was split (about 1 s per 200,000 samples: the Data tab saves
+in the background). Its sidecar (``data/sidecar.py``: ``<file>.harstudio.json``,
 key ``edits``) records where it came from (file names and SHA-256) and every edit, so
 ``apply_edits(original, read_edits(saved).edits)`` gives the saved data again. Files are
 written atomically.
@@ -282,19 +283,18 @@ def _free_stem(folder: Path, stem: str, suffix: str, parts: int) -> str:
 
 def recording_text(frame: pd.DataFrame) -> str:
     """`frame` as WISDM v1.1 raw text (accelerometer only) or, with a gyroscope, as a headed
-    CSV; float32 values written with 9 significant digits read back exactly."""
+    CSV. Values are written with 9 significant digits: they read back as the same float32."""
     gyro = all(c in frame.columns for c in GYRO_CHANNELS)
     chans = [*ACCEL_CHANNELS, *(GYRO_CHANNELS if gyro else ())]
     act = frame["activity"]
     names = np.array([str(c) if gyro else str(c)[:1].upper() + str(c)[1:]
                       for c in act.cat.categories], dtype=object)
-    cols = [frame["subject"].astype(str).to_numpy(), names[act.cat.codes.to_numpy()],
-            frame["timestamp"].astype(str).to_numpy()]
-    cols += [np.char.mod("%.9g", frame[c].to_numpy(np.float64)) for c in chans]
-    sep, end = ",", "\n" if gyro else ";\n"
-    lines = [sep.join(map(str, row)) for row in zip(*cols, strict=True)]
+    columns = [frame["subject"].to_numpy().tolist(), names[act.cat.codes.to_numpy()].tolist(),
+               frame["timestamp"].to_numpy().tolist(),
+               *(frame[c].to_numpy(np.float64).tolist() for c in chans)]
+    row = "{},{},{}" + ",{:.9g}" * len(chans) + ("\n" if gyro else ";\n")
     head = ",".join(["subject", "activity", "timestamp", *chans]) + "\n" if gyro else ""
-    return head + end.join(lines) + (end if lines else "")
+    return head + "".join([row.format(*values) for values in zip(*columns, strict=True)])
 
 
 def save_edits(session: EditSession, folder: str | Path | None = None,

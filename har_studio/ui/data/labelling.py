@@ -4,11 +4,13 @@
 owns the selected span (a ``LinearRegionItem``), the split point (an ``InfiniteLine``), the
 core's ``EditSession`` and a ``QUndoStack`` of its edits. Every edit is a ``data.labels.Edit``;
 the edited frame is redrawn in the plot, and *Save labelled copy* writes it beside the
-original (``save_edits``) and opens the copy, so what is trained is what was saved.
+original (``save_edits``, in the background) and opens the copy, so what is trained is what
+was saved.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from ... import paths
 from ...data.activities import WISDM_V11_ACTIVITIES, activity_order
 from ...data.labels import UNLABELLED, Edit, EditSession, save_edits
 from ..widgets import InlineMessage
+from ..workers import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +125,7 @@ class LabelEditor(QObject):
         self.session: EditSession | None = None
         self.origin_ns = 0
         self.undo_stack = QUndoStack(self)
+        self._saver = JobRunner(self, receiver=self)
         # own actions, not createUndoAction's: their text grows with the command's description
         self.undo_action = QAction("Undo", self)
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
@@ -291,22 +295,35 @@ class LabelEditor(QObject):
         return self._apply(make)
 
     # ------------------------------------------------------------------ saving
-    def save(self) -> tuple[list[Path], Path] | None:
-        """Write the labelled copy and its sidecar; None (with a message) when it failed."""
+    def save(self) -> bool:
+        """Write the labelled copy and its sidecar in the background (``saved`` then);
+        False (with a message) when there is nothing to save or a save is under way."""
         if self.session is None or not self.session.edits:
             self.failed.emit("Nothing to save: no edits yet.")
-            return None
-        has_file = any(Path(s).exists() for s in self.session.sources)
-        folder = None if has_file else paths.user_data_dir() / "recordings"
-        try:
-            files, sidecar = save_edits(self.session, folder=folder, name="demo")
-        except (OSError, ValueError) as exc:
-            self.failed.emit(f"Could not save: {' '.join(str(exc).split())}")
-            return None
-        log.info("saved the labelled copy %s (%d edits)", files[0], len(self.session.edits))
-        self.undo_stack.setClean()
+            return False
+        if self._saver.running:
+            return False
+        snapshot = copy.copy(self.session)        # edits made while it saves are not in it
+        snapshot.edits = list(self.session.edits)
+        has_source = any(Path(s).exists() for s in snapshot.sources)
+        folder = None if has_source else paths.user_data_dir() / "recordings"
+        self.bar.save_button.setEnabled(False)
+        self.bar.status.setText(f"Saving {len(snapshot.frame):,} samples…")
+        self._saver.start(lambda: save_edits(snapshot, folder=folder, name="demo"))
+        return True
+
+    def _on_runner_succeeded(self, result) -> None:
+        files, sidecar = result
+        log.info("saved the labelled copy %s", files[0])
+        self._update_status()
+        self.bar.status.setText(f"Saved {files[0].name}; opening it…")
         self.saved.emit(files, sidecar)
-        return files, sidecar
+
+    def _on_runner_failed(self, exc, tb: str) -> None:
+        if not isinstance(exc, (OSError, ValueError)):
+            log.error("saving the labelled copy failed\n%s", tb)
+        self._update_status()
+        self.failed.emit(f"Could not save: {' '.join(str(exc).split())}")
 
     def _on_failed(self, text: str) -> None:
         self.bar.message.show_message(text, "warning")
@@ -317,7 +334,7 @@ class LabelEditor(QObject):
         for widget in (self.bar.label_button, self.bar.unlabel_button, self.bar.delete_button,
                        self.bar.crop_button, self.bar.split_button):
             widget.setEnabled(session is not None)
-        self.bar.save_button.setEnabled(self.has_unsaved_edits())
+        self.bar.save_button.setEnabled(self.has_unsaved_edits() and not self._saver.running)
         if session is None or not session.edits:
             self.bar.status.setText("Drag on the plot to select a span, click to mark a "
                                     "point; then label, delete, crop or split.")

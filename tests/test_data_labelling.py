@@ -77,6 +77,12 @@ def test_alt_shortcuts_label_with_the_bar_activities(qtbot, tab):
     labels.unlabel_action.trigger()
     assert labels.session.edits[-1].activity == UNLABELLED
     assert unlabelled_count(labels.session.frame) > 50
+    for subject in (1, 2):
+        tab.select_plot(subject, "sitting")
+        labels.select_span(0.0, 1000.0)                       # all of it
+        assert labels.label_span("walking")
+    assert tab.view.plot_activity.findData("sitting") < 0     # no one sits any more
+    assert not labels.region.isVisible()
     assert UNLABELLED not in [tab.label_bar.activity_combo.itemText(i)
                               for i in range(tab.label_bar.activity_combo.count())]
 

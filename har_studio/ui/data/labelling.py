@@ -228,7 +228,11 @@ class LabelEditor(QObject):
         self.mark_point(x)
 
     def _on_view_plot_changed(self) -> None:
-        self.region.hide()   # its seconds were those of the other plot
+        self.clear_selection()   # its seconds were those of the other plot
+
+    def clear_selection(self) -> None:
+        """Hide the span and the point (another plot is shown)."""
+        self.region.hide()
         self.marker.hide()
 
     # ------------------------------------------------------------------ edits

@@ -189,7 +189,10 @@ class DataTab(QWidget):
     def _on_labels_edits_changed(self) -> None:
         session, ds = self.labels.session, self.state.dataset
         if session is not None and ds is not None:
+            before = self.view.plot_selection()[:2]
             self.view.show_frame(session.frame, ds.channels)
+            if self.view.plot_selection()[:2] != before:   # what was plotted is gone
+                self.labels.clear_selection()
 
     def _on_labels_saved(self, files, sidecar) -> None:
         self.panel.message.show_message(

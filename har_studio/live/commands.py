@@ -200,7 +200,8 @@ def _replay(args: argparse.Namespace) -> int:
     from ..data.loaders import load
 
     try:
-        dataset = load(args.data if len(args.data) > 1 else args.data[0])
+        dataset = load(args.data if len(args.data) > 1 else args.data[0],
+                       subject=args.subject, activity=args.activity)  # phone recordings
     except DataError as exc:
         return cli.fail(str(exc))
     except OSError as exc:

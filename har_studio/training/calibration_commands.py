@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from ..cli import fail, print_json
+from ..data.commands import add_identity_arguments, identity_of
 
 
 def register(subparsers) -> None:
@@ -26,6 +27,7 @@ def register(subparsers) -> None:
     p.add_argument("--model", required=True, metavar="FILE", help="the base .harmodel file")
     p.add_argument("--data", nargs="+", required=True, metavar="PATH",
                    help="the person's labelled recording(s): files and/or folders")
+    add_identity_arguments(p, subject=False)   # --subject below serves
     p.add_argument("--out", required=True, metavar="FILE", help="the calibrated .harmodel")
     p.add_argument("--subject", type=int, default=None,
                    help="the person's subject id when the data holds several people")
@@ -90,7 +92,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
                                    activities=tuple(a.strip() for a in args.activities.split(",")
                                                     if a.strip()))
         bundle = load_model(args.model)
-        dataset = load(args.data)
+        dataset = load(args.data, **identity_of(args))
         result = run_to_end(calibrate_model(bundle, dataset, config, subject=args.subject,
                                             base_path=args.model, person=args.person,
                                             out=args.out), _show)

@@ -16,7 +16,6 @@ import torch
 from har_studio.data.demo import write_demo_files
 from har_studio.progress import run_to_end
 from har_studio.training import commands, sweep_commands
-from har_studio.training.crossval import list_cv_runs
 from har_studio.training.presets import (
     ROBUST,
     get_preset,
@@ -24,13 +23,8 @@ from har_studio.training.presets import (
     preset_toml,
     write_preset_file,
 )
-from har_studio.training.sweep import (
-    TrialFinished,
-    list_sweeps,
-    load_space,
-    read_sweep,
-    run_sweep,
-)
+from har_studio.training.reports import list_cv_runs, list_sweeps, read_sweep
+from har_studio.training.sweep import TrialFinished, load_space, run_sweep
 
 TINY_FLAGS = ["--window", "32", "--step", "16", "--device", "cpu", "--precision", "fp32"]
 TINY_MODEL = ["--embedding", "16", "--head-width", "32", "--blocks", "1", "--heads", "2",

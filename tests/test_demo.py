@@ -118,10 +118,11 @@ def test_write_demo_files_wisdm_v11_text(tmp_path):
     np.testing.assert_array_equal(ts, frame["timestamp"].to_numpy())
 
 
-def test_written_file_loads_when_the_loader_exists(tmp_path):
-    loaders = pytest.importorskip("har_studio.data.loaders")
+def test_written_file_loads(tmp_path):
+    from har_studio.data.loaders import load
+
     paths = write_demo_files(tmp_path, subjects=2, seconds_per_activity=8.0)
-    ds = loaders.load(paths)
+    ds = load(paths)
     frame = demo_frame(subjects=2, seconds_per_activity=8.0)
     assert ds.report.records == len(frame)
     assert ds.subjects == [1, 2]

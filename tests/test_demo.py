@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import pandas as pd
@@ -143,12 +142,9 @@ def test_demo_dataset_report():
     assert r.gaps == 0 and r.skipped == {}
 
 
-def test_default_is_fast():
-    start = time.perf_counter()
+def test_default_size():   # how fast: bench/bench_responsiveness.py (demo_dataset_s)
     ds = demo_dataset()
-    elapsed = time.perf_counter() - start
     assert len(ds.frame) == 6 * 6 * 1200
-    assert elapsed < 2.0  # < 0.5 s on an idle machine; slack for a loaded CI box
 
 
 def test_bad_arguments_raise_value_error():

@@ -8,6 +8,9 @@ here, against the targets the tests used to hold (with slack for a loaded 2-core
   (the test allowed 2 s).
 - ``load_20mb_one_line_s``: a 20 MB WISDM v1.1 file of ~350,000 records on one line, and
   ``load_bad_file_s``: the slowest refusal of ``tests/wisdm_files.BAD_KINDS``; target < 8 s.
+- ``model_size_estimate_ms``: the Train tab's parameter and multiply-add count of the reference
+  model (``ui.train.form_helpers.size_estimate``, on the GUI thread at every form edit), target
+  < 16 ms (one frame; the test allowed 200 ms for the whole update).
 - ``stop_s``: ``stop()`` of a silent UDP source, of a TCP source with 20 idle clients still
   connected, and of a SensorServer source waiting 5 s to retry an absent phone; target < 1 s
   (TCP with clients: < 2 s).
@@ -72,7 +75,14 @@ def loading(repeats: int, folder: Path) -> dict:
             return
         raise SystemExit(f"{path} was not refused")
 
+    from har_studio.model.config import ViTConfig
+    from har_studio.ui.train.form_helpers import size_estimate
+
+    size_estimate(ViTConfig())   # imports torch's meta device once
     return {
+        "model_size_estimate_ms": {
+            "median": round(1000 * _median(lambda: size_estimate(ViTConfig()), repeats), 2),
+            "target": 16.0},
         "demo_dataset_s": {"median": _median(demo_dataset, repeats), "target": 0.5},
         "load_20mb_one_line_s": {"median": _median(lambda: load(long_line), repeats),
                                  "target": 8.0},

@@ -37,6 +37,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))   # the hostile-file writers the tests use
 os.environ.setdefault("HAR_STUDIO_HOME", tempfile.mkdtemp(prefix="har_bench_resp_"))
 
+from hostile_network import _wait_for  # noqa: E402 - the same wait as the hostile-network bench
+
 
 def _seconds(fn) -> float:
     t0 = time.perf_counter()
@@ -46,15 +48,6 @@ def _seconds(fn) -> float:
 
 def _median(fn, repeats: int) -> float:
     return round(statistics.median(_seconds(fn) for _ in range(repeats)), 4)
-
-
-def _wait_for(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.005)
-    return False
 
 
 def loading(repeats: int, folder: Path) -> dict:

@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 from test_live_sources import address, post, sensor_logger_body, udp_send, wait_for
 
-from har_studio.live import HttpSource, TcpSource, UdpSource, parse_json_batch, parse_lines
-from har_studio.live.sources import listen_warning
+from har_studio.live.addresses import listen_warning
+from har_studio.live.protocols import parse_json_batch, parse_lines
+from har_studio.live.server import HttpSource, TcpSource
+from har_studio.live.udp import UdpSource
 
 
 @pytest.fixture

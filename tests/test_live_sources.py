@@ -18,21 +18,15 @@ import torch
 
 from har_studio.data.splits import Normaliser
 from har_studio.data.windows import WindowConfig
-from har_studio.live import (
-    HttpSource,
-    LiveControl,
-    SampleBatch,
-    StreamingClassifier,
-    StreamRecorder,
-    TcpSource,
-    UdpSource,
-    local_addresses,
-    make_network_source,
-    parse_address,
-    parse_json_batch,
-    parse_lines,
-    run_session,
-)
+from har_studio.live.addresses import local_addresses, parse_address
+from har_studio.live.classifier import StreamingClassifier
+from har_studio.live.protocols import parse_json_batch, parse_lines
+from har_studio.live.recorder import StreamRecorder
+from har_studio.live.registry import make_network_source
+from har_studio.live.server import HttpSource, TcpSource
+from har_studio.live.session import LiveControl, run_session
+from har_studio.live.source import SampleBatch
+from har_studio.live.udp import UdpSource
 from har_studio.model.config import ViTConfig
 from har_studio.model.io import ModelBundle
 from har_studio.model.vit import TimeSeriesViT

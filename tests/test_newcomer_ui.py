@@ -174,7 +174,7 @@ def test_an_interrupted_run_shows_as_such_and_resumes_from_past_runs(qtbot, tmp_
 
 def test_wording_for_a_newcomer(qtbot):
     from har_studio.live.session import SessionSummary
-    from har_studio.live.sources import SourceStats
+    from har_studio.live.source import SourceStats
     from har_studio.ui.live.panel import address_hint
     from har_studio.ui.live.view import LiveView, summary_text
     from har_studio.ui.train.settings import inputs_text

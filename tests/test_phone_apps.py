@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from test_live_sources import wait_for
 
-from har_studio.live import make_network_source
 from har_studio.live.apps import PhyphoxSource, SensorServerSource
 from har_studio.live.protocols import parse_phyphox_get, parse_sensorserver_message
+from har_studio.live.registry import make_network_source
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
 

@@ -27,6 +27,7 @@ from har_studio.training import (
     new_run_dir,
     prepare_data,
     run_to_end,
+    steps,
     train,
 )
 from har_studio.training.runs import CONFIG_FILE, HISTORY_FILE, MODEL_FILE, REPORT_FILE
@@ -123,14 +124,14 @@ def test_train_yields_progress_and_returns_a_result(prepared, tmp_path):
 def test_batch_progress_is_throttled(prepared, monkeypatch):
     """By the interval, not by a clock read here: an interval longer than the run lets only
     the first batch through, a zero interval every batch. (How many a second a real run
-    yields: bench/bench_gui_train.py.)"""
+    yields: bench/bench_train.py, batch_progress_per_s.)"""
     config = TrainConfig(epochs=3, batch_size=8, device="cpu", precision="fp32")
     total = 3 * math.ceil(len(prepared.train) / 8)
-    monkeypatch.setattr(engine, "BATCH_PROGRESS_INTERVAL_S", 1e9)
+    monkeypatch.setattr(steps, "BATCH_PROGRESS_INTERVAL_S", 1e9)
     items, _ = _drain(train(prepared, _config(prepared), config))
     batches = [i for i in items if isinstance(i, BatchProgress)]
     assert [(b.epoch, b.batch) for b in batches] == [(1, 1)]
-    monkeypatch.setattr(engine, "BATCH_PROGRESS_INTERVAL_S", 0.0)
+    monkeypatch.setattr(steps, "BATCH_PROGRESS_INTERVAL_S", 0.0)
     items, _ = _drain(train(prepared, _config(prepared), config))
     batches = [i for i in items if isinstance(i, BatchProgress)]
     assert len(batches) == total
@@ -171,7 +172,7 @@ def test_close_mid_training_abandons_the_run(prepared, tmp_path):
 
 
 def test_stop_keeps_the_best_model_so_far(prepared, monkeypatch):
-    monkeypatch.setattr(engine, "BATCH_PROGRESS_INTERVAL_S", 0.0)  # progress after every batch
+    monkeypatch.setattr(steps, "BATCH_PROGRESS_INTERVAL_S", 0.0)  # progress after every batch
     control = TrainControl()
     gen = train(prepared, _config(prepared), TrainConfig(epochs=5, patience=0, **FAST),
                 control=control)
@@ -369,7 +370,7 @@ def test_runs_default_to_the_user_folder(_isolated_user_folder):
 
 def test_augmentation_rotates_about_gravity():
     gen = torch.Generator().manual_seed(0)
-    aug = engine._Augmenter(["x", "y", "z", "gx", "gy", "gz"], np.ones(6, np.float32), gen,
+    aug = steps.BatchAugmenter(["x", "y", "z", "gx", "gy", "gz"], np.ones(6, np.float32), gen,
                             torch.device("cpu"), scale=0.0, jitter=0.0)
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.normal(size=(8, 32, 6)).astype(np.float32))
@@ -383,19 +384,19 @@ def test_augmentation_rotates_about_gravity():
                                atol=1e-4)
     torch.testing.assert_close(out[..., :3].mean(dim=1), x[..., :3].mean(dim=1), rtol=1e-4,
                                atol=1e-4)
-    noisy = engine._Augmenter(["x", "y", "z"], np.ones(3, np.float32), gen, torch.device("cpu"),
+    noisy = steps.BatchAugmenter(["x", "y", "z"], np.ones(3, np.float32), gen, torch.device("cpu"),
                               rotate=False)(x[..., :3])
     assert not torch.allclose(noisy, x[..., :3])
 
 
 def test_learning_rate_schedule_and_class_weights():
     peak = 1e-3
-    assert engine.lr_at(0, 100, 10, peak) == pytest.approx(peak / 10)
-    assert engine.lr_at(9, 100, 10, peak) == pytest.approx(peak)
-    assert engine.lr_at(10, 100, 10, peak) == pytest.approx(peak)
-    assert engine.lr_at(55, 100, 10, peak) == pytest.approx(peak / 2)
-    assert engine.lr_at(99, 100, 10, peak) < peak * 0.01
-    w = engine.class_weight_vector(np.array([0, 0, 0, 1]), 3)
+    assert steps.lr_at(0, 100, 10, peak) == pytest.approx(peak / 10)
+    assert steps.lr_at(9, 100, 10, peak) == pytest.approx(peak)
+    assert steps.lr_at(10, 100, 10, peak) == pytest.approx(peak)
+    assert steps.lr_at(55, 100, 10, peak) == pytest.approx(peak / 2)
+    assert steps.lr_at(99, 100, 10, peak) < peak * 0.01
+    w = steps.class_weight_vector(np.array([0, 0, 0, 1]), 3)
     np.testing.assert_allclose(w, [4 / 6, 4 / 2, 0.0])
 
 

@@ -25,7 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from ...data.activities import canonical_activity
-from ...live import ReplaySource, local_addresses, make_network_source, parse_speed
+from ...live.addresses import local_addresses
+from ...live.registry import make_network_source
+from ...live.replay import ReplaySource, parse_speed
 from .hints import address_hint
 from .panel_boxes import calibrate_box, record_box, wrapped_label
 

@@ -16,10 +16,8 @@ from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QSplitter, QWidget
 
-from ...live import (
-    SessionSummary,
-    StreamingClassifier,
-)
+from ...live.classifier import StreamingClassifier
+from ...live.session import SessionSummary
 from ..state import AppState
 from ..widgets import configure_pyqtgraph, make_timer
 from .calibrate import CalibrationGuide

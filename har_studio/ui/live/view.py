@@ -15,7 +15,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from ...data.dataset import CHANNEL_UNITS
-from ...live import UNCERTAIN, LiveUpdate, RunningFigures, SessionSummary
+from ...live.classifier import UNCERTAIN
+from ...live.session import LiveUpdate, RunningFigures, SessionSummary
 from ..widgets import InlineMessage
 from .plots import (
     AttentionStrip,

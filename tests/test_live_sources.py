@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -200,15 +201,14 @@ def test_http_prefers_total_acceleration(started):
     assert src.stats().other_sensors == 1
 
 
-def test_a_silent_source_stops_promptly_and_a_busy_port_is_reported():
+def test_a_silent_source_stops_and_a_busy_port_is_reported():
     src = make_network_source("udp", port=0)
     src.start()
     assert not src.wait(0.01)
     stats = src.stats()
     assert stats.samples == 0 and not stats.connected and len(src.read()) == 0
-    began = time.monotonic()
-    src.stop()
-    assert time.monotonic() - began < 1.0
+    src.stop()                    # how quickly: bench/bench_responsiveness.py (stop_s)
+    assert not [t for t in threading.enumerate() if t.name == f"har-{src.kind}-source"]
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)

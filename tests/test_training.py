@@ -122,15 +122,15 @@ def test_train_yields_progress_and_returns_a_result(prepared, tmp_path):
 
 
 def test_batch_progress_is_throttled(prepared, monkeypatch):
-    import time
-
+    """By the interval, not by a clock read here: an interval longer than the run lets only
+    the first batch through, a zero interval every batch. (How many a second a real run
+    yields: bench/bench_train.py, batch_progress_per_s.)"""
     config = TrainConfig(epochs=3, batch_size=8, device="cpu", precision="fp32")
-    t0 = time.perf_counter()
-    items, _ = _drain(train(prepared, _config(prepared), config))
-    elapsed = time.perf_counter() - t0
-    batches = [i for i in items if isinstance(i, BatchProgress)]
     total = 3 * math.ceil(len(prepared.train) / 8)
-    assert 1 <= len(batches) <= 1 + elapsed / steps.BATCH_PROGRESS_INTERVAL_S
+    monkeypatch.setattr(steps, "BATCH_PROGRESS_INTERVAL_S", 1e9)
+    items, _ = _drain(train(prepared, _config(prepared), config))
+    batches = [i for i in items if isinstance(i, BatchProgress)]
+    assert [(b.epoch, b.batch) for b in batches] == [(1, 1)]
     monkeypatch.setattr(steps, "BATCH_PROGRESS_INTERVAL_S", 0.0)
     items, _ = _drain(train(prepared, _config(prepared), config))
     batches = [i for i in items if isinstance(i, BatchProgress)]
@@ -138,11 +138,24 @@ def test_batch_progress_is_throttled(prepared, monkeypatch):
     assert [b.batch for b in batches[:3]] == [1, 2, 3] and batches[-1].fraction == 1.0
 
 
+# What this recipe reaches on the fixture's 56 test windows (1 window = 1.8 points), measured
+# for TrainConfig seeds 0-7 at commit 55cfdfa (the command: the test's docstring):
+# accuracy 0.821 (seeds 0, 2, 5: the worst), 0.857, 0.875, 0.875, 0.911, 1.0; macro F1 0.795 at
+# worst. The floors sit four windows below the worst seed: a drop to 0.55 fails, a change
+# of the random stream does not.
+QUALITY_FLOOR = {"accuracy": 0.75, "f1_macro": 0.72}
+
+
 def test_training_learns_the_demo_activities(prepared):
+    """Measured with the fixture's data and this recipe, one run per seed:
+    ``for seed in 0..7: run_to_end(train(prepared, _config(prepared), TrainConfig(epochs=6,
+    lr=3e-3, patience=0, seed=seed, **FAST))).metrics``."""
     result = run_to_end(train(prepared, _config(prepared),
                               TrainConfig(epochs=6, lr=3e-3, patience=0, **FAST)))
     assert result.history[-1].train_loss < result.history[0].train_loss
-    assert result.metrics["accuracy"] > 0.5  # 4 classes: chance is 0.25
+    assert result.metrics["windows"] == 56
+    for name, floor in QUALITY_FLOOR.items():   # 4 classes: chance is 0.25
+        assert result.metrics[name] >= floor, (name, result.metrics[name])
 
 
 def test_close_mid_training_abandons_the_run(prepared, tmp_path):

@@ -339,12 +339,12 @@ def _resume(args: argparse.Namespace) -> int:
     from ..data.dataset import DataError
     from ..model.io import ModelFileError
     from ..progress import run_to_end
-    from . import runs
     from .engine import TrainControl
+    from .jobs import resume_training
 
     control = TrainControl()
     try:
-        gen = runs.resume_training(args.resume, data=args.data, control=control)
+        gen = resume_training(args.resume, data=args.data, control=control)
         with _GracefulInterrupt(control):
             result = run_to_end(gen, _report_progress)
     except (DataError, ModelFileError, ValueError, OSError) as exc:

@@ -67,7 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshots", metavar="DIR",
                         help="run the same tour on demo data and save a picture of each tab "
                              "into DIR (the README's pictures), then exit")
+    parser.add_argument("--size", metavar="WxH", type=window_size,
+                        help="open the window at this size, e.g. 1280x800 (for --screenshots)")
     return parser
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """'1280x800' -> (1280, 800); argparse turns the ValueError into a one-line message."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 1280x800") from None
+    if not (200 <= width <= 10000 and 200 <= height <= 10000):
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be 200 to 10000")
+    return width, height
 
 
 def setup_logging(level: int = logging.INFO) -> logging.Handler:
@@ -182,6 +195,8 @@ def run_gui(argv: list[str] | None = None) -> int:
 
     state = AppState()
     window = MainWindow(state)
+    if args.size:
+        window.resize(*args.size)
     window.show()
     if args.smoke_test:
         return _smoke_test(app, window, state, args, started)

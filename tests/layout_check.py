@@ -1,7 +1,7 @@
 """Find text the user cannot read in full: a helper for layout tests (not a test itself).
 
 ``clipped_widgets(root)`` walks the visible widgets under `root` and returns one line per
-label, button, check box, combo box or table cell whose text is wider than the space it is
+label, button, check box, combo box or item-view cell (table, list, tree) whose text is wider than the space it is
 given, and per scroll area that needs a horizontal scroll bar (a side panel must fit its
 width; scrolling down is fine). The space a widget is given is what its ancestors leave
 visible of it, horizontally: a label pushed half out of a panel is clipped even when its own
@@ -22,9 +22,10 @@ from __future__ import annotations
 import html
 import re
 
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
+    QAbstractItemView,
     QApplication,
     QCheckBox,
     QComboBox,
@@ -35,7 +36,6 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyleOptionComboBox,
     QTabBar,
-    QTableWidget,
     QToolButton,
     QWidget,
 )
@@ -161,25 +161,38 @@ def _combo_problem(combo: QComboBox, width: int) -> str | None:
     return None
 
 
-def _table_problems(table: QTableWidget) -> list[str]:
+def _item_view_problems(view: QAbstractItemView, max_rows: int = 200) -> list[str]:
+    """Cells of a table, list or tree (top level) whose text, with its check box and icon,
+    is wider than the visible part of the cell."""
     problems = []
-    metrics = table.fontMetrics()
-    viewport = table.viewport().rect()
-    for row in range(table.rowCount()):
-        if table.isRowHidden(row):
-            continue
-        for column in range(table.columnCount()):
-            item = table.item(row, column)
-            if item is None or table.isColumnHidden(column) or not item.text():
+    model = view.model()
+    if model is None:
+        return problems
+    metrics = view.fontMetrics()
+    viewport = view.viewport().rect()
+    style = view.style()
+    indicator = style.pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth, None, view) + 4
+    root = QModelIndex()
+    columns = 1 if isinstance(model, QAbstractListModel) else model.columnCount(root)
+    for row in range(min(model.rowCount(root), max_rows)):
+        for column in range(columns):
+            index = model.index(row, column, root)
+            text = index.data(Qt.ItemDataRole.DisplayRole)
+            if text is None or str(text) == "":
                 continue
-            rect = table.visualItemRect(item)
-            if not rect.intersects(viewport):
+            rect = view.visualRect(index)
+            if rect.isEmpty() or not rect.intersects(viewport):
                 continue
-            right = min(rect.right() + 1, viewport.right() + 1)
-            room = right - max(rect.left(), viewport.left()) - 6   # the cell's text margins
-            needed = metrics.horizontalAdvance(item.text())
+            room = (min(rect.right(), viewport.right()) - max(rect.left(), viewport.left())
+                    + 1 - 6)   # the cell's text margins
+            if index.data(Qt.ItemDataRole.CheckStateRole) is not None:
+                room -= indicator
+            if index.data(Qt.ItemDataRole.DecorationRole) is not None:
+                room -= view.iconSize().width() + 4 if view.iconSize().width() > 0 else 20
+            lines = str(text).splitlines() or [""]
+            needed = max(metrics.horizontalAdvance(line) for line in lines)
             if needed > room + TOLERANCE_PX:
-                problems.append(f"{name_of(table)} cell ({row}, {column}) {item.text()!r}: "
+                problems.append(f"{name_of(view)} cell ({row}, {column}) {lines[0][:40]!r}: "
                                 f"text needs {needed} px, has {room}")
     return problems
 
@@ -197,8 +210,8 @@ def clipped_widgets(root: QWidget) -> list[str]:
                 problems.append(f"{name_of(widget)} (holding {name_of(widget.widget())}): "
                                 f"needs a horizontal scroll bar ({bar.maximum()} px more)")
             continue
-        if isinstance(widget, QTableWidget):
-            problems += _table_problems(widget)
+        if isinstance(widget, QAbstractItemView):
+            problems += _item_view_problems(widget)
             continue
         if isinstance(widget, QToolButton) and isinstance(widget.parentWidget(), QTabBar):
             continue   # a tab bar's scroll arrows

@@ -82,3 +82,63 @@ def test_no_text_is_clipped_at_1280x800(qtbot, window, name):
     qtbot.wait(50)   # let the layouts settle after the tab switch
     clipped = clipped_widgets(window)
     assert clipped == [], "\n".join(clipped)
+
+
+def test_train_tab_fits_a_full_hd_window_too(qtbot, window):
+    window.resize(1920, 1080)
+    window.show_tab("Train")
+    qtbot.waitUntil(lambda: window.width() == 1920)
+    clipped = clipped_widgets(window)
+    assert clipped == [], "\n".join(clipped)
+
+
+def _inside(inner, outer) -> bool:
+    return (inner.left() >= outer.left() - 0.5 and inner.right() <= outer.right() + 0.5
+            and inner.top() >= outer.top() - 0.5 and inner.bottom() <= outer.bottom() + 0.5)
+
+
+def test_train_plots_show_every_label_and_the_star_whole(qtbot, window):
+    """Per-class values, confusion column names and the kept-weights star stay inside their
+    plots at 1280x800, even for a perfect class and a star on the last epoch at 1.0."""
+    from PySide6.QtCore import QPointF, QRectF
+
+    from har_studio.ui.train.plots import STAR_SIZE
+
+    window.show_tab("Train")
+    tab = window.tab("Train")
+    qtbot.wait(50)
+    bars = tab.results.per_class
+    bars.set_values({"walking": 1.0, "jogging": 0.2, "sitting": 0.93, "standing": 0.0})
+    qtbot.wait(20)
+    view = bars.plot.getPlotItem().getViewBox()
+    rects = bars.value_labels.label_rects()
+    assert len(rects) == 4
+    assert all(_inside(r, view.sceneBoundingRect()) for r in rects), (view.sceneBoundingRect(), rects)
+
+    confusion = tab.results.confusion
+    names = confusion.column_names()
+    assert len(names) == confusion.class_count == 6
+    column_px = confusion.plot.getPlotItem().getViewBox().width() / len(names)
+    metrics = confusion.plot.fontMetrics()
+    assert all(metrics.horizontalAdvance(name) <= column_px for name in names), names
+    assert all(full.startswith(shown.rstrip("…")) for full, shown in
+               zip(confusion.labels, names, strict=True))
+
+    plots = tab.view.plots
+    rows = [{"epoch": e, "epochs": 3, "train_loss": 0.01 / e, "val_loss": 0.02 / e,
+             "train_acc": 0.9, "val_acc": 1.0, "kept": e == 3} for e in (1, 2, 3)]
+    plots.set_planned_epochs(3)
+    plots.set_epochs(rows)
+    qtbot.wait(20)
+    acc_view = plots.acc_plot.getPlotItem().getViewBox()
+    x, y = plots.kept_star.getData()
+    centre = acc_view.mapViewToScene(QPointF(float(x[0]), float(y[0])))
+    star = QRectF(centre.x() - STAR_SIZE / 2, centre.y() - STAR_SIZE / 2, STAR_SIZE, STAR_SIZE)
+    assert _inside(star, acc_view.sceneBoundingRect())
+    # small losses read as themselves (no "loss (x0.001)"), and epochs are whole numbers
+    for plot in (plots.loss_plot, plots.acc_plot):
+        item = plot.getPlotItem()
+        assert "(x" not in item.getAxis("left").labelString()
+        axis = item.getAxis("bottom")
+        ticks = axis.tickValues(0.0, 3.25, axis.width())
+        assert ticks and all(float(v).is_integer() for _, values in ticks for v in values)

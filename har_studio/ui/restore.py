@@ -51,10 +51,7 @@ def restore_session(window, state) -> str | None:
     newest run. Returns the model file restored (None when none)."""
     remember_model(state)
     try:
-        train = window.tab("Train")
-        runs_list = train.runs_list
-        if runs_list.count() and not train.running:
-            runs_list.setCurrentRow(0)       # its curves and results, as before the restart
+        window.tab("Train").show_newest_run()   # its curves and results, as before
     except (KeyError, AttributeError):
         log.debug("no Train tab to restore", exc_info=True)
     path = remembered_model_path()

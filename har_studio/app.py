@@ -2,7 +2,9 @@
 
 ``run_gui(argv)`` is what ``har-studio`` (no subcommand) runs. Options:
 ``PATH ...`` data to open; ``--demo`` open the built-in demo data; ``--smoke-test`` show the
-window, wait for the data, print one JSON line of start-up figures and exit.
+window, wait for the data, print one JSON line of start-up figures and exit. ``--self-test``
+and ``--screenshots DIR`` run in a throw-away user data folder (``temporary_home``): they
+never add a run, a setting or a log line to the user's own.
 With no paths it reopens the data used last (if it still exists), else the demo data, so a
 fresh install shows something straight away.
 """
@@ -10,14 +12,19 @@ fresh install shows something straight away.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import logging.handlers
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Iterator
+from pathlib import Path
 
 from . import APP_NAME, ORG_NAME, __version__, paths
 
@@ -170,6 +177,30 @@ def open_startup_data(window, args: argparse.Namespace) -> str:
     return "demo"
 
 
+@contextlib.contextmanager
+def temporary_home() -> Iterator[Path]:
+    """A throw-away user data folder (``HAR_STUDIO_HOME``) for a self-test or a screenshot
+    run: its runs, settings and log go there, never into the user's; removed at the end (the
+    log file closed first), and the variable set back."""
+    before = os.environ.get("HAR_STUDIO_HOME")
+    home = Path(tempfile.mkdtemp(prefix="har-studio-selftest-"))
+    os.environ["HAR_STUDIO_HOME"] = str(home)
+    try:
+        yield home
+    finally:
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if isinstance(handler, logging.FileHandler) and \
+                    Path(handler.baseFilename).is_relative_to(home):
+                root.removeHandler(handler)
+                handler.close()
+        if before is None:
+            os.environ.pop("HAR_STUDIO_HOME", None)
+        else:
+            os.environ["HAR_STUDIO_HOME"] = before
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def run_gui(argv: list[str] | None = None) -> int:
     """Open the app; returns the process exit code."""
     started = process_start_time()
@@ -178,7 +209,14 @@ def run_gui(argv: list[str] | None = None) -> int:
     unknown_options = [a for a in qt_args if a.startswith("--")]
     if unknown_options:
         parser.error(f"unrecognised arguments: {' '.join(unknown_options)}")
+    if args.self_test or args.screenshots:
+        with temporary_home():
+            return _open(args, qt_args, started)
+    return _open(args, qt_args, started)
 
+
+def _open(args: argparse.Namespace, qt_args: list[str], started: float) -> int:
+    """Make the application and the window, then run the app or the test asked for."""
     app = _make_application([sys.argv[0], *qt_args])
     setup_logging()
     install_excepthooks()

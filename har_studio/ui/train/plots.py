@@ -11,11 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QWidget
-
-from ...atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -25,18 +23,6 @@ VAL_COLOUR = "#E69F00"
 BATCH_COLOUR = (0, 114, 178, 150)
 STAR_SIZE = 12           # px, the kept-weights star
 STAR_ROOM = 0.08         # of the accuracy axis above 1.0, so a star at 1.0 is drawn whole
-
-
-def save_widget_png(widget: QWidget, path) -> None:
-    """Render `widget` as it looks now into a PNG file, written atomically."""
-    pixmap = widget.grab()
-    data = QByteArray()
-    buffer = QBuffer(data)
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not pixmap.save(buffer, "PNG"):
-        raise OSError(f"could not render {path} as PNG")
-    buffer.close()
-    atomic_write_bytes(path, bytes(data.data()))
 
 
 class EpochAxis(pg.AxisItem):

@@ -123,6 +123,9 @@ def test_train_plots_show_every_label_and_the_star_whole(qtbot, window):
     assert all(metrics.horizontalAdvance(name) <= column_px for name in names), names
     assert all(full.startswith(shown.rstrip("…")) for full, shown in
                zip(confusion.labels, names, strict=True))
+    axis = confusion.plot.getPlotItem().getAxis("bottom")   # the names' descenders fit
+    assert axis.height() >= (abs(axis.style["tickLength"]) + axis.style["tickTextOffset"][1]
+                             + metrics.height())
 
     plots = tab.view.plots
     rows = [{"epoch": e, "epochs": 3, "train_loss": 0.01 / e, "val_loss": 0.02 / e,

@@ -385,8 +385,10 @@ class ConfusionHeatmap(QWidget):
         """Columns are narrow: each name is cut (with "…") to its column's width, so no name
         runs into the next one or off the plot; the rows keep the full names."""
         n = len(self.labels)
-        width = self.plot.getPlotItem().getViewBox().width() / max(n, 1) - 6
+        width = self.plot.getPlotItem().getViewBox().width() / max(n, 1) - 2
         metrics = QFontMetricsF(self._x_axis.font())
+        # tall enough for the names' descenders ("jogging" lost its g's)
+        self._x_axis.setHeight(int(metrics.height() + metrics.descent()) + 10)
         self._x_axis.set_names([metrics.elidedText(name, Qt.TextElideMode.ElideRight,
                                                    max(width, 8.0)) for name in self.labels])
 

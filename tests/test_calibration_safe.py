@@ -143,3 +143,17 @@ def test_calibrate_command_on_a_walk_alone(base, tmp_path, capsys):
     assert sorted(report["others_before_after"]) == sorted(a for a in ACTS if a != "walking")
     calibrated = load_model(out)
     assert sorted(calibrated.replay) == sorted(base.replay)   # a later calibration keeps it
+
+
+def test_the_automatic_step_cuts_enough_windows_from_a_short_capture():
+    from har_studio.training.calibration import CALIBRATION_WINDOWS, auto_step
+
+    window = WindowConfig(size=128, step=64, rate_hz=20.0)
+    assert auto_step(CalibrationConfig(seconds=20.0), window) == 4
+    assert auto_step(CalibrationConfig(seconds=60.0), window) == 17
+    assert auto_step(CalibrationConfig(seconds=600.0), window) == 32
+    assert auto_step(CalibrationConfig(seconds=6.0), window) == 1
+    assert auto_step(CalibrationConfig(seconds=20.0, step=8), window) == 8
+    for seconds in (20.0, 45.0, 60.0):
+        step = auto_step(CalibrationConfig(seconds=seconds), window)
+        assert (seconds * 20 - 128) // step + 1 >= CALIBRATION_WINDOWS

@@ -132,7 +132,9 @@ def _make_application(qt_argv: list[str]):
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
                       str(paths.user_data_dir()))
     from .ui.main_window import app_icon
+    from .ui.widgets import install_wheel_guard
 
+    install_wheel_guard(app)   # spin and combo boxes take the wheel only when focused
     app.setWindowIcon(app_icon())
     style = paths.resources_dir() / "style.qss"
     if style.exists():

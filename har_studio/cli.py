@@ -30,7 +30,7 @@ SUBCOMMANDS: dict[str, str] = {
 
 
 # subcommand -> one-line help for the top-level listing, the same text as its module's
-# ``register`` gives (tests/test_cli_help.py checks both and that no subcommand lacks one)
+# ``register`` gives (tests/test_cli_output.py checks both and that no subcommand lacks one)
 SUBCOMMAND_HELP: dict[str, str] = {
     "inspect": "load recordings and print what was found",
     "model": "parameters, multiply-adds and latency of a ViT configuration",

@@ -187,7 +187,7 @@ def test_data_tab_states_the_subject_wise_figure_next_to_a_random_split(qtbot):
         dataset = demo_dataset(subjects=3, seconds_per_activity=10.0, activities=ACTS)
         state.set_dataset(dataset)
         assert tab.split_guidance() == ""
-        tab.split_kind.setCurrentIndex(tab.split_kind.findData("random"))
+        tab.panel.split_kind.setCurrentIndex(tab.panel.split_kind.findData("random"))
         text = tab.split_guidance()
         assert "never seen" in text and "Cross-validate by subject" in text
         window, _split, _acts, _chans = tab.current_settings()
@@ -195,9 +195,9 @@ def test_data_tab_states_the_subject_wise_figure_next_to_a_random_split(qtbot):
         cv.settings["activities"] = list(dataset.activities)
         cv.settings["channels"] = list(dataset.channels)
         remember_cv(cv)
-        tab.split_kind.setCurrentIndex(tab.split_kind.findData("subject"))
+        tab.panel.split_kind.setCurrentIndex(tab.panel.split_kind.findData("subject"))
         assert tab.split_guidance() == ""
-        tab.split_kind.setCurrentIndex(tab.split_kind.findData("random"))
+        tab.panel.split_kind.setCurrentIndex(tab.panel.split_kind.findData("random"))
         assert "77.0% ± 3.0%" in tab.split_guidance()
     finally:
         stop_all_workers()

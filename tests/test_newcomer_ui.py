@@ -40,16 +40,16 @@ def test_eighteen_activities_start_at_a_to_e_and_the_choice_survives_a_restart(q
     data = demo_dataset(subjects=2, seconds_per_activity=7.0, activities=EIGHTEEN)
     tab = _data_tab(qtbot)
     tab.state.set_dataset(data)
-    assert sorted(tab.activity_list.checked()) == ["jogging", "sitting", "stairs", "standing",
+    assert sorted(tab.panel.activity_list.checked()) == ["jogging", "sitting", "stairs", "standing",
                                                     "walking"]
-    assert sorted(tab.state.activities) == sorted(tab.activity_list.checked())
-    tab.activity_list.set_checked(["walking", "sitting", "teeth"])
+    assert sorted(tab.state.activities) == sorted(tab.panel.activity_list.checked())
+    tab.panel.activity_list.set_checked(["walking", "sitting", "teeth"])
     qtbot.waitUntil(lambda: tab.state.activities is not None
                     and sorted(tab.state.activities) == ["sitting", "teeth", "walking"],
                     timeout=TIMEOUT)
     again = _data_tab(qtbot)                      # the app restarted
     again.state.set_dataset(data)
-    assert sorted(again.activity_list.checked()) == ["sitting", "teeth", "walking"]
+    assert sorted(again.panel.activity_list.checked()) == ["sitting", "teeth", "walking"]
     assert sorted(again.state.activities) == ["sitting", "teeth", "walking"]
     stop_all_workers()
 
@@ -174,7 +174,7 @@ def test_an_interrupted_run_shows_as_such_and_resumes_from_past_runs(qtbot, tmp_
 
 def test_wording_for_a_newcomer(qtbot):
     from har_studio.live.session import SessionSummary
-    from har_studio.live.sources import SourceStats
+    from har_studio.live.source import SourceStats
     from har_studio.ui.live.panel import address_hint
     from har_studio.ui.live.view import LiveView, summary_text
     from har_studio.ui.train.settings import inputs_text
@@ -204,20 +204,20 @@ def test_layout_at_1280x820(qtbot):
     window.show()
     state.set_dataset(demo_dataset(subjects=2, seconds_per_activity=7.0, activities=EIGHTEEN))
     data = window.tab("Data")
-    assert data.activity_chart.minimumHeight() >= 15 * 18     # a row per activity
+    assert data.view.activity_chart.minimumHeight() >= 15 * 18     # a row per activity
     _a_long_file_name_leaves_the_data_column_alone(window, state, data, qtbot)
     window.show_tab("Live")
     live = window.tab("Live")
     qtbot.waitExposed(live)
-    button = live.record_button
+    button = live.panel.record_button
     viewport = button.window()
     bottom = button.mapTo(viewport, QPoint(0, button.height())).y()
     assert bottom <= viewport.height() - 30       # above the fold, with its message below
-    live.attention_strip.set_channels(["acc_mag", "body_horiz", "body_vert", "tilt_x",
+    live.view.attention_strip.set_channels(["acc_mag", "body_horiz", "body_vert", "tilt_x",
                                        "tilt_y", "tilt_z"])
-    assert live.attention_strip.minimumHeight() >= 6 * 15
+    assert live.view.attention_strip.minimumHeight() >= 6 * 15
     # Before any attention the strip shows its rows over a clean axis, not "-400…400 (x0.001)".
-    strip = live.attention_strip
+    strip = live.view.attention_strip
     bottom = strip.getPlotItem().getAxis("bottom")
     assert not bottom.style["showValues"] and "x0.001" not in bottom.labelString()
     assert strip.getPlotItem().getAxis("left").range == [0.0, 6.0]
@@ -244,10 +244,10 @@ def _a_long_file_name_leaves_the_data_column_alone(window, state, data, qtbot) -
     name = "/recordings/" + ("walking_in_the_park_" * 10)[:200] + ".txt"
     state.set_dataset(dataclasses.replace(dataset, report=dataclasses.replace(
         dataset.report, files=[name])), [])
-    qtbot.waitUntil(lambda: "walking_in_the_park" in data.summary.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "walking_in_the_park" in data.panel.summary.text(), timeout=5000)
     QApplication.processEvents()
     assert column.width() == width and data.panel.width() <= viewport.width()   # no sideways scroll
-    assert name in data.summary.toolTip() and name not in data.summary.text()
+    assert name in data.panel.summary.toolTip() and name not in data.panel.summary.text()
     panel = data.panel
     for button in (panel.demo_button, panel.reseed_button, panel.wisdm_ae_button):
         corner = button.mapTo(viewport, QPoint(0, 0))

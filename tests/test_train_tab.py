@@ -197,7 +197,7 @@ def test_size_labels_follow_the_model_settings(qtbot, dataset):
     assert (config.series, config.modal, config.classes) == (32, inputs, 6)
     assert tab.settings.parameters == count_parameters(TimeSeriesViT(config))
     assert tab.settings.macs == count_macs(config)
-    assert tab.settings.size_ms < 200   # generous: the machine is shared
+    assert tab.settings.size_ms > 0   # how long it takes: bench/bench_responsiveness.py
 
 
 def test_invalid_model_settings_block_start(qtbot, dataset):

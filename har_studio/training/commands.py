@@ -16,6 +16,7 @@ import sys
 import threading
 
 from ..cli import fail, print_json
+from ..data.commands import add_identity_arguments, identity_of
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def register(subparsers) -> None:
     p.add_argument("--data", nargs="+", metavar="PATH",
                    help="data files and/or folders (searched recursively); required unless "
                         "--resume")
+    add_identity_arguments(p)
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue an interrupted run in its folder from its last checkpoint "
                         "(same data files and settings; --data overrides where the files are)")
@@ -106,6 +108,7 @@ def register(subparsers) -> None:
     e.add_argument("--activities", metavar="LIST",
                    help="score only these of the model's activities (comma-separated names or "
                         "WISDM 2019 letters); default all the model knows")
+    add_identity_arguments(e)
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     e.set_defaults(func=evaluate_command)
 
@@ -282,7 +285,7 @@ def _train(args: argparse.Namespace, ddp=None) -> int:
         if main_rank and out is not None and (out / runs.CONFIG_FILE).exists():
             return fail(f"{out} already holds a training run; choose another --out folder")
         init_bundle = load_model(args.init_model) if args.init_model else None
-        dataset = load(args.data)
+        dataset = load(args.data, **identity_of(args))
         activities = parse_activity_list(args.activities, known=dataset.activities)
         channels = ([c.strip() for c in args.channels.split(",") if c.strip()]
                     if args.channels else None)
@@ -339,12 +342,12 @@ def _resume(args: argparse.Namespace) -> int:
     from ..data.dataset import DataError
     from ..model.io import ModelFileError
     from ..progress import run_to_end
-    from . import runs
     from .engine import TrainControl
+    from .jobs import resume_training
 
     control = TrainControl()
     try:
-        gen = runs.resume_training(args.resume, data=args.data, control=control)
+        gen = resume_training(args.resume, data=args.data, control=control)
         with _GracefulInterrupt(control):
             result = run_to_end(gen, _report_progress)
     except (DataError, ModelFileError, ValueError, OSError) as exc:
@@ -364,7 +367,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         bundle = load_model(args.model)
         chosen = parse_activity_list(args.activities, known=list(bundle.labels))
         scored = chosen or list(bundle.labels)
-        dataset = load(args.data)
+        dataset = load(args.data, **identity_of(args))
         frame = dataset.frame
         missing = [c for c in bundle.channels if c not in frame.columns]
         if missing:

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ...training.crossval import CVResult, FoldFinished, FoldProgress
 from ...training.engine import BatchProgress, EpochProgress, TrainControl, TrainNote
-from ...training.jobs import DeviceChosen, cross_validate_model, train_model
+from ...training.jobs import DeviceChosen, cross_validate_model, resume_training, train_model
 from ..workers import JobRunner
 
 
@@ -68,8 +68,6 @@ def _job(request: TrainRequest):
     """The generator the worker runs (module level: it holds no reference to a widget)."""
     r = request
     if r.resume_folder:
-        from ...training.runs import resume_training
-
         return resume_training(r.resume_folder, control=r.control)
     if r.cv_folds > 1:
         return cross_validate_model(

@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...training import runs as runs_mod
-from ...training.crossval import read_cv_report
 from ...training.jobs import model_fields, record_report
-from ...training.sweep import SWEEP_FILE, read_sweep
+from ...training.reports import CROSSVAL_FILE, SWEEP_FILE, read_cv_report, read_sweep
 from .controller import TrainRequest
 
 
@@ -22,7 +21,7 @@ class PastRunsMixin:
         if (Path(folder) / SWEEP_FILE).is_file():
             self._show_sweep(folder)
             return
-        cv_file = Path(folder) / runs_mod.CROSSVAL_FILE
+        cv_file = Path(folder) / CROSSVAL_FILE
         if cv_file.is_file() and not (Path(folder) / runs_mod.CONFIG_FILE).is_file():
             self._show_cv_run(folder, cv_file)
             return

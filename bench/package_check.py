@@ -100,10 +100,19 @@ def main() -> int:
     if rc != 0:
         failures.append(f"--smoke-test exited {rc}: {err.strip().splitlines()[-1:] }")
 
+    def snapshot() -> list[tuple[str, int, int]]:   # what the user's folder holds
+        return sorted((str(p.relative_to(home)), p.stat().st_size, p.stat().st_mtime_ns)
+                      for p in home.rglob("*") if p.is_file())
+
+    before = snapshot()
     rc, selftest, err = run([str(exe), "--self-test"], env, 600)
     out["self_test_offscreen"] = {"rc": rc, **(selftest or {})}
     if rc != 0:
         failures.append(f"--self-test exited {rc}: {err.strip().splitlines()[-1:]}")
+    changed = sorted({name for name, *_ in set(snapshot()) ^ set(before)})
+    out["self_test_home_untouched"] = not changed
+    if changed:   # a run, a setting or a log line of the self-test in the user's folder
+        failures.append(f"--self-test wrote into HAR_STUDIO_HOME: {', '.join(changed[:5])}")
 
     xvfb = shutil.which("xvfb-run")
     if xvfb:

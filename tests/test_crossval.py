@@ -219,14 +219,14 @@ def test_train_tab_puts_the_subject_wise_figure_under_a_random_split_result(qtbo
     tab = TrainTab(state)
     qtbot.addWidget(tab)
     try:
-        tab.settings.set_preset("robust")
+        tab.panel.settings.set_preset("robust")
         tab.set_settings(TINY, {"epochs": 1, "batch_size": 32, "patience": 0,
                                 "device": "cpu", "precision": "fp32"})
         with qtbot.waitSignal(tab.trainingFinished, timeout=60000) as blocker:
-            qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(tab.panel.start_button, Qt.MouseButton.LeftButton)
         result = blocker.args[0]
         assert result.bundle.features == PRESETS["robust"].features
-        assert "never seen" in tab.guidance_text() and tab.cv_offer_button.isVisibleTo(tab)
+        assert "never seen" in tab.guidance_text() and tab.results.cv_offer_button.isVisibleTo(tab)
         recipe = result.bundle.recipe
         cv = _fake_cv(0.73, WINDOW, result.bundle.features)
         cv.settings.update(activities=recipe["labels"], channels=recipe["channels"],
@@ -235,7 +235,7 @@ def test_train_tab_puts_the_subject_wise_figure_under_a_random_split_result(qtbo
         remember_cv(cv)
         tab.results.show_report(tab.results.report, bundle=tab.result.bundle)
         assert "73.0% ± 3.0%" in tab.guidance_text()
-        assert not tab.cv_offer_button.isVisibleTo(tab)
+        assert not tab.results.cv_offer_button.isVisibleTo(tab)
     finally:
         stop_all_workers()
 

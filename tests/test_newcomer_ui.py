@@ -66,7 +66,7 @@ def test_a_restart_restores_the_model_and_the_last_results(qtbot, monkeypatch):
     train = window.tab("Train")
     train.set_settings(TINY, FAST)
     with qtbot.waitSignal(train.trainingFinished, timeout=TIMEOUT) as blocker:
-        qtbot.mouseClick(train.start_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(train.panel.start_button, Qt.MouseButton.LeftButton)
     result = blocker.args[0]
     restore_session(window, state)       # what app start does (remembers from here on)
     state.set_model(result.bundle, str(result.model_path))
@@ -103,8 +103,8 @@ def test_cross_validation_runs_reopen_from_past_runs(qtbot):
     train = window.tab("Train")
     train.refresh_runs()
     assert str(folder) in train.run_folders()
-    assert "cross-validation, 2 of 2 folds" in train.runs_list.item(0).text()
-    train.runs_list.setCurrentRow(train.run_folders().index(str(folder)))
+    assert "cross-validation, 2 of 2 folds" in train.panel.runs.runs_list.item(0).text()
+    train.panel.runs.runs_list.setCurrentRow(train.run_folders().index(str(folder)))
     assert train.results.cv_table.rowCount() == 2
     assert train.metric_value("cv_accuracy") == pytest.approx(cv.accuracy_mean)
     stop_all_workers()
@@ -126,15 +126,15 @@ def test_cross_validation_stopped_after_a_fold_says_so_once(qtbot):
     tab.controller.progressed.connect(lambda fraction, eta: etas.append(eta))
     tab.foldFinished.connect(lambda f: tab.stop_training() if f.fold == 1 else None)
     with qtbot.waitSignal(tab.crossValidationFinished, timeout=TIMEOUT) as blocker:
-        qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(tab.panel.start_button, Qt.MouseButton.LeftButton)
     cv = blocker.args[0]
     assert cv.stopped and cv.completed == 1
     assert any(e is not None for e in etas)             # an ETA for the whole run
-    assert "stopped after 1 of 3 folds" in tab.status_label.text()
+    assert "stopped after 1 of 3 folds" in tab.view.status_label.text()
     assert "3-fold leave-subjects-out, stopped after 1 of 3 folds" in cv.summary()
-    log = tab.log_view.toPlainText()
+    log = tab.view.log_view.toPlainText()
     assert log.count(cv.summary()) == 1
-    assert tab.progress_bar.value() == pytest.approx(1000 / 3, abs=2)
+    assert tab.view.progress_bar.value() == pytest.approx(1000 / 3, abs=2)
     assert tab.metric_value("cv_accuracy") == pytest.approx(cv.accuracy_mean)
     assert "no validation people" in log                # not "validation none"
     stop_all_workers()
@@ -162,8 +162,8 @@ def test_an_interrupted_run_shows_as_such_and_resumes_from_past_runs(qtbot, tmp_
     qtbot.addWidget(tab)
     tab.refresh_runs()
     row = tab.run_folders().index(str(folder))
-    assert "interrupted · resumable" in tab.runs_list.item(row).text()
-    tab.runs_list.setCurrentRow(row)
+    assert "interrupted · resumable" in tab.panel.runs.runs_list.item(row).text()
+    tab.panel.runs.runs_list.setCurrentRow(row)
     assert tab.panel.runs.resume_run_button.isEnabled()
     with qtbot.waitSignal(tab.trainingFinished, timeout=TIMEOUT) as blocker:
         qtbot.mouseClick(tab.panel.runs.resume_run_button, Qt.MouseButton.LeftButton)

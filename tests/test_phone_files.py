@@ -536,3 +536,49 @@ def test_fuzz_phone_files(tmp_path_factory, name, edits):
     assert np.all(np.diff(table.timestamp) >= 0)
     for values in table.channels.values():
         assert values.dtype == np.float32 and np.isfinite(values).all()
+
+
+def test_sensor_logger_csv_under_another_name(tmp_path):
+    t = 1_662_729_295_900_810_000 + np.arange(30) * 10_000_000
+    xyz = np.column_stack([np.full(30, 0.3), np.full(30, -1.2), np.full(30, 9.7)])
+    files = sensor_logger_files(t, xyz, "ios", uncalibrated=True)
+    raw = tmp_path / "walk_raw.csv"
+    raw.write_text(files["AccelerometerUncalibrated.csv"])
+    data = load(raw, **WHO)
+    np.testing.assert_allclose(xyz_of(data), xyz, atol=1e-6)
+    assert "iPhone: signs flipped" in note(data)
+    total = tmp_path / "walk_total.csv"
+    total.write_text(sensor_logger_files(t, xyz, "android")["TotalAcceleration.csv"])
+    np.testing.assert_allclose(xyz_of(load(total, **WHO)), xyz, atol=1e-6)
+    user = tmp_path / "walk_user.csv"
+    user.write_text(sensor_logger_files(t, xyz, "android")["Accelerometer.csv"])
+    with pytest.raises(DataError) as err:
+        load(user, **WHO)
+    assert "without gravity" in _one_line(err, user)
+
+
+def test_unusable_identity_matters_only_for_phone_files(tmp_path):
+    wisdm = tmp_path / "w.txt"
+    wisdm.write_text("1,Walking,100,0,9.8,0;\n1,Walking,200,0,9.8,0;\n")
+    assert load(wisdm, subject="", activity="!!").report.subjects == [1]
+    path = write_phyphox(tmp_path / "Raw Data.csv", np.arange(5) * 10**7, np.zeros((5, 3)) + 5.7)
+    with pytest.raises(DataError) as err:
+        load(path, subject="", activity="walking")
+    assert "the subject is empty" in _one_line(err, path)
+    with pytest.raises(DataError, match="not an activity"):
+        load(path, subject=1, activity="!!")
+
+
+def test_identities_needed_lists_each_export_of_a_folder(tmp_path):
+    from har_studio.data.loaders import identities_needed
+
+    t = 1_700_000_000_000_000_000 + np.arange(20) * 10_000_000
+    xyz = np.tile([0.0, 0.0, 9.8], (20, 1))
+    first = write_sensor_logger(tmp_path / "exports" / "2024-01-01_10-00-00", t, xyz, "android")
+    second = write_sensor_logger(tmp_path / "exports" / "2024-01-01_11-00-00", t, xyz, "ios")
+    write_phyphox(tmp_path / "exports" / "Raw Data.csv", t, xyz)
+    (tmp_path / "exports" / "w.txt").write_text("1,Walking,100,0,9.8,0;\n")
+    write_sidecar(second, subject="7")
+    found = dict(identities_needed(tmp_path / "exports"))
+    assert found == {first: (True, True, "Sensor Logger"), second: (False, True, "Sensor Logger"),
+                     tmp_path / "exports" / "Raw Data.csv": (True, True, "phyphox")}

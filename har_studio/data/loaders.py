@@ -62,7 +62,7 @@ from .formats import (
     read_text_bytes,
     sniff,
 )
-from .formats.phone_files import read_phone, recognise, unit_of
+from .formats.phone_files import APP_NAMES, read_phone, recognise, unit_of
 from .sidecar import Identity, make_identity, remembered, write_sidecar
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,7 @@ REPEATED_TIMESTAMP = "repeated timestamp"
 NO_GYRO = "no gyroscope data nearby"
 
 PathsLike = str | os.PathLike | Iterable[str | os.PathLike]
-PHONE_FORMATS = frozenset(("sensor-logger", "phyphox", "hyperimu", "physics-toolbox",
-                           "sensorlog"))
+PHONE_FORMATS = frozenset(APP_NAMES)     # formats of phone apps' recordings
 
 
 @dataclass(frozen=True)
@@ -162,16 +161,28 @@ def identity_needed(path: str | os.PathLike) -> IdentityNeed:
     return IdentityNeed(subject is None, activity is None, app)
 
 
-def _identity(path: Path, subject, activity) -> Identity | None:
+def identities_needed(paths: PathsLike) -> list[tuple[Path, IdentityNeed]]:
+    """``identity_needed`` of every recording that loading `paths` would read (folders
+    searched as ``load`` searches them: a folder of exports gives one entry per export), for
+    those that need a subject or an activity. DataError as ``find_data_files``."""
+    needs = [(unit, identity_needed(unit)) for unit in find_data_files(paths)]
+    return [(unit, need) for unit, need in needs if need.needs_subject or need.needs_activity]
+
+
+def _identity(path: Path, subject, activity) -> Identity | DataError | None:
     """Who and what for a phone recording: as given, else as its sidecar remembers; None when
-    either is unknown. DataError when what was given is unusable."""
+    either is unknown; the DataError when what was given is unusable (raised only if `path`
+    turns out to be a phone recording: other files name their own)."""
     if subject is None or activity is None:
         kept_subject, kept_activity = remembered(path)
         subject = kept_subject if subject is None else subject
         activity = kept_activity if activity is None else activity
     if subject is None or activity is None:
         return None
-    return make_identity(subject, activity, str(path))
+    try:
+        return make_identity(subject, activity, str(path))
+    except DataError as exc:
+        return exc
 
 
 def _remember(path: Path, subject, activity, pf: ParsedFile) -> None:
@@ -206,7 +217,7 @@ def _one_line_errors(path: Path, fn, *args):
                         f"{one_line(str(exc))[:160]})") from None
 
 
-def load_file(path: Path, identity: Identity | None = None) -> ParsedFile:
+def load_file(path: Path, identity: Identity | DataError | None = None) -> ParsedFile:
     """Read, recognise and parse one file, zip or export folder (no cross-file steps).
     `identity`: subject and activity of a phone app's recording. Raises DataError."""
     if path.is_dir():

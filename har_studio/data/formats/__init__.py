@@ -4,10 +4,14 @@ One module per format family (``wisdm_raw``, ``wisdm2019``, ``headed_csv``, and 
 exports: ``sensor_logger``, ``phyphox``, ``hyperimu``, ``physics_toolbox``, ``sensorlog``),
 ``sniffing`` (text layouts) and ``phone_files`` (phone exports) recognising them; ``text``
 (decoding), ``reading`` and ``validate`` (parsing), ``plain_raw`` (the streamed fast path)
-and ``common`` (what they share). This package re-exports what the loader uses.
+and ``common`` (what they share); ``phone`` (what the apps' readers share: their CSV tables,
+the conversion report), ``exports`` (a zip's or folder's files, read with a cap) and ``times``
+(their clocks). This package re-exports what the loader uses. A new text format is one module
+and one line in ``sniffing``; a new phone app, one module and one entry in ``phone_files``.
 
-Three layouts are recognised from the content (the file name only adds the sensor and
-device of WISDM 2019 files):
+Phone apps' recordings are described in their modules. Three text layouts of the WISDM kind
+are recognised from the content (the file name only adds the sensor and device of WISDM 2019
+files):
 
 - WISDM raw records ``subject,activity,timestamp,x,y,z;`` without a header: WISDM v1.1
   (activities named in full) and WISDM 2019 (letter codes, ``data_<id>_<accel|gyro>_<dev>.txt``).

@@ -20,7 +20,9 @@ from .exports import Export, ZipExport, open_export
 from .phone import finish
 from .text import binary_reason, decode_text, read_sniffed
 
-TEXT_APPS = (phyphox, hyperimu, physics_toolbox, sensorlog)
+TEXT_APPS = (phyphox, hyperimu, physics_toolbox, sensorlog, sensor_logger)
+# the load report's format -> the app's name, for what a user reads ("sensor-logger" -> ...)
+APP_NAMES = {app.FORMAT: app.APP for app in TEXT_APPS}
 ZIP_MAGIC = b"PK\x03\x04"
 NOT_AN_EXPORT = ("a zip archive, but not a Sensor Logger or phyphox export (no Metadata.csv, "
                  "TotalAcceleration.csv, Accelerometer.csv or Raw Data.csv inside): extract it "
@@ -96,7 +98,7 @@ def recognise(path: Path) -> str | None:
     return next((app.APP for app in TEXT_APPS if text and app.matches(text)), None)
 
 
-def read_phone(path: Path, identity: Identity | None, head: bytes | None = None,
+def read_phone(path: Path, identity: Identity | DataError | None, head: bytes | None = None,
                ) -> ParsedFile | None:
     """The recording at `path` (a unit: see ``unit_of``) if it is a phone app's, else None.
     `identity` says who and what (DataError when a phone recording has none)."""
@@ -114,15 +116,17 @@ def read_phone(path: Path, identity: Identity | None, head: bytes | None = None,
     return finish(path, rec, _need(path, app.APP, identity))
 
 
-def _need(path: Path, app: str, identity: Identity | None) -> Identity:
+def _need(path: Path, app: str, identity: Identity | DataError | None) -> Identity:
+    if isinstance(identity, DataError):     # what was given for it is unusable
+        raise identity
     if identity is None:
         raise DataError(f"{path}: a {app} recording says nothing of who was recorded doing "
-                        "what: give the subject and the activity (--subject ID --activity "
-                        "NAME, or 'unlabelled' to label it later)")
+                        "what: give the subject and the activity (open it on the Data tab, or "
+                        "--subject ID --activity NAME; 'unlabelled' labels it later)")
     return identity
 
 
-def _read_export(path: Path, export: Export, identity: Identity | None,
+def _read_export(path: Path, export: Export, identity: Identity | DataError | None,
                  folder_only: bool) -> ParsedFile:
     try:
         found = _zip_app(export)

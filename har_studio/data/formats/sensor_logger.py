@@ -22,12 +22,14 @@ import numpy as np
 import pandas as pd
 
 from ..conventions import (
+    IOS_SIGN,
     SL_ACCELEROMETER,
     SL_GRAVITY,
     SL_TOTAL,
     SL_UNCALIBRATED,
     STANDARD_GRAVITY,
     in_g,
+    median_norm,
     sensor_logger_frame,
 )
 from ..dataset import DataError
@@ -121,6 +123,11 @@ def _read_xyz(export: Export, member: str) -> tuple[np.ndarray, np.ndarray]:
             except _TYPED_FAILURES:
                 pass
     data, _ = decode_text(where, export.read(member))
+    return _xyz_of_text(where, data)
+
+
+def _xyz_of_text(where: str, data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """``_read_xyz`` of a sensor CSV's decoded bytes."""
     if not is_sensor_csv(data[:64]):
         raise DataError(f"{where}:1: not a Sensor Logger sensor file (expected the header "
                         "time,seconds_elapsed,z,y,x)")
@@ -145,6 +152,32 @@ def _read_two(export: Export, first: str, second: str):
     with ThreadPoolExecutor(1) as pool:
         later = pool.submit(_read_xyz, export, second)
         return _read_xyz(export, first), later.result()
+
+
+def matches(data: bytes) -> bool:
+    """A sensor CSV on its own, renamed (one with its own name stands for its export folder:
+    ``phone_files.unit_of``)."""
+    return is_sensor_csv(data[:64])
+
+
+def read(where: str, data: bytes) -> PhoneRecording:
+    """One sensor CSV under another name: which sensor it was is told from its magnitude.
+    About 1 is the raw accelerometer in g, which only an iPhone writes (signs flipped);
+    about 9.8 is acceleration with gravity in m/s^2, which has Android's signs on both
+    platforms (TotalAcceleration, or an iPhone's standardised output); about 0 has no gravity."""
+    t, values = _xyz_of_text(where, data)
+    finite = values[np.isfinite(values).all(axis=1)]
+    norm = median_norm(finite) if len(finite) else float("nan")
+    if not norm >= 0.5:
+        raise DataError(f"{where}: a Sensor Logger file without gravity (or without numbers): "
+                        f"{NO_GRAVITY}")
+    if in_g(finite):
+        return PhoneRecording(APP, FORMAT, t, values * (IOS_SIGN * STANDARD_GRAVITY),
+                              ["signs flipped", "g converted to m/s²",
+                               "read as AccelerometerUncalibrated (magnitude about 1 g)"],
+                              "iPhone", where)
+    return PhoneRecording(APP, FORMAT, t, values, ["read as TotalAcceleration (magnitude about "
+                                                   "9.8 m/s²)"], "", where)
 
 
 def read_export(export: Export, folder: str) -> PhoneRecording:

@@ -67,8 +67,8 @@ def _say(text: str) -> None:
 
 def _show(item) -> None:
     kind = type(item).__name__
-    if kind == "CalibrationStep":
-        _say(item.text)
+    if kind == "CalibrationStep" and item.stage != "done":
+        _say(item.text)  # (the last step's figures are the result, printed once at the end)
     elif kind == "TrainNote" and item.level != "info":
         _say(f"{item.level}: {item.text}")
     elif kind == "EpochProgress":
@@ -118,7 +118,10 @@ def calibrate_command(args: argparse.Namespace) -> int:
     else:
         before, after = acc(result.before), acc(result.after)
         if before is not None and after is not None:
-            print(f"held-back accuracy: {before:.4f} before, {after:.4f} after calibration "
-                  f"({sum(result.held_back_windows.values())} windows)")
+            print(f"held-back accuracy {before:.1%} before, {after:.1%} after calibration "
+                  f"({sum(result.held_back_windows.values())} windows, "
+                  f"{result.seconds:.1f} s of fine-tuning)")
+        else:
+            print("calibrated; nothing held back to score")
         print(f"wrote {args.out}")
     return 0

@@ -17,7 +17,7 @@ from .commands import _GracefulInterrupt, _say
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "sweep", help="search recipes on Ray Tune, each scored by cross-validation",
+        "sweep", help="search recipes on Ray Tune, scored by cross-validation",
         description="Search a space of recipes (Ray Tune with Optuna's sampler, ASHA stopping "
                     "of poor trials), each trial scored by leave-subjects-out cross-validation "
                     "(mean and worst fold). Writes a sweep folder with every trial's recipe "

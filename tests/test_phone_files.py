@@ -582,3 +582,16 @@ def test_identities_needed_lists_each_export_of_a_folder(tmp_path):
     found = dict(identities_needed(tmp_path / "exports"))
     assert found == {first: (True, True, "Sensor Logger"), second: (False, True, "Sensor Logger"),
                      tmp_path / "exports" / "Raw Data.csv": (True, True, "phyphox")}
+
+
+def test_a_date_nanoseconds_cannot_hold_is_unreadable_not_a_crash():
+    """Found by the fuzz test: a damaged date-time column (year 23) made pandas raise
+    OutOfBoundsDatetime; such a value now counts as unreadable like any other."""
+    import pandas as pd
+
+    from har_studio.data.formats.times import seconds_or_dates
+
+    ns, base, kind = seconds_or_dates(pd.Series(["0023-11-06 07:24:37", "2023-11-06 07:24:38",
+                                                 "2023-11-06 07:24:39"]))
+    assert kind == "date-time" and np.isnan(ns[0])
+    assert ns[2] - ns[1] == pytest.approx(1e9)

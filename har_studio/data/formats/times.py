@@ -13,6 +13,10 @@ import pandas as pd
 _TIME_OF_DAY = re.compile(r"^\s*(\d{1,2}):(\d{2}):(\d{2})[:.](\d{1,3})\s*$")
 
 
+_FIRST_NS = pd.Timestamp("1970-01-01", tz="UTC")
+_LAST_NS = pd.Timestamp("2262-01-01", tz="UTC")
+
+
 def seconds_or_dates(series: pd.Series) -> tuple[np.ndarray, int, str]:
     """(ns as float64 after `base`, NaN where unreadable; `base` ns, what the clock was):
     numbers are seconds. Dates keep every ns: float64 holds the offset from the first."""
@@ -35,7 +39,8 @@ def seconds_or_dates(series: pd.Series) -> tuple[np.ndarray, int, str]:
         stamps = pd.to_datetime(text.str.replace(r"\s+([+-]\d{2}):?(\d{2})$", r"\1\2",
                                                  regex=True),
                                 errors="coerce", utc=True, format="mixed")
-    ok = stamps.notna().to_numpy()
+    # a date nanoseconds cannot hold (year 23, from a damaged "23-11-06") counts as unreadable
+    ok = (stamps.notna() & (stamps >= _FIRST_NS) & (stamps < _LAST_NS)).to_numpy()
     ns = np.full(len(text), np.nan)
     base = 0
     if ok.any():

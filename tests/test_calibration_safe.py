@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tiny_models import saved_base_model
 
-from har_studio.data.demo import demo_dataset, demo_frame
-from har_studio.data.splits import SplitConfig
+from har_studio.data.demo import demo_frame
 from har_studio.data.windows import WindowConfig
 from har_studio.model.io import ModelFileError, load_model, save_model
-from har_studio.training import default_model_config, prepare_data, run_to_end, train
+from har_studio.training import run_to_end
 from har_studio.training.calibration import CalibrationConfig, calibrate, split_by_activity
-from har_studio.training.config import TrainConfig
 from har_studio.training.replay import REPLAY_PER_CLASS, replay_indices
 
 ACTS = ("walking", "jogging", "sitting", "standing")
@@ -22,15 +21,8 @@ TINY = dict(embedding_dim=16, head_width=32, depth=2, head_num=2, att_size=8)
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A tiny model trained on demo people 1-4, saved and loaded back (with its sample)."""
-    dataset = demo_dataset(subjects=4, seconds_per_activity=20.0, activities=ACTS)
-    prepared = prepare_data(dataset, WindowConfig(size=32, step=16),
-                            SplitConfig(test_fraction=0.0, val_fraction=0.0))
-    result = run_to_end(train(prepared, default_model_config(prepared, **TINY),
-                              TrainConfig(epochs=6, batch_size=32, device="cpu",
-                                          precision="fp32", patience=0, keep_best=False)))
-    path = tmp_path_factory.mktemp("base") / "base.harmodel"
-    save_model(path, result.bundle)
-    return load_model(path)
+    return load_model(saved_base_model(tmp_path_factory.mktemp("base"), ACTS, subjects=4,
+                                       seconds=20.0, epochs=6))
 
 
 def _person(subject: int = 7):

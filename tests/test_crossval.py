@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from tiny_models import drain
 
 from har_studio.data.demo import demo_frame
 from har_studio.data.features import FeatureConfig
@@ -37,15 +38,6 @@ WINDOW = WindowConfig(size=32, step=16)
 @pytest.fixture(scope="module")
 def frame():
     return demo_frame(subjects=5, seconds_per_activity=8.0, activities=ACTS, seed=3)
-
-
-def drain(gen):
-    items = []
-    while True:
-        try:
-            items.append(next(gen))
-        except StopIteration as stop:
-            return items, stop.value
 
 
 @pytest.mark.parametrize("n, k", [(16, 4), (7, 3), (5, 5), (2, 2)])

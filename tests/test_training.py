@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tiny_models import drain
 
 from har_studio.data.demo import demo_dataset, demo_frame
 from har_studio.data.splits import SplitConfig
@@ -46,15 +47,6 @@ def prepared():
 
 def _config(prepared):
     return default_model_config(prepared, **TINY)
-
-
-def _drain(gen) -> tuple[list, TrainResult]:
-    items = []
-    while True:
-        try:
-            items.append(next(gen))
-        except StopIteration as stop:
-            return items, stop.value
 
 
 def _val_loss_of(bundle, windows) -> float:
@@ -95,7 +87,7 @@ def test_prepare_data_warns_about_a_class_missing_from_training():
 
 
 def test_train_yields_progress_and_returns_a_result(prepared, tmp_path):
-    items, result = _drain(train(prepared, _config(prepared), TrainConfig(epochs=2, **FAST)))
+    items, result = drain(train(prepared, _config(prepared), TrainConfig(epochs=2, **FAST)))
     batches = [i for i in items if isinstance(i, BatchProgress)]
     epochs = [i for i in items if isinstance(i, EpochProgress)]
     notes = [i for i in items if isinstance(i, TrainNote)]
@@ -128,11 +120,11 @@ def test_batch_progress_is_throttled(prepared, monkeypatch):
     config = TrainConfig(epochs=3, batch_size=8, device="cpu", precision="fp32")
     total = 3 * math.ceil(len(prepared.train) / 8)
     monkeypatch.setattr(steps, "BATCH_PROGRESS_INTERVAL_S", 1e9)
-    items, _ = _drain(train(prepared, _config(prepared), config))
+    items, _ = drain(train(prepared, _config(prepared), config))
     batches = [i for i in items if isinstance(i, BatchProgress)]
     assert [(b.epoch, b.batch) for b in batches] == [(1, 1)]
     monkeypatch.setattr(steps, "BATCH_PROGRESS_INTERVAL_S", 0.0)
-    items, _ = _drain(train(prepared, _config(prepared), config))
+    items, _ = drain(train(prepared, _config(prepared), config))
     batches = [i for i in items if isinstance(i, BatchProgress)]
     assert len(batches) == total
     assert [b.batch for b in batches[:3]] == [1, 2, 3] and batches[-1].fraction == 1.0
@@ -215,7 +207,7 @@ def test_pause_and_resume(prepared):
     while resumed == item:
         resumed = next(gen)
     assert isinstance(resumed, TrainNote) and resumed.text == "Resumed"
-    _, result = _drain(gen)
+    _, result = drain(gen)
     assert result.stopped_reason == "completed" and len(result.history) == 1
 
 
@@ -228,12 +220,12 @@ def test_stop_while_paused_ends_the_run(prepared):
     assert next(gen).text == "Paused"
     control.stop()
     assert not control.paused
-    _, result = _drain(gen)
+    _, result = drain(gen)
     assert result.stopped_reason == "stopped"
 
 
 def test_early_stopping_when_nothing_is_learned(prepared):
-    items, result = _drain(train(prepared, _config(prepared),
+    items, result = drain(train(prepared, _config(prepared),
                                  TrainConfig(epochs=10, lr=0.0, patience=2, **FAST)))
     assert result.stopped_reason == "early_stopping"
     assert len(result.history) == 3 and result.best_epoch == 1
@@ -266,7 +258,7 @@ def test_divergence_stops_with_an_error_note(prepared, monkeypatch):
         return loss * float("nan") if calls["n"] > batches_per_epoch + 4 else loss
 
     monkeypatch.setattr(torch.nn.functional, "cross_entropy", exploding)
-    items, result = _drain(train(prepared, _config(prepared),
+    items, result = drain(train(prepared, _config(prepared),
                                  TrainConfig(epochs=4, patience=0, **FAST)))
     monkeypatch.undo()
     errors = [i for i in items if isinstance(i, TrainNote) and i.level == "error"]
@@ -279,7 +271,7 @@ def test_divergence_stops_with_an_error_note(prepared, monkeypatch):
 
 
 def test_huge_learning_rate_diverges(prepared):
-    items, result = _drain(train(prepared, _config(prepared),
+    items, result = drain(train(prepared, _config(prepared),
                                  TrainConfig(epochs=3, lr=1e6, warmup_epochs=0, grad_clip=0,
                                              **FAST)))
     assert result.stopped_reason == "diverged"
@@ -291,7 +283,7 @@ def test_without_validation_early_stopping_watches_training_loss():
     prepared = prepare_data(frame, WindowConfig(size=32, step=16),
                             SplitConfig(kind="random", val_fraction=0.0, test_fraction=0.3))
     assert len(prepared.val) == 0
-    items, result = _drain(train(prepared, _config(prepared), TrainConfig(epochs=1, **FAST)))
+    items, result = drain(train(prepared, _config(prepared), TrainConfig(epochs=1, **FAST)))
     assert any(isinstance(i, TrainNote) and "training loss" in i.text for i in items)
     assert any(isinstance(i, TrainNote) and "Random window split" in i.text for i in items)
     assert math.isnan(result.history[0].val_loss) and result.history[0].is_best
@@ -301,7 +293,7 @@ def test_without_test_windows_metrics_use_validation():
     frame = demo_frame(subjects=2, seconds_per_activity=8.0, activities=("walking", "sitting"))
     prepared = prepare_data(frame, WindowConfig(size=32, step=16),
                             SplitConfig(kind="random", val_fraction=0.3, test_fraction=0.0))
-    items, result = _drain(train(prepared, _config(prepared), TrainConfig(epochs=1, **FAST)))
+    items, result = drain(train(prepared, _config(prepared), TrainConfig(epochs=1, **FAST)))
     assert result.metrics["evaluated_on"] == "validation"
     assert result.metrics["windows"] == len(prepared.val)
     assert any(isinstance(i, TrainNote) and "validation windows" in i.text and

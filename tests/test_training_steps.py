@@ -7,6 +7,7 @@ import hashlib
 import math
 
 import pytest
+from tiny_models import drain
 
 from har_studio.data.demo import demo_dataset
 from har_studio.data.splits import SplitConfig
@@ -38,15 +39,6 @@ def _weights_digest(bundle) -> str:
     return h.hexdigest()
 
 
-def _drain(gen):
-    items = []
-    while True:
-        try:
-            items.append(next(gen))
-        except StopIteration as stop:
-            return items, stop.value
-
-
 def test_same_seed_gives_the_same_weights_bit_for_bit(prepared):
     """Two short runs with the same seed (augmentation and augmented copies on: every random
     draw of the loop) end with identical weights; another seed does not."""
@@ -64,20 +56,20 @@ def test_same_seed_gives_the_same_weights_bit_for_bit(prepared):
 def test_the_steps_driven_one_by_one(prepared):
     """setup, run_epoch, end_epoch and finish, each alone: what each yields and returns."""
     run = TrainingRun(prepared, default_model_config(prepared, **TINY), _config(epochs=2))
-    notes, _ = _drain(run.setup())
+    notes, _ = drain(run.setup())
     assert all(isinstance(n, TrainNote) for n in notes)
     assert any("Training on CPU" in n.text for n in notes)
     assert list(run.epochs()) == [1, 2]
-    items, outcome = _drain(run.run_epoch(1))
+    items, outcome = drain(run.run_epoch(1))
     assert isinstance(outcome, EpochOutcome) and outcome.ended == ""
     assert math.isfinite(outcome.train_loss) and 0.0 <= outcome.train_acc <= 1.0
     assert run.step == run.batches
     assert all(isinstance(i, BatchProgress) for i in items) and items
-    items, go_on = _drain(run.end_epoch(outcome))
+    items, go_on = drain(run.end_epoch(outcome))
     assert go_on is True
     assert [type(i) for i in items] == [EpochProgress]
     assert run.best_epoch == 1 and run.best_state is not None and len(run.history) == 1
-    _, result = _drain(run.finish())
+    _, result = drain(run.finish())
     assert result.best_epoch == 1 and result.history == run.history
     assert result.stopped_reason == "completed"
 
@@ -88,23 +80,23 @@ def test_end_epoch_decides_early_stopping_and_stop(prepared):
     control = TrainControl()
     run = TrainingRun(prepared, default_model_config(prepared, **TINY),
                       _config(epochs=5, patience=1), control)
-    _drain(run.setup())
-    _, outcome = _drain(run.run_epoch(1))
-    _, go_on = _drain(run.end_epoch(outcome))
+    drain(run.setup())
+    _, outcome = drain(run.run_epoch(1))
+    _, go_on = drain(run.end_epoch(outcome))
     assert go_on
     run.best_monitor = -math.inf           # nothing can improve on it any more
-    _, outcome = _drain(run.run_epoch(2))
-    items, go_on = _drain(run.end_epoch(outcome))
+    _, outcome = drain(run.run_epoch(2))
+    items, go_on = drain(run.end_epoch(outcome))
     assert not go_on and run.stopped_reason == "early_stopping"
     assert any(isinstance(i, TrainNote) and "Early stopping" in i.text for i in items)
 
     stopped = TrainingRun(prepared, default_model_config(prepared, **TINY), _config(epochs=3),
                           control=TrainControl())
-    _drain(stopped.setup())
+    drain(stopped.setup())
     stopped.control.stop()
-    _, outcome = _drain(stopped.run_epoch(1))
+    _, outcome = drain(stopped.run_epoch(1))
     assert outcome.ended == "not started"
-    _, go_on = _drain(stopped.end_epoch(outcome))
+    _, go_on = drain(stopped.end_epoch(outcome))
     assert not go_on and stopped.stopped_reason == "stopped"
 
 

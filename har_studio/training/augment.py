@@ -169,13 +169,16 @@ def augment_windows(X: np.ndarray, channels, rng: np.random.Generator, *,
 
 
 def expand_training(prepared, copies: int, seed: int = 0, *, gain: float = 0.15,
-                    cadence: float = 0.15):
+                    cadence: float = 0.15, pocket: bool = False):
     """`prepared` (a ``PreparedData``) with `copies` perturbed copies of every training
     window added (``augment_windows``: random 3-D rotation, gain, time-scale), the derived
     inputs recomputed; the normaliser and the other parts stay as they were. When the
     features align per person, the copies are made from the aligned windows and turned only
     about the upright axis (with a small tilt); the expanded ``train`` windows are then in
-    the aligned frame, and what the engine reads is ``inputs("train")``, derived here."""
+    the aligned frame, and what the engine reads is ``inputs("train")``, derived here.
+    With `pocket` (``TrainConfig.augment_pocket``) each copy then also goes through
+    ``perturb.pocket_windows`` (drift in the pocket, motion scale, bandwidth and native
+    rate, one draw per window; the drift's axis across +y when aligned)."""
     from dataclasses import replace
 
     from ..data.features import derive
@@ -190,6 +193,12 @@ def expand_training(prepared, copies: int, seed: int = 0, *, gain: float = 0.15,
     extra = [augment_windows(base, train.channels, rng, gain=gain, cadence=cadence,
                              rotation="upright" if aligns else True)
              for _ in range(copies)]
+    if pocket:
+        from .perturb import pocket_windows
+
+        up = np.array([0.0, 1.0, 0.0]) if aligns else None
+        extra = [pocket_windows(x, train.channels, rng, rate_hz=train.config.rate_hz, up=up)
+                 for x in extra]
     reps = copies + 1
     expanded = Windows(np.concatenate([base, *extra]), np.tile(train.y, reps),
                        np.tile(train.subjects, reps), np.tile(train.starts, reps),

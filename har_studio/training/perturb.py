@@ -29,10 +29,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 
 from ..data.alignment import sensor_columns
-from ..data.features import ACC, GYRO, moving_average
+from ..data.features import moving_average
 
 PARTS = ("drift", "motion", "bandwidth", "rate")
 
@@ -249,8 +248,8 @@ def _pocket_run(run: np.ndarray, channels, d: dict, parts, rate_hz: float,
     return run, None
 
 
-def pocket_frame(frame: pd.DataFrame, seed: int = 0, parts=PARTS, *,
-                 rate_hz: float = 20.0) -> pd.DataFrame:
+def pocket_frame(frame, seed: int = 0, parts=PARTS, *,
+                 rate_hz: float = 20.0):
     """The tidy table as if each person's phone sat loose in their pocket and they moved
     another way: per subject (seeded by `seed` and the subject id) one draw of ``RANGES``;
     every run (subject, activity, no gap; first put on the ``1/rate_hz`` grid by
@@ -258,42 +257,21 @@ def pocket_frame(frame: pd.DataFrame, seed: int = 0, parts=PARTS, *,
     order motion, drift, bandwidth, rate. With "rate" the runs come back at the phone's
     native rate (50 or 100 Hz timestamps) for ``make_windows`` to resample through the app's
     own path. Returns a new frame with the same columns."""
-    from ..data.windows import WindowConfig, at_rate, run_starts
+    from .augment import map_runs
 
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         raise ValueError(f"unknown perturbation(s) {', '.join(unknown)} (known: {', '.join(PARTS)})")
-    if len(frame) == 0:
-        return frame.copy()
-    frame = at_rate(frame, rate_hz)
-    channels = [c for c in (*ACC, *GYRO) if c in frame.columns]
-    begin = np.flatnonzero(run_starts(frame, WindowConfig(rate_hz=rate_hz)))
-    end = np.append(begin[1:], len(frame))
-    subjects = frame["subject"].to_numpy()
-    values = frame[channels].to_numpy(np.float32)
-    ts = frame["timestamp"].to_numpy(np.int64)
     draws: dict[int, tuple[dict, np.random.Generator]] = {}
-    parts_out: list[pd.DataFrame] = []
-    for lo, hi in zip(begin, end, strict=True):
-        subject = int(subjects[lo])
+
+    def change(subject: int, run: np.ndarray, channels: list[str]):
         if subject not in draws:
             rng = np.random.default_rng([int(seed), subject & 0x7FFFFFFF, 0x9C3])
             draws[subject] = (_draw(rng), rng)
         d, rng = draws[subject]
-        run, times = _pocket_run(values[lo:hi], channels, d, parts, rate_hz, rng)
-        if times is None:
-            times = np.arange(len(run)) / rate_hz
-        part = pd.DataFrame(run, columns=channels)
-        part.insert(0, "timestamp", ts[lo] + np.round(times * 1e9).astype(np.int64))
-        part.insert(0, "activity", frame["activity"].iloc[lo])
-        part.insert(0, "subject", subject)
-        parts_out.append(part)
-    out = pd.concat(parts_out, ignore_index=True)
-    out["subject"] = out["subject"].astype(np.int64)
-    if isinstance(frame["activity"].dtype, pd.CategoricalDtype):
-        out["activity"] = pd.Categorical(out["activity"].astype(str),
-                                         categories=frame["activity"].cat.categories)
-    return out[list(frame.columns)]
+        return _pocket_run(run, channels, d, parts, rate_hz, rng)
+
+    return map_runs(frame, rate_hz, change)
 
 
 def pocket_windows(X: np.ndarray, channels, rng: np.random.Generator, *, rate_hz: float,

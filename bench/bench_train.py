@@ -19,6 +19,14 @@ and per CPU second of this process; on a busy shared machine the CPU-second rati
 A-E, windows 128 / 64) with a random window split and with a subject split holding out 4
 subjects, and reports test accuracy, epochs and minutes. That takes minutes of CPU.
 
+``--variants``: the default preset's training windows/s (its network and input channels, the
+bare loop) today against fused attention (SDPA), batches 2x and 4x and (``--compile``)
+``torch.compile``, in one process, rotating order; ratios against the baseline of the same
+round. Measured (2-core shared CPU, load 8-13, fp32, 512 windows x 3 rounds; CPU-second
+ratio): SDPA 0.95x, batch 256 1.62x, batch 512 1.72x (wall 0.89x, 1.78x, 1.56x).
+``torch.compile`` was dropped: its first step took 339 s here and later steps 78-81 s for a
+batch of 128 (recompiles), against well under a second eager.
+
 ``--busy-share``: training windows/s (robust preset's network size, synthetic windows) idle
 and beside one CPU-bound process this bench starts, with the app's thread policy
 (``har_studio/threads.py``) and with torch's defaults; goal: busy >= 0.45x idle.
@@ -26,6 +34,7 @@ and beside one CPU-bound process this bench starts, with the app's thread policy
 Usage: ``python bench/bench_train.py [--windows 12000] [--compare-windows 3072]``
        ``nice -n 5 python bench/bench_train.py --busy-share [--compare-windows 1536]``
        ``python bench/bench_train.py --quality /work/shared/data/wisdm2019/phone/accel``
+       ``nice -n 5 python bench/bench_train.py --variants --compare-windows 512 --rounds 3 --threads 2``
 """
 
 from __future__ import annotations
@@ -452,8 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality", metavar="DATA", help="real-data accuracy mode")
     parser.add_argument("--variants", action="store_true",
                         help="default preset's training windows/s: SDPA, batch, compile")
-    parser.add_argument("--no-compile", dest="compile", action="store_false",
-                        help="--variants without the torch.compile cases")
+    parser.add_argument("--compile", action="store_true",
+                        help="--variants with torch.compile cases too (minutes to compile)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -25,7 +25,8 @@ bare loop) today against fused attention (SDPA), batches 2x and 4x and (``--comp
 round. Measured (2-core shared CPU, load 8-13, fp32, 512 windows x 3 rounds; CPU-second
 ratio): SDPA 0.95x, batch 256 1.62x, batch 512 1.72x (wall 0.89x, 1.78x, 1.56x).
 ``torch.compile`` was dropped: its first step took 339 s here and later steps 78-81 s for a
-batch of 128 (recompiles), against well under a second eager.
+batch of 128 (not investigated further), against 8-16 s eager at that load (the baseline: 8-15
+windows per wall second).
 
 ``--busy-share``: training windows/s (robust preset's network size, synthetic windows) idle
 and beside one CPU-bound process this bench starts, with the app's thread policy

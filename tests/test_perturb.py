@@ -165,3 +165,38 @@ def test_pocket_windows_keep_shape_gravity_and_stay_finite():
     again = P.pocket_windows(X, XYZ, np.random.default_rng(0), rate_hz=RATE,
                              up=np.array([0.0, 1.0, 0.0]))
     np.testing.assert_array_equal(out, again)
+
+
+def test_expand_training_pocket_copies_are_the_phone_copies_loose_in_the_pocket():
+    from har_studio.data.demo import demo_dataset
+    from har_studio.data.features import FeatureConfig
+    from har_studio.data.splits import SplitConfig
+    from har_studio.training import prepare_data
+    from har_studio.training.augment import expand_training
+    from har_studio.training.config import TrainConfig
+
+    prepared = prepare_data(
+        demo_dataset(subjects=3, seconds_per_activity=20.0, activities=("walking", "sitting")),
+        WindowConfig(size=64, step=32), SplitConfig(seed=1),
+        features=FeatureConfig(outputs=("gravity_abs", "vertical", "magnitude"), align="person"))
+    n = len(prepared.train)
+    phone = expand_training(prepared, 2, seed=0)
+    pocket = expand_training(prepared, 2, seed=0, pocket=True)
+    assert len(pocket.train) == 3 * n and pocket.inputs("train").shape[0] == 3 * n
+    np.testing.assert_array_equal(pocket.train.X[:n], phone.train.X[:n])   # originals kept
+    np.testing.assert_array_equal(pocket.train.y, phone.train.y)
+    copies, plain = pocket.train.X[n:], phone.train.X[n:]
+    assert np.isfinite(copies).all() and not np.allclose(copies, plain)
+    # the drift wanders a few degrees about the copy's posture: the tilt from +y (upright
+    # after alignment) stays that of the phone copies give or take a few degrees, and the
+    # mean acceleration keeps its length (gravity kept by motion scale and bandwidth)
+    def tilt(X):
+        up = X.mean(axis=1)
+        return np.degrees(np.arccos(np.clip(up[:, 1] / np.linalg.norm(up, axis=1), -1, 1)))
+
+    assert abs(np.median(tilt(copies)) - np.median(tilt(plain))) < 6
+    np.testing.assert_allclose(np.median(np.linalg.norm(copies.mean(axis=1), axis=1)),
+                               np.median(np.linalg.norm(plain.mean(axis=1), axis=1)), rtol=0.05)
+    assert TrainConfig.from_dict({"augment_pocket": True}).augment_pocket
+    with pytest.raises(ValueError, match="augment_pocket"):
+        TrainConfig.from_dict({"augment_pocket": "yes"})

@@ -142,14 +142,14 @@ def through_tab(app, tab, epochs: int) -> dict:
     probe = _Probe()
     probe.start()
     t0 = time.perf_counter()
-    tab.start_button.click()
+    tab.panel.start_button.click()
     loop.exec()
     wall = time.perf_counter() - t0
     gaps = probe.stop()
     tab.trainingFinished.disconnect(done)
     tab.trainingFailed.disconnect(loop.quit)
     if not finished:
-        raise RuntimeError(f"training through the tab failed: {tab.message.text()}")
+        raise RuntimeError(f"training through the tab failed: {tab.view.message.text()}")
     result = finished[0]
     figures = _figures(result, wall, int(result.bundle.recipe["split"]["train_windows"]))
     return {**figures, **gaps}

@@ -56,14 +56,11 @@ import torch  # noqa: E402
 from har_studio import threads as thread_policy  # noqa: E402
 from har_studio.data.splits import Normaliser  # noqa: E402
 from har_studio.data.windows import WindowConfig  # noqa: E402
-from har_studio.live import (  # noqa: E402
-    LiveControl,
-    ReplaySource,
-    StreamingClassifier,
-    UdpSource,
-    parse_address,
-    run_session,
-)
+from har_studio.live.addresses import parse_address  # noqa: E402
+from har_studio.live.classifier import StreamingClassifier  # noqa: E402
+from har_studio.live.replay import ReplaySource  # noqa: E402
+from har_studio.live.session import LiveControl, run_session  # noqa: E402
+from har_studio.live.udp import UdpSource  # noqa: E402
 from har_studio.model.config import ViTConfig  # noqa: E402
 from har_studio.model.io import ModelBundle  # noqa: E402
 from har_studio.model.vit import TimeSeriesViT  # noqa: E402
@@ -149,13 +146,13 @@ def _spaced(fn, calls: int, gap_s: float) -> float:
 
 
 def live_engine(bundle: ModelBundle, rate_hz: float = 50.0, calls: int = 100) -> dict:
-    """The live engine's own call for one window (``classifier._onnx_session``: the whole
+    """The live engine's own call for one window (``onnx_sessions.onnx_sessions``: the whole
     inference graph, live threads), back to back and spaced one phone sample period apart,
     as a stream calls it; and the same for a graph that only copies its input: what one call
     costs on this machine when its core has been idle (caches refilled after the sleep)."""
-    from har_studio.live.classifier import _onnx_session
+    from har_studio.live.onnx_sessions import onnx_sessions
 
-    sessions = _onnx_session(bundle, threads=thread_policy.live_threads())
+    sessions = onnx_sessions(bundle, threads=thread_policy.live_threads())
     if sessions is None:
         return {"error": "onnxruntime unavailable"}
     rng = np.random.default_rng(2)

@@ -82,7 +82,7 @@ def _run(app, tab, seconds: float, visible: bool) -> dict:
     tab.set_source("udp", host="127.0.0.1", port=0)
     tab.set_options(hop=1, smoothing="mean", smooth_k=3, attention=True)
     if not tab.start():
-        raise SystemExit(f"cannot start: {tab.message.text()}")
+        raise SystemExit(f"cannot start: {tab.message_text()}")
     port = int(tab.listening_address.rpartition(":")[2])
     stop = threading.Event()
     sender = threading.Thread(target=_sender, args=(port, stop), daemon=True)
@@ -91,7 +91,7 @@ def _run(app, tab, seconds: float, visible: bool) -> dict:
     loop = QEventLoop()
     QTimer.singleShot(1000, loop.quit)
     loop.exec()
-    redraws0, windows0 = tab.redraw_count, len(tab.timeline)
+    redraws0, windows0 = tab.view.redraw_count, len(tab.timeline)
     redraw_cpu[0] = 0.0
     wall0, cpu0, gui0 = time.perf_counter(), time.process_time(), time.thread_time()
     loop = QEventLoop()
@@ -100,7 +100,7 @@ def _run(app, tab, seconds: float, visible: bool) -> dict:
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
     gui = time.thread_time() - gui0
-    redraws, windows = tab.redraw_count - redraws0, len(tab.timeline) - windows0
+    redraws, windows = tab.view.redraw_count - redraws0, len(tab.timeline) - windows0
     stop.set()
     sender.join()
     finished = []

@@ -9,7 +9,9 @@ Default mode (synthetic windows, reference model 128 x 3, 6 classes, batch 128):
   patch merging, separate q/k/v maps), both in the bare loop. Target ratio >= 1.0.
 - ``epoch_12000``: seconds for one engine epoch over 12,000 training windows, run in a child
   process whose peak resident memory (ru_maxrss) is ``peak_rss_mib_training_process``
-  (target < 1 GiB); ``peak_rss_mib_this_bench`` also counts the naive model's runs.
+  (target < 1 GiB); ``peak_rss_mib_this_bench`` also counts the naive model's runs. Its
+  ``batch_progress_per_s`` is how often the engine yielded BatchProgress (the throttle's
+  limit beside it).
 
 Throughput pairs run in alternating order over several rounds and are given per wall second
 and per CPU second of this process; on a busy shared machine the CPU-second ratio (with
@@ -63,6 +65,8 @@ from har_studio.model.config import ViTConfig  # noqa: E402
 from har_studio.model.vit import TimeSeriesViT  # noqa: E402
 from har_studio.training.config import TrainConfig  # noqa: E402
 from har_studio.training.engine import (  # noqa: E402
+    BATCH_PROGRESS_INTERVAL_S,
+    BatchProgress,
     EpochProgress,
     TrainNote,
     resolve_device,
@@ -177,18 +181,19 @@ def bare_loop(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: in
 
 
 def engine_epoch(prepared: PreparedData, config: ViTConfig,
-                 cfg: TrainConfig) -> tuple[EpochProgress, float]:
+                 cfg: TrainConfig) -> tuple[EpochProgress, float, int]:
     """One engine epoch; also windows per CPU second, from the first batch's start (the
     "Training on" note, just before the model is built) to the epoch's end (no validation
-    split here, so that is training only)."""
-    epoch, c0, c1 = None, None, None
+    split here, so that is training only), and how many BatchProgress it yielded."""
+    epoch, c0, c1, batches = None, None, None, 0
     for item in train(prepared, config, cfg):
         if c0 is None and isinstance(item, TrainNote) and item.text.startswith("Training on"):
             c0 = time.process_time()
+        batches += isinstance(item, BatchProgress)
         if isinstance(item, EpochProgress):
             c1 = time.process_time()
             epoch = item
-    return epoch, len(prepared.train) / (c1 - c0)
+    return epoch, len(prepared.train) / (c1 - c0), batches
 
 
 def epoch_only(args) -> dict:
@@ -200,9 +205,13 @@ def epoch_only(args) -> dict:
     X, y = synthetic(args.windows + 256, config, seed=3)
     big = prepared_from(X, y, config.classes)
     del X, y
-    epoch, _ = engine_epoch(big, config, cfg)
+    epoch, _, batches = engine_epoch(big, config, cfg)
+    # the throttle (tests/test_training.py checks it by the interval, without a clock):
+    # at most 1 / BATCH_PROGRESS_INTERVAL_S a second (and the run's first batch)
     return {"windows": len(big.train), "seconds": round(epoch.seconds, 2),
             "windows_per_s": round(epoch.windows_per_s, 1),
+            "batch_progress_per_s": round(batches / epoch.seconds, 2),
+            "batch_progress_limit_per_s": round(1 / BATCH_PROGRESS_INTERVAL_S, 2),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
@@ -238,7 +247,7 @@ def speed(args) -> dict:
         return bare_loop(TimeSeriesViT(config), Xn, yt, args.batch_size, bf16, cfg.grad_clip)
 
     def engine_run() -> tuple[float, float]:
-        epoch, per_cpu_s = engine_epoch(prepared, config, cfg)
+        epoch, per_cpu_s, _ = engine_epoch(prepared, config, cfg)
         return epoch.windows_per_s, per_cpu_s
 
     def naive_run() -> tuple[float, float]:

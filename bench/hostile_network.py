@@ -95,7 +95,7 @@ def _lines(n: int, t0_ms: int = 1_700_000_000_000) -> bytes:
 # Each returns (ok, one-line message); it runs in a fresh process.
 
 def case_phone_vs_idle_tcp_and_half_open_http():
-    from har_studio.live.sources import HttpSource, TcpSource
+    from har_studio.live.server import HttpSource, TcpSource
 
     tcp, http = TcpSource(port=0), HttpSource(port=0)
     tcp.start()
@@ -133,7 +133,7 @@ def case_phone_vs_idle_tcp_and_half_open_http():
 
 
 def case_udp_flood(count: int = 50_000):
-    from har_studio.live.sources import UdpSource
+    from har_studio.live.udp import UdpSource
 
     src = UdpSource(port=0)
     src.start()
@@ -174,7 +174,7 @@ def _quiet(src, settle: float = 0.1, timeout: float = 3.0) -> None:
 
 
 def _tcp_case(payload: bytes, expect_samples: int, min_bad: int, what: str, close: bool = True):
-    from har_studio.live.sources import TcpSource
+    from har_studio.live.server import TcpSource
 
     src = TcpSource(port=0)
     src.start()
@@ -203,7 +203,7 @@ def case_tcp_cut_line():
 
 
 def case_udp_out_of_range():
-    from har_studio.live.sources import UdpSource
+    from har_studio.live.udp import UdpSource
 
     src = UdpSource(port=0, units="g")
     src.start()
@@ -219,7 +219,7 @@ def case_udp_out_of_range():
 
 
 def _http_case(body: bytes, expect: int, what: str, headers: bytes | None = None):
-    from har_studio.live.sources import HttpSource
+    from har_studio.live.server import HttpSource
 
     src = HttpSource(port=0)
     src.start()
@@ -350,7 +350,7 @@ CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.start
 def _run_one(name: str) -> int:
     _raise_fd_limit()
     import har_studio.cli  # noqa: F401 - start-up, not part of the case's time
-    import har_studio.live.apps  # noqa: F401
+    import har_studio.live.registry  # noqa: F401 - every transport
 
     began = time.monotonic()
     try:

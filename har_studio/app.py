@@ -2,7 +2,9 @@
 
 ``run_gui(argv)`` is what ``har-studio`` (no subcommand) runs. Options:
 ``PATH ...`` data to open; ``--demo`` open the built-in demo data; ``--smoke-test`` show the
-window, wait for the data, print one JSON line of start-up figures and exit.
+window, wait for the data, print one JSON line of start-up figures and exit. ``--self-test``
+and ``--screenshots DIR`` run in a throw-away user data folder (``temporary_home``): they
+never add a run, a setting or a log line to the user's own.
 With no paths it reopens the data used last (if it still exists), else the demo data, so a
 fresh install shows something straight away.
 """
@@ -10,14 +12,19 @@ fresh install shows something straight away.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import logging.handlers
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Iterator
+from pathlib import Path
 
 from . import APP_NAME, ORG_NAME, __version__, paths
 
@@ -67,7 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshots", metavar="DIR",
                         help="run the same tour on demo data and save a picture of each tab "
                              "into DIR (the README's pictures), then exit")
+    parser.add_argument("--size", metavar="WxH", type=window_size,
+                        help="open the window at this size, e.g. 1280x800 (for --screenshots)")
     return parser
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """'1280x800' -> (1280, 800); argparse turns the ValueError into a one-line message."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 1280x800") from None
+    if not (200 <= width <= 10000 and 200 <= height <= 10000):
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be 200 to 10000")
+    return width, height
 
 
 def setup_logging(level: int = logging.INFO) -> logging.Handler:
@@ -132,7 +152,9 @@ def _make_application(qt_argv: list[str]):
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
                       str(paths.user_data_dir()))
     from .ui.main_window import app_icon
+    from .ui.widgets import install_wheel_guard
 
+    install_wheel_guard(app)   # spin and combo boxes take the wheel only when focused
     app.setWindowIcon(app_icon())
     style = paths.resources_dir() / "style.qss"
     if style.exists():
@@ -157,6 +179,30 @@ def open_startup_data(window, args: argparse.Namespace) -> str:
     return "demo"
 
 
+@contextlib.contextmanager
+def temporary_home() -> Iterator[Path]:
+    """A throw-away user data folder (``HAR_STUDIO_HOME``) for a self-test or a screenshot
+    run: its runs, settings and log go there, never into the user's; removed at the end (the
+    log file closed first), and the variable set back."""
+    before = os.environ.get("HAR_STUDIO_HOME")
+    home = Path(tempfile.mkdtemp(prefix="har-studio-selftest-"))
+    os.environ["HAR_STUDIO_HOME"] = str(home)
+    try:
+        yield home
+    finally:
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            if isinstance(handler, logging.FileHandler) and \
+                    Path(handler.baseFilename).is_relative_to(home):
+                root.removeHandler(handler)
+                handler.close()
+        if before is None:
+            os.environ.pop("HAR_STUDIO_HOME", None)
+        else:
+            os.environ["HAR_STUDIO_HOME"] = before
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def run_gui(argv: list[str] | None = None) -> int:
     """Open the app; returns the process exit code."""
     started = process_start_time()
@@ -165,7 +211,14 @@ def run_gui(argv: list[str] | None = None) -> int:
     unknown_options = [a for a in qt_args if a.startswith("--")]
     if unknown_options:
         parser.error(f"unrecognised arguments: {' '.join(unknown_options)}")
+    if args.self_test or args.screenshots:
+        with temporary_home():
+            return _open(args, qt_args, started)
+    return _open(args, qt_args, started)
 
+
+def _open(args: argparse.Namespace, qt_args: list[str], started: float) -> int:
+    """Make the application and the window, then run the app or the test asked for."""
     app = _make_application([sys.argv[0], *qt_args])
     setup_logging()
     install_excepthooks()
@@ -182,6 +235,8 @@ def run_gui(argv: list[str] | None = None) -> int:
 
     state = AppState()
     window = MainWindow(state)
+    if args.size:
+        window.resize(*args.size)
     window.show()
     if args.smoke_test:
         return _smoke_test(app, window, state, args, started)

@@ -29,8 +29,8 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
-# subcommand -> one-line help for the top-level listing (a subcommand missing here is listed
-# without help); its module's ``register`` gives the full help when the subcommand is named
+# subcommand -> one-line help for the top-level listing, the same text as its module's
+# ``register`` gives (tests/test_cli_output.py checks both and that no subcommand lacks one)
 SUBCOMMAND_HELP: dict[str, str] = {
     "inspect": "load recordings and print what was found",
     "model": "parameters, multiply-adds and latency of a ViT configuration",
@@ -38,6 +38,8 @@ SUBCOMMAND_HELP: dict[str, str] = {
     "evaluate": "evaluate a model file on recordings",
     "replay": "classify a recording as if it were streaming",
     "stream": "classify a phone streaming over the network",
+    "sweep": "search recipes on Ray Tune, scored by cross-validation",
+    "calibrate": "fine-tune a model to one person's labelled recording",
 }
 
 

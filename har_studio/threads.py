@@ -3,7 +3,7 @@
 A desktop app shares its machine (the GUI thread, a browser, a second training). With as many
 OpenMP threads as cores, one busy process elsewhere makes every parallel region wait for a
 descheduled thread, so the defaults here leave room, chosen by measurement
-(``bench/bench_live.py``, ``bench/bench_train.py``; figures in the README):
+(``bench/bench_live.py``, ``bench/bench_train.py``; figures in docs/speed.md):
 
 - live inference (one window at a time): 1 thread; a batch of one gains nothing from two.
 - training: every usable core (torch's default count, unless the process lowered it), minus

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+from hypothesis.configuration import set_hypothesis_home_dir  # noqa: E402
+
+# Hypothesis writes nothing into the repository: no example database (a failing example is
+# still printed, only not replayed from a saved database on the next run), and its caches go
+# to a temporary folder (see pytest_configure).
+hypothesis_settings.register_profile("har-studio", database=None)
+hypothesis_settings.load_profile("har-studio")
 
 
 @pytest.fixture(autouse=True)
@@ -49,3 +59,11 @@ def pytest_configure(config):
     import torch
 
     torch.set_num_threads(1)   # also for module-scoped fixtures, set up before the above
+    config._har_hypothesis_home = tempfile.mkdtemp(prefix="har-hypothesis-")
+    set_hypothesis_home_dir(config._har_hypothesis_home)
+
+
+def pytest_unconfigure(config):
+    home = getattr(config, "_har_hypothesis_home", None)
+    if home:
+        shutil.rmtree(home, ignore_errors=True)

@@ -195,7 +195,7 @@ def test_an_aligned_model_reads_each_person_in_their_own_frame(tmp_path):
 
 def test_the_live_classifier_aligns_as_the_stream_goes():
     from har_studio.live.classifier import StreamingClassifier
-    from har_studio.live.sources import SampleBatch
+    from har_studio.live.source import SampleBatch
 
     bundle = aligned_bundle()
     X, _ = person(walk=10, sit=0, R=random_rotation(5), gain=1.1)
@@ -221,8 +221,9 @@ def test_a_replay_of_several_people_aligns_each_with_their_own_stream():
     estimated from their own windows, not mixed with the first's."""
     import pandas as pd
 
-    from har_studio.live import ReplaySource, run_session
     from har_studio.live.classifier import StreamingClassifier
+    from har_studio.live.replay import ReplaySource
+    from har_studio.live.session import run_session
 
     bundle = aligned_bundle()
     people = {7: person(walk=10, sit=0, R=random_rotation(5))[0],
@@ -275,7 +276,7 @@ def test_a_live_window_is_read_with_the_windows_before_it():
     before it and joins the estimate after its prediction (off the latency path), before the
     next window."""
     from har_studio.live.classifier import StreamingClassifier
-    from har_studio.live.sources import SampleBatch
+    from har_studio.live.source import SampleBatch
 
     bundle = aligned_bundle()
     X, _ = person(walk=7, sit=0, R=random_rotation(3), gain=1.1)
@@ -296,7 +297,7 @@ def test_a_live_window_is_read_with_the_windows_before_it():
 
 def test_predictions_say_how_many_moving_windows_set_the_pocket():
     from har_studio.live.classifier import StreamingClassifier
-    from har_studio.live.sources import SampleBatch
+    from har_studio.live.source import SampleBatch
 
     X, _ = person(walk=6, sit=0)
     stream = X.reshape(-1, 3)

@@ -13,7 +13,7 @@ import time
 from argparse import Namespace
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, QRect, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
@@ -100,27 +100,22 @@ def test_about_shows_version_and_citations(window, monkeypatch):
     assert "Weiss, K. Yoneda, T. Hayajneh" in shown[0] and "IEEE Access 7" in shown[0]
 
 
-def test_geometry_saved_on_close_and_restored(qtbot, monkeypatch):
+def test_geometry_saved_on_close_and_restored(qtbot):
     first = MainWindow(AppState())
     qtbot.addWidget(first)
     first.show()
     first.resize(1401, 951)
     first.log_dock.show()
     qtbot.waitUntil(lambda: first.width() == 1401, timeout=TIMEOUT)
-    expected = first.saveGeometry()
+    place = QRect(first.pos(), first.size())
     first.close()
     settings = app_settings()
-    assert settings.value("main_window/geometry") == expected
+    assert settings.value(main_window_module.PLACE_KEY) == place
     assert settings.value("main_window/tab") == "Data"
-    # (the offscreen screen is 800 px wide, so Qt clamps the restored size: check the call)
-    restored = []
-    original = MainWindow.restoreGeometry
-    monkeypatch.setattr(MainWindow, "restoreGeometry",
-                        lambda self, g: restored.append(g) or original(self, g))
     second = MainWindow(AppState())
     qtbot.addWidget(second)
-    assert restored == [expected]
     assert not second.log_dock.isHidden()   # dock layout (window state) restored too
+    # (size and place: tests/test_restart_ui.py, on a screen as big as a desktop's)
 
 
 def test_a_broken_or_missing_tab_shows_its_error(qtbot, tmp_path, monkeypatch):
@@ -194,3 +189,47 @@ def test_unknown_option_is_an_argparse_error():
     with pytest.raises(SystemExit) as info:
         app.run_gui(["--no-such-option"])
     assert info.value.code == 2
+
+
+@pytest.mark.parametrize("option", ["--self-test", "--screenshots"])
+def test_self_test_and_screenshots_never_write_into_the_users_folder(
+        qtbot, tmp_path, monkeypatch, capsys, option):
+    """Both run in a temporary HAR_STUDIO_HOME, removed at the end; the user's stays as it
+    was (the tour here stands in for the real one, which trains a run into the runs folder:
+    tests/test_selftest.py runs that one)."""
+    from har_studio import paths
+    from har_studio.training import runs as runs_mod
+    from har_studio.ui import selftest
+
+    user_home = paths.user_data_dir()            # the test's stand-in for the user's folder
+    (user_home / "runs").mkdir(exist_ok=True)
+    app_settings().setValue("kept", "yes")
+    before = sorted((p.relative_to(user_home), p.stat().st_mtime_ns)
+                    for p in user_home.rglob("*"))
+    seen = {}
+
+    def tour(window, *, screenshots_dir=None, timeout_s=300.0):
+        seen["home"] = paths.user_data_dir()
+        run = runs_mod.new_run_dir("selftest")     # what training writes
+        (run / "config.json").write_text("{}")
+        app_settings().setValue("written", "by the tour")
+        logging.getLogger("har_studio.test").warning("a log line of the tour")
+        seen["log"] = (seen["home"] / "logs" / "har_studio.log").read_text()
+        return {"screenshots": [], "steps_s": {}}
+
+    monkeypatch.setattr(selftest, "run_tour", tour)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)          # run_gui installs its own
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    args = [option] if option == "--self-test" else [option, str(tmp_path / "shots")]
+    assert app.run_gui(args) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["ok"] is True
+    assert seen["home"] != user_home and "a log line of the tour" in seen["log"]
+    assert not seen["home"].exists()                               # removed at the end
+    assert os.environ["HAR_STUDIO_HOME"] == str(user_home)           # set back
+    after = sorted((p.relative_to(user_home), p.stat().st_mtime_ns)
+                   for p in user_home.rglob("*"))
+    assert after == before
+    assert app_settings().value("written") is None
+    assert not any(isinstance(h, logging.FileHandler) and str(seen["home"]) in h.baseFilename
+                   for h in logging.getLogger().handlers)            # its log file closed

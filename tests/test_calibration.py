@@ -8,13 +8,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny_models import saved_base_model
 
 from har_studio.cli import run_cli
-from har_studio.data.demo import demo_dataset, demo_frame, write_demo_files
-from har_studio.data.splits import SplitConfig
-from har_studio.data.windows import WindowConfig
-from har_studio.model.io import load_model, save_model
-from har_studio.training import default_model_config, prepare_data, run_to_end, train
+from har_studio.data.demo import demo_frame, write_demo_files
+from har_studio.model.io import load_model
 from har_studio.training.calibration import (
     CalibrationConfig,
     CalibrationResult,
@@ -26,7 +24,6 @@ from har_studio.training.calibration import (
     prepare_calibration,
     split_by_activity,
 )
-from har_studio.training.config import TrainConfig
 
 ACTS = ("walking", "jogging", "sitting", "standing")
 TINY = dict(embedding_dim=16, head_width=32, depth=2, head_num=2, att_size=8)
@@ -37,14 +34,8 @@ FAST = dict(epochs=1, batch_size=32, device="cpu", precision="fp32", patience=0,
 @pytest.fixture(scope="module")
 def base_file(tmp_path_factory):
     """A tiny model trained one epoch on demo subjects 1-3, saved to a file."""
-    dataset = demo_dataset(subjects=3, seconds_per_activity=12.0, activities=ACTS)
-    prepared = prepare_data(dataset, WindowConfig(size=32, step=16),
-                            SplitConfig(test_fraction=0.0, val_fraction=0.0))
-    result = run_to_end(train(prepared, default_model_config(prepared, **TINY),
-                              TrainConfig(**FAST)))
-    path = tmp_path_factory.mktemp("base") / "base.harmodel"
-    save_model(path, result.bundle)
-    return path
+    return saved_base_model(tmp_path_factory.mktemp("base"), ACTS, subjects=3, seconds=12.0,
+                            epochs=1)
 
 
 def _person(seconds: float = 20.0, rate_hz: float = 20.0, subject: int = 7):

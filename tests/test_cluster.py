@@ -8,7 +8,9 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 import torch
@@ -16,7 +18,6 @@ import torch
 from har_studio.data.demo import write_demo_files
 from har_studio.progress import run_to_end
 from har_studio.training import commands, sweep_commands
-from har_studio.training.crossval import list_cv_runs
 from har_studio.training.presets import (
     ROBUST,
     get_preset,
@@ -24,13 +25,8 @@ from har_studio.training.presets import (
     preset_toml,
     write_preset_file,
 )
-from har_studio.training.sweep import (
-    TrialFinished,
-    list_sweeps,
-    load_space,
-    read_sweep,
-    run_sweep,
-)
+from har_studio.training.reports import list_cv_runs, list_sweeps, read_sweep
+from har_studio.training.sweep import TrialFinished, load_space, run_sweep
 
 TINY_FLAGS = ["--window", "32", "--step", "16", "--device", "cpu", "--precision", "fp32"]
 TINY_MODEL = ["--embedding", "16", "--head-width", "32", "--blocks", "1", "--heads", "2",
@@ -71,13 +67,24 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def ray_2cpu():
-    """One local Ray with 2 CPUs for the module; the commands reuse it and leave it running."""
+    """One local Ray with 2 CPUs for the module; the commands reuse it and leave it running.
+    Its session folder (logs, sockets, object spill) goes to a temporary folder that is removed
+    afterwards, and what Ray, Tune and the sweep put into ``os.environ`` is taken out again."""
     ray = pytest.importorskip("ray")  # the cluster extra is part of `make test`
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield ray
-    ray.shutdown()
-    assert not ray.is_initialized()
+    before = dict(os.environ)
+    temp = tempfile.mkdtemp(prefix="har-ray-")   # short: Ray's socket paths must fit 107 bytes
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=temp)
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
+    for name in set(os.environ) - set(before):   # set by Ray, Tune or the sweep itself
+        del os.environ[name]
+    os.environ.update(before)
+    shutil.rmtree(temp, ignore_errors=True)
+    assert not ray.is_initialized() and not os.path.exists(temp)
 
 
 @pytest.fixture(scope="module")

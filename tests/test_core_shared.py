@@ -8,16 +8,12 @@ import pytest
 from test_live_classifier import drain, recording, tiny_bundle
 
 from har_studio.data.rates import RATE_TOLERANCE, matches_rate, nominal_rate
-from har_studio.live import (
-    LiveControl,
-    ReplaySource,
-    Resampler,
-    SampleBatch,
-    StreamingClassifier,
-    StreamRecorder,
-    recording_path,
-    run_session,
-)
+from har_studio.live.classifier import StreamingClassifier
+from har_studio.live.recorder import StreamRecorder, recording_path
+from har_studio.live.replay import ReplaySource
+from har_studio.live.ring import Resampler
+from har_studio.live.session import LiveControl, run_session
+from har_studio.live.source import SampleBatch
 from har_studio.progress import RunControl, run_to_end
 from har_studio.training import TrainControl
 

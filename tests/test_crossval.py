@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from tiny_models import drain
 
 from har_studio.data.demo import demo_frame
 from har_studio.data.features import FeatureConfig
@@ -37,15 +38,6 @@ WINDOW = WindowConfig(size=32, step=16)
 @pytest.fixture(scope="module")
 def frame():
     return demo_frame(subjects=5, seconds_per_activity=8.0, activities=ACTS, seed=3)
-
-
-def drain(gen):
-    items = []
-    while True:
-        try:
-            items.append(next(gen))
-        except StopIteration as stop:
-            return items, stop.value
 
 
 @pytest.mark.parametrize("n, k", [(16, 4), (7, 3), (5, 5), (2, 2)])
@@ -187,7 +179,7 @@ def test_data_tab_states_the_subject_wise_figure_next_to_a_random_split(qtbot):
         dataset = demo_dataset(subjects=3, seconds_per_activity=10.0, activities=ACTS)
         state.set_dataset(dataset)
         assert tab.split_guidance() == ""
-        tab.split_kind.setCurrentIndex(tab.split_kind.findData("random"))
+        tab.panel.split_kind.setCurrentIndex(tab.panel.split_kind.findData("random"))
         text = tab.split_guidance()
         assert "never seen" in text and "Cross-validate by subject" in text
         window, _split, _acts, _chans = tab.current_settings()
@@ -195,9 +187,9 @@ def test_data_tab_states_the_subject_wise_figure_next_to_a_random_split(qtbot):
         cv.settings["activities"] = list(dataset.activities)
         cv.settings["channels"] = list(dataset.channels)
         remember_cv(cv)
-        tab.split_kind.setCurrentIndex(tab.split_kind.findData("subject"))
+        tab.panel.split_kind.setCurrentIndex(tab.panel.split_kind.findData("subject"))
         assert tab.split_guidance() == ""
-        tab.split_kind.setCurrentIndex(tab.split_kind.findData("random"))
+        tab.panel.split_kind.setCurrentIndex(tab.panel.split_kind.findData("random"))
         assert "77.0% ± 3.0%" in tab.split_guidance()
     finally:
         stop_all_workers()
@@ -219,14 +211,14 @@ def test_train_tab_puts_the_subject_wise_figure_under_a_random_split_result(qtbo
     tab = TrainTab(state)
     qtbot.addWidget(tab)
     try:
-        tab.settings.set_preset("robust")
+        tab.panel.settings.set_preset("robust")
         tab.set_settings(TINY, {"epochs": 1, "batch_size": 32, "patience": 0,
                                 "device": "cpu", "precision": "fp32"})
         with qtbot.waitSignal(tab.trainingFinished, timeout=60000) as blocker:
-            qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(tab.panel.start_button, Qt.MouseButton.LeftButton)
         result = blocker.args[0]
         assert result.bundle.features == PRESETS["robust"].features
-        assert "never seen" in tab.guidance_text() and tab.cv_offer_button.isVisibleTo(tab)
+        assert "never seen" in tab.guidance_text() and tab.results.cv_offer_button.isVisibleTo(tab)
         recipe = result.bundle.recipe
         cv = _fake_cv(0.73, WINDOW, result.bundle.features)
         cv.settings.update(activities=recipe["labels"], channels=recipe["channels"],
@@ -235,7 +227,7 @@ def test_train_tab_puts_the_subject_wise_figure_under_a_random_split_result(qtbo
         remember_cv(cv)
         tab.results.show_report(tab.results.report, bundle=tab.result.bundle)
         assert "73.0% ± 3.0%" in tab.guidance_text()
-        assert not tab.cv_offer_button.isVisibleTo(tab)
+        assert not tab.results.cv_offer_button.isVisibleTo(tab)
     finally:
         stop_all_workers()
 

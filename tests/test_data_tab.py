@@ -61,12 +61,12 @@ def test_open_paths_loads_and_shows_summary_plot_and_counts(qtbot, tab, tmp_path
     assert "Sampling rate: 20.0 Hz" in text
     # plot of the first subject / activity has its 400 samples on x, y, z
     for c in ("x", "y", "z"):
-        xs, ys = tab.plot_curves[c].getData()
+        xs, ys = tab.view.plot_curves[c].getData()
         assert xs is not None and len(xs) == 400
         assert np.isclose(xs[-1], 399 * 0.05, atol=0.05)  # seconds
-    assert tab.plot_curves["gx"].getData()[0] is None or len(tab.plot_curves["gx"].getData()[0]) == 0
+    assert tab.view.plot_curves["gx"].getData()[0] is None or len(tab.view.plot_curves["gx"].getData()[0]) == 0
     # activity chart: samples per activity
-    assert sorted(tab.activity_chart.values) == [1200] * 6
+    assert sorted(tab.view.activity_chart.values) == [1200] * 6
     # window counts per class equal an independent windowing + split
     counts = _wait_counts(qtbot, tab)
     cfg = tab.state.window_config
@@ -80,19 +80,19 @@ def test_open_paths_loads_and_shows_summary_plot_and_counts(qtbot, tab, tmp_path
         assert int(row[1]) == int(np.sum(w.y[sp.train] == i)) > 0
         assert int(row[4]) == int(np.sum(w.y == i))
     assert int(rows[-1][4]) == len(w) == counts.total
-    assert "imbalance" in tab.counts_label.text().lower()
+    assert "imbalance" in tab.view.counts_label.text().lower()
     assert errors == []
 
 
 def test_plot_follows_subject_and_activity_choice(qtbot, tab):
     tab.state.set_dataset(demo_dataset(subjects=2, seconds_per_activity=10.0, gyro=True))
     tab.select_plot(2, "jogging")
-    xs, ys = tab.plot_curves["y"].getData()
+    xs, ys = tab.view.plot_curves["y"].getData()
     frame = tab.state.dataset.frame
     expected = frame[(frame["subject"] == 2) & (frame["activity"] == "jogging")]["y"].to_numpy()
     np.testing.assert_array_equal(ys, expected)
-    assert len(tab.plot_curves["gz"].getData()[0]) == len(expected)  # gyro plotted too
-    assert not tab.gyro_plot.isHidden()
+    assert len(tab.view.plot_curves["gz"].getData()[0]) == len(expected)  # gyro plotted too
+    assert not tab.view.gyro_plot.isHidden()
     with pytest.raises(ValueError):
         tab.select_plot(99, "jogging")
 
@@ -109,7 +109,7 @@ def test_bad_file_shows_error_and_keeps_state(qtbot, tab, tmp_path, errors):
     assert "broken_recording.txt" in text
     assert "broken_recording.txt" in blocker.args[0]
     assert tab.state.dataset is before
-    assert tab.message.level() == "error" and "broken_recording.txt" in tab.message.text()
+    assert tab.panel.message.level() == "error" and "broken_recording.txt" in tab.panel.message.text()
     assert not tab.is_loading()
 
 
@@ -138,25 +138,25 @@ def test_new_load_replaces_the_old_one(qtbot, tab, tmp_path, errors):
 def test_cancel_never_sets_the_dataset(qtbot, tab, tmp_path, errors):
     paths = write_demo_files(tmp_path, subjects=2, seconds_per_activity=10.0)
     tab.open_paths(paths)
-    assert tab.is_loading() and tab.progress_box.isVisibleTo(tab)
+    assert tab.is_loading() and tab.panel.progress_box.isVisibleTo(tab)
     tab.cancel_load()
-    assert not tab.is_loading() and not tab.progress_box.isVisibleTo(tab)
+    assert not tab.is_loading() and not tab.panel.progress_box.isVisibleTo(tab)
     qtbot.waitUntil(lambda: not live_workers(), timeout=TIMEOUT)
     assert tab.state.dataset is None
-    assert "cancel" in tab.message.text().lower()
+    assert "cancel" in tab.panel.message.text().lower()
 
 
 def test_random_split_shows_the_warning_and_reaches_state(qtbot, tab):
     tab.state.set_dataset(demo_dataset(subjects=3, seconds_per_activity=20.0))
     _wait_counts(qtbot, tab)
     assert tab.split_warning() == ""
-    tab.split_kind.setCurrentIndex(tab.split_kind.findData("random"))
+    tab.panel.split_kind.setCurrentIndex(tab.panel.split_kind.findData("random"))
     assert tab.split_warning() == RANDOM_SPLIT_WARNING
-    assert tab.split_message.isVisibleTo(tab)
+    assert tab.panel.split_message.isVisibleTo(tab)
     qtbot.waitUntil(lambda: tab.state.split_config.kind == "random", timeout=TIMEOUT)
     _wait_counts(qtbot, tab)
     assert tab.window_counts.split["kind"] == "random"
-    tab.split_kind.setCurrentIndex(tab.split_kind.findData("subject"))
+    tab.panel.split_kind.setCurrentIndex(tab.panel.split_kind.findData("subject"))
     assert tab.split_warning() == ""
 
 
@@ -164,10 +164,10 @@ def test_window_and_class_settings_reach_state_and_counts(qtbot, tab):
     tab.state.set_dataset(demo_dataset(subjects=3, seconds_per_activity=20.0))
     _wait_counts(qtbot, tab)
     with qtbot.waitSignal(tab.state.dataSettingsChanged, timeout=TIMEOUT):
-        tab.window_size.setValue(64)
-        tab.window_step.setValue(32)
+        tab.panel.window_size.setValue(64)
+        tab.panel.window_step.setValue(32)
     assert tab.state.window_config.size == 64 and tab.state.window_config.step == 32
-    tab.activity_list.set_checked(["sitting", "walking"])
+    tab.panel.activity_list.set_checked(["sitting", "walking"])
     qtbot.waitUntil(lambda: tab.state.activities is not None, timeout=TIMEOUT)
     assert sorted(tab.state.activities) == ["sitting", "walking"]
     counts = _wait_counts(qtbot, tab)
@@ -177,11 +177,11 @@ def test_window_and_class_settings_reach_state_and_counts(qtbot, tab):
     per_recording = (400 - 64) // 32 + 1
     assert int(rows[-1][4]) == 3 * 2 * per_recording
     # channels: a subset reaches the state; none is an error shown inline
-    tab.channel_list.set_checked(["x", "z"])
+    tab.panel.channel_list.set_checked(["x", "z"])
     qtbot.waitUntil(lambda: tab.state.channels == ["x", "z"], timeout=TIMEOUT)
-    tab.channel_list.set_checked([])
-    qtbot.waitUntil(lambda: tab.settings_message.level() == "error", timeout=TIMEOUT)
-    assert "channel" in tab.settings_message.text()
+    tab.panel.channel_list.set_checked([])
+    qtbot.waitUntil(lambda: tab.panel.settings_message.level() == "error", timeout=TIMEOUT)
+    assert "channel" in tab.panel.settings_message.text()
     assert tab.state.channels == ["x", "z"]  # the bad choice did not reach the state
 
 
@@ -190,20 +190,20 @@ def test_wisdm_a_to_e_preset_and_chosen_subjects(qtbot, tab):
                                        activities=("walking", "jogging", "stairs", "sitting",
                                                    "standing", "typing", "teeth")))
     _wait_counts(qtbot, tab)
-    tab.wisdm_ae_button.click()
-    assert sorted(tab.activity_list.checked()) == ["jogging", "sitting", "stairs", "standing",
+    tab.panel.wisdm_ae_button.click()
+    assert sorted(tab.panel.activity_list.checked()) == ["jogging", "sitting", "stairs", "standing",
                                                     "walking"]
-    tab.subject_mode.setCurrentIndex(tab.subject_mode.findData("choose"))
-    assert tab.pick_box.isVisibleTo(tab)
-    tab.test_subjects.set_checked(["2"])
-    tab.val_subjects.set_checked(["4"])
+    tab.panel.subject_mode.setCurrentIndex(tab.panel.subject_mode.findData("choose"))
+    assert tab.panel.pick_box.isVisibleTo(tab)
+    tab.panel.test_subjects.set_checked(["2"])
+    tab.panel.val_subjects.set_checked(["4"])
     qtbot.waitUntil(lambda: tab.state.split_config.test_subjects == (2,)
                     and tab.state.split_config.val_subjects == (4,), timeout=TIMEOUT)
     counts = _wait_counts(qtbot, tab)
     assert counts.split["test_subjects"] == [2] and counts.split["train_subjects"] == [1, 3]
     # the same subject as test and validation is refused inline
-    tab.val_subjects.set_checked(["2"])
-    qtbot.waitUntil(lambda: tab.settings_message.level() == "error", timeout=TIMEOUT)
+    tab.panel.val_subjects.set_checked(["2"])
+    qtbot.waitUntil(lambda: tab.panel.settings_message.level() == "error", timeout=TIMEOUT)
     assert tab.state.split_config.val_subjects == (4,)
 
 
@@ -221,8 +221,8 @@ def test_recent_paths_are_remembered(qtbot, tab, tmp_path, errors):
 
 def test_split_config_matches_controls(tab):
     tab.state.set_dataset(demo_dataset(subjects=3, seconds_per_activity=10.0))
-    tab.seed.setValue(7)
-    tab.test_percent.setValue(30)
+    tab.panel.seed.setValue(7)
+    tab.panel.test_percent.setValue(30)
     window, split, activities, channels = tab.current_settings()
     assert isinstance(window, WindowConfig) and window.rate_hz == 20.0
     assert split == SplitConfig(kind="subject", test_fraction=0.3,
@@ -236,10 +236,10 @@ def test_random_split_shows_the_subject_wise_estimate_next_to_it(qtbot, tab):
     tab.state.set_dataset(demo_dataset(subjects=3, seconds_per_activity=20.0))
     _wait_counts(qtbot, tab)
     assert tab.split_guidance() == ""
-    tab.split_kind.setCurrentIndex(tab.split_kind.findData("random"))
+    tab.panel.split_kind.setCurrentIndex(tab.panel.split_kind.findData("random"))
     text = tab.split_guidance()
     assert "never seen" in text and "Cross-validate by subject" in text
-    assert tab.split_gap_note.isVisibleTo(tab)
+    assert tab.panel.split_gap_note.isVisibleTo(tab)
     # once the user has cross-validated with these data settings, their own figure shows
     window, _split, activities, channels = tab.current_settings()
     settings = {"window": window.to_dict(), "activities": activities, "channels": channels}
@@ -248,7 +248,7 @@ def test_random_split_shows_the_subject_wise_estimate_next_to_it(qtbot, tab):
                          accuracy_max=0.76, f1_mean=0.7, f1_std=0.0, f1_min=0.7, f1_max=0.7,
                          pooled_accuracy=0.73, pooled_f1=0.7, confusion=[], per_subject={},
                          per_class={}, minutes=1.0, cpu_minutes=1.0, settings=settings))
-    tab.split_kind.setCurrentIndex(tab.split_kind.findData("subject"))
-    assert tab.split_guidance() == "" and not tab.split_gap_note.isVisibleTo(tab)
-    tab.split_kind.setCurrentIndex(tab.split_kind.findData("random"))
+    tab.panel.split_kind.setCurrentIndex(tab.panel.split_kind.findData("subject"))
+    assert tab.split_guidance() == "" and not tab.panel.split_gap_note.isVisibleTo(tab)
+    tab.panel.split_kind.setCurrentIndex(tab.panel.split_kind.findData("random"))
     assert "73.1% ± 4.2%" in tab.split_guidance()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import pandas as pd
@@ -118,10 +117,11 @@ def test_write_demo_files_wisdm_v11_text(tmp_path):
     np.testing.assert_array_equal(ts, frame["timestamp"].to_numpy())
 
 
-def test_written_file_loads_when_the_loader_exists(tmp_path):
-    loaders = pytest.importorskip("har_studio.data.loaders")
+def test_written_file_loads(tmp_path):
+    from har_studio.data.loaders import load
+
     paths = write_demo_files(tmp_path, subjects=2, seconds_per_activity=8.0)
-    ds = loaders.load(paths)
+    ds = load(paths)
     frame = demo_frame(subjects=2, seconds_per_activity=8.0)
     assert ds.report.records == len(frame)
     assert ds.subjects == [1, 2]
@@ -142,12 +142,9 @@ def test_demo_dataset_report():
     assert r.gaps == 0 and r.skipped == {}
 
 
-def test_default_is_fast():
-    start = time.perf_counter()
+def test_default_size():   # how fast: bench/bench_responsiveness.py (demo_dataset_s)
     ds = demo_dataset()
-    elapsed = time.perf_counter() - start
     assert len(ds.frame) == 6 * 6 * 1200
-    assert elapsed < 2.0  # < 0.5 s on an idle machine; slack for a loaded CI box
 
 
 def test_bad_arguments_raise_value_error():

@@ -232,7 +232,9 @@ def recording() -> pd.DataFrame:
 
 
 def test_replay_and_evaluate_agree_for_a_feature_model():
-    from har_studio.live import ReplaySource, StreamingClassifier, run_session
+    from har_studio.live.classifier import StreamingClassifier
+    from har_studio.live.replay import ReplaySource
+    from har_studio.live.session import run_session
     from har_studio.training.metrics import evaluate_bundle
 
     bundle = feature_bundle()
@@ -256,7 +258,8 @@ def test_replay_and_evaluate_agree_for_a_feature_model():
 
 def test_onnx_live_engine_applies_the_features():
     pytest.importorskip("onnxruntime")
-    from har_studio.live import SampleBatch, StreamingClassifier
+    from har_studio.live.classifier import StreamingClassifier
+    from har_studio.live.source import SampleBatch
 
     bundle = feature_bundle()
     vals = raw_windows(n=1, t=80, seed=3)[0, :, :3]

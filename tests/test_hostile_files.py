@@ -61,11 +61,11 @@ def test_evaluate_refuses_hostile_model_in_one_line(model_folder, name, capsys):
     assert len(err) == 1 and str(case.path) in err[0] and case.expect in err[0].lower()
 
 
-def test_the_valid_base_loads_and_is_format_3(model_folder):
+def test_the_valid_base_loads_and_is_format_4(model_folder):
     bundle = load_model(model_folder["huge_depth"].path.parent / "valid.harmodel")
     assert bundle.model_config.depth == 2
     header, _ = read_raw(model_folder["huge_depth"].path.parent / "valid.harmodel")
-    assert header["__metadata__"]["format_version"] == str(FORMAT_VERSION) == "3"
+    assert header["__metadata__"]["format_version"] == str(FORMAT_VERSION) == "4"
     assert len(header["__metadata__"]["checksum"]) == 64
 
 

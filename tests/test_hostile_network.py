@@ -12,14 +12,15 @@ import logging
 import socket
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
 from test_live_sources import address, post, sensor_logger_body, udp_send, wait_for
 
-from har_studio.live import HttpSource, TcpSource, UdpSource, parse_json_batch, parse_lines
-from har_studio.live.sources import listen_warning
+from har_studio.live.addresses import listen_warning
+from har_studio.live.protocols import parse_json_batch, parse_lines
+from har_studio.live.server import HttpSource, TcpSource
+from har_studio.live.udp import UdpSource
 
 
 @pytest.fixture
@@ -61,9 +62,7 @@ def test_idle_tcp_clients_do_not_lock_a_phone_out(started, sockets, caplog):
         except OSError:
             closed += 1
     assert closed == 8
-    began = time.monotonic()
-    src.stop()                                      # with clients still connected
-    assert time.monotonic() - began < 2.0
+    src.stop()    # with clients still connected; how quickly: bench/bench_responsiveness.py
     assert not [t for t in threading.enumerate() if t.name.startswith("har-tcp")]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 

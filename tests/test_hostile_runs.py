@@ -26,7 +26,7 @@ from har_studio.atomic import (
 )
 from har_studio.cli import run_cli
 from har_studio.live.recorder import StreamRecorder
-from har_studio.live.sources import SampleBatch
+from har_studio.live.source import SampleBatch
 from har_studio.model.io import load_model
 from har_studio.training import runs
 

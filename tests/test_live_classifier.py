@@ -11,16 +11,11 @@ import torch
 
 from har_studio.data.splits import Normaliser
 from har_studio.data.windows import WindowConfig, make_windows, run_starts
-from har_studio.live import (
-    UNCERTAIN,
-    LiveControl,
-    ReplaySource,
-    Resampler,
-    RingBuffer,
-    SampleBatch,
-    StreamingClassifier,
-    run_session,
-)
+from har_studio.live.classifier import UNCERTAIN, StreamingClassifier
+from har_studio.live.replay import ReplaySource
+from har_studio.live.ring import Resampler, RingBuffer
+from har_studio.live.session import LiveControl, run_session
+from har_studio.live.source import SampleBatch
 from har_studio.model.config import ViTConfig
 from har_studio.model.io import ModelBundle
 from har_studio.model.vit import TimeSeriesViT

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -155,13 +156,45 @@ def udp_sender(port: int, lines, pause_s: float = 0.01):
         thread.join(5)
 
 
-def test_stream_cli_with_duration_over_udp(model_file, capsys):
+@pytest.fixture
+def ends_when(monkeypatch):
+    """``ends_when(condition)``: the `stream` command's session ends as ``--duration`` ends it,
+    but once ``condition(source, classifier)`` holds rather than after that much real time
+    (the session's clock stands still until then; after a minute without it, the session ends
+    and the test's assertions say what was missing). Timing belongs to the benches."""
+    from har_studio.live import session
+
+    real = session.run_session
+
+    def install(condition) -> None:
+        def run(source, classifier, control=None, *args, duration_s=None, **kw):
+            deadline = time.monotonic() + 60.0
+            calls = []
+
+            def clock() -> float:
+                calls.append(None)
+                if len(calls) > 1 and (condition(source, classifier)
+                                       or time.monotonic() > deadline):
+                    return float(duration_s)
+                return 0.0
+
+            return real(source, classifier, control, *args, duration_s=duration_s, clock=clock,
+                        **kw)
+
+        monkeypatch.setattr(session, "run_session", run)
+
+    return install
+
+
+def test_stream_cli_with_duration_over_udp(model_file, capsys, ends_when):
     port = free_udp_port()
 
     def lines(i):
         out = [f"{1_700_000_000_000 + 50 * (i + k)},{k % 3},9.8,0.1" for k in range(10)]
         return [*out, "not,a,number"] if i % 100 == 0 else out
 
+    ends_when(lambda source, classifier: source.stats().samples > 32
+              and source.stats().bad_packets >= 1 and classifier.windows > 0)
     with udp_sender(port, lines, pause_s=0.003):
         rc = run_cli(["stream", "--model", str(model_file), "--udp", f"127.0.0.1:{port}", "--json",
                       "--duration", "1.0", "--hop", "4"])
@@ -227,7 +260,7 @@ def _phone_run(argv, capsys):
     return rc, json_lines(captured.out), captured.err
 
 
-def test_stream_cli_reads_sensorserver(model_file, capsys):
+def test_stream_cli_reads_sensorserver(model_file, capsys, ends_when):
     from test_phone_apps import FakeSensorServer, sensorserver_json, server_frame
 
     def script(conn, path):   # Android events, 50 Hz of sender time, flat on a table
@@ -236,6 +269,7 @@ def test_stream_cli_reads_sensorserver(model_file, capsys):
             conn.sendall(server_frame(0x1, message.encode()))
         conn.recv(1)
 
+    ends_when(lambda source, classifier: source.stats().samples >= 150 and classifier.windows)
     server = FakeSensorServer(script)
     try:
         rc, out, err = _phone_run(["stream", "--model", str(model_file), "--sensorserver",
@@ -250,7 +284,7 @@ def test_stream_cli_reads_sensorserver(model_file, capsys):
     assert server.paths == ["/sensor/connect?type=android.sensor.accelerometer"]
 
 
-def test_stream_cli_reads_phyphox(model_file, capsys):
+def test_stream_cli_reads_phyphox(model_file, capsys, ends_when):
     from test_phone_apps import FakePhyphox
 
     phone = FakePhyphox()
@@ -263,6 +297,7 @@ def test_stream_cli_reads_phyphox(model_file, capsys):
         for i in range(1, 101):
             phone.add(i / 50, 0.1 * (i % 5), 0.3, 9.81)
 
+    ends_when(lambda source, classifier: source.stats().samples >= 100 and classifier.windows)
     thread = threading.Thread(target=experiment, daemon=True)
     thread.start()
     try:   # a URL as phyphox shows it works as the address
@@ -303,13 +338,14 @@ def test_stream_cli_unreachable_phone_is_one_line(model_file, capsys, option, sc
     assert f"cannot read the phone at {scheme}://127.0.0.1:{port}" in err
 
 
-def test_stream_cli_phone_iphone_records_android_axes(model_file, tmp_path, capsys):
+def test_stream_cli_phone_iphone_records_android_axes(model_file, tmp_path, capsys, ends_when):
     """--phone iphone: an iOS app's lines (Core Motion: g, flat screen up is z = -1) reach the
     model, and the recording, as Android's m/s^2: z = +9.81."""
     from har_studio.data.loaders import load
 
     port = free_udp_port()
     out_file = tmp_path / "ios.txt"
+    ends_when(lambda source, classifier: classifier.windows > 0)
     with udp_sender(port, lambda i: [f"{1_700_000_000_000 + 50 * (i + k)},0.0,0.0,-1.0"
                                      for k in range(10)]):
         rc = run_cli(["stream", "--model", str(model_file), "--udp", f"127.0.0.1:{port}",

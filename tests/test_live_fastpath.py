@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from har_studio.live import Resampler
-from har_studio.live.sources import SampleBatch
+from har_studio.live.ring import Resampler
+from har_studio.live.source import SampleBatch
 
 
 def _stream(seed: int, n: int = 400):
@@ -65,7 +65,7 @@ def _classify_each(clf, t, values, truth, arrival):
 def test_one_sample_pushes_give_the_general_predictions(monkeypatch):
     from test_live_classifier import tiny_bundle
 
-    from har_studio.live import StreamingClassifier
+    from har_studio.live.classifier import StreamingClassifier
 
     bundle = tiny_bundle()
     size = bundle.window.size

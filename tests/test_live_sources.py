@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,21 +18,15 @@ import torch
 
 from har_studio.data.splits import Normaliser
 from har_studio.data.windows import WindowConfig
-from har_studio.live import (
-    HttpSource,
-    LiveControl,
-    SampleBatch,
-    StreamingClassifier,
-    StreamRecorder,
-    TcpSource,
-    UdpSource,
-    local_addresses,
-    make_network_source,
-    parse_address,
-    parse_json_batch,
-    parse_lines,
-    run_session,
-)
+from har_studio.live.addresses import local_addresses, parse_address
+from har_studio.live.classifier import StreamingClassifier
+from har_studio.live.protocols import parse_json_batch, parse_lines
+from har_studio.live.recorder import StreamRecorder
+from har_studio.live.registry import make_network_source
+from har_studio.live.server import HttpSource, TcpSource
+from har_studio.live.session import LiveControl, run_session
+from har_studio.live.source import SampleBatch
+from har_studio.live.udp import UdpSource
 from har_studio.model.config import ViTConfig
 from har_studio.model.io import ModelBundle
 from har_studio.model.vit import TimeSeriesViT
@@ -206,15 +201,14 @@ def test_http_prefers_total_acceleration(started):
     assert src.stats().other_sensors == 1
 
 
-def test_a_silent_source_stops_promptly_and_a_busy_port_is_reported():
+def test_a_silent_source_stops_and_a_busy_port_is_reported():
     src = make_network_source("udp", port=0)
     src.start()
     assert not src.wait(0.01)
     stats = src.stats()
     assert stats.samples == 0 and not stats.connected and len(src.read()) == 0
-    began = time.monotonic()
-    src.stop()
-    assert time.monotonic() - began < 1.0
+    src.stop()                    # how quickly: bench/bench_responsiveness.py (stop_s)
+    assert not [t for t in threading.enumerate() if t.name == f"har-{src.kind}-source"]
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)

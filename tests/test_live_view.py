@@ -7,7 +7,9 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from har_studio.live import LiveUpdate, Prediction, RunningFigures, SampleBatch, SourceStats  # noqa: E402
+from har_studio.live.classifier import Prediction  # noqa: E402
+from har_studio.live.session import LiveUpdate, RunningFigures  # noqa: E402
+from har_studio.live.source import SampleBatch, SourceStats  # noqa: E402
 from har_studio.ui.live.view import LiveView  # noqa: E402
 
 

@@ -11,7 +11,7 @@ from har_studio.data.loaders import load
 from har_studio.data.splits import SplitConfig
 from har_studio.data.windows import WindowConfig
 from har_studio.live.recorder import StreamRecorder
-from har_studio.live.sources import SampleBatch
+from har_studio.live.source import SampleBatch
 from har_studio.training import TrainConfig, default_model_config, prepare_data, run_to_end, train
 from har_studio.training.jobs import resume_problem, train_model
 
@@ -82,9 +82,9 @@ def test_a_single_activity_recording_fine_tunes_a_model_that_knows_it(tmp_path, 
 
 
 def test_stop_without_keep_best_says_once_which_epoch_is_kept(monkeypatch):
-    from har_studio.training import BatchProgress, EpochProgress, TrainControl, TrainNote, engine
+    from har_studio.training import BatchProgress, EpochProgress, TrainControl, TrainNote, steps
 
-    monkeypatch.setattr(engine, "BATCH_PROGRESS_INTERVAL_S", 0.0)
+    monkeypatch.setattr(steps, "BATCH_PROGRESS_INTERVAL_S", 0.0)
     data = demo_dataset(subjects=4, seconds_per_activity=12.0, activities=ACTS)
     prepared = prepare_data(data, WindowConfig(size=32, step=16), SplitConfig(seed=1))
     control = TrainControl()

@@ -40,16 +40,16 @@ def test_eighteen_activities_start_at_a_to_e_and_the_choice_survives_a_restart(q
     data = demo_dataset(subjects=2, seconds_per_activity=7.0, activities=EIGHTEEN)
     tab = _data_tab(qtbot)
     tab.state.set_dataset(data)
-    assert sorted(tab.activity_list.checked()) == ["jogging", "sitting", "stairs", "standing",
+    assert sorted(tab.panel.activity_list.checked()) == ["jogging", "sitting", "stairs", "standing",
                                                     "walking"]
-    assert sorted(tab.state.activities) == sorted(tab.activity_list.checked())
-    tab.activity_list.set_checked(["walking", "sitting", "teeth"])
+    assert sorted(tab.state.activities) == sorted(tab.panel.activity_list.checked())
+    tab.panel.activity_list.set_checked(["walking", "sitting", "teeth"])
     qtbot.waitUntil(lambda: tab.state.activities is not None
                     and sorted(tab.state.activities) == ["sitting", "teeth", "walking"],
                     timeout=TIMEOUT)
     again = _data_tab(qtbot)                      # the app restarted
     again.state.set_dataset(data)
-    assert sorted(again.activity_list.checked()) == ["sitting", "teeth", "walking"]
+    assert sorted(again.panel.activity_list.checked()) == ["sitting", "teeth", "walking"]
     assert sorted(again.state.activities) == ["sitting", "teeth", "walking"]
     stop_all_workers()
 
@@ -66,7 +66,7 @@ def test_a_restart_restores_the_model_and_the_last_results(qtbot, monkeypatch):
     train = window.tab("Train")
     train.set_settings(TINY, FAST)
     with qtbot.waitSignal(train.trainingFinished, timeout=TIMEOUT) as blocker:
-        qtbot.mouseClick(train.start_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(train.panel.start_button, Qt.MouseButton.LeftButton)
     result = blocker.args[0]
     restore_session(window, state)       # what app start does (remembers from here on)
     state.set_model(result.bundle, str(result.model_path))
@@ -103,8 +103,8 @@ def test_cross_validation_runs_reopen_from_past_runs(qtbot):
     train = window.tab("Train")
     train.refresh_runs()
     assert str(folder) in train.run_folders()
-    assert "cross-validation, 2 of 2 folds" in train.runs_list.item(0).text()
-    train.runs_list.setCurrentRow(train.run_folders().index(str(folder)))
+    assert "cross-validation, 2 of 2 folds" in train.panel.runs.runs_list.item(0).text()
+    train.panel.runs.runs_list.setCurrentRow(train.run_folders().index(str(folder)))
     assert train.results.cv_table.rowCount() == 2
     assert train.metric_value("cv_accuracy") == pytest.approx(cv.accuracy_mean)
     stop_all_workers()
@@ -126,15 +126,15 @@ def test_cross_validation_stopped_after_a_fold_says_so_once(qtbot):
     tab.controller.progressed.connect(lambda fraction, eta: etas.append(eta))
     tab.foldFinished.connect(lambda f: tab.stop_training() if f.fold == 1 else None)
     with qtbot.waitSignal(tab.crossValidationFinished, timeout=TIMEOUT) as blocker:
-        qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(tab.panel.start_button, Qt.MouseButton.LeftButton)
     cv = blocker.args[0]
     assert cv.stopped and cv.completed == 1
     assert any(e is not None for e in etas)             # an ETA for the whole run
-    assert "stopped after 1 of 3 folds" in tab.status_label.text()
+    assert "stopped after 1 of 3 folds" in tab.view.status_label.text()
     assert "3-fold leave-subjects-out, stopped after 1 of 3 folds" in cv.summary()
-    log = tab.log_view.toPlainText()
+    log = tab.view.log_view.toPlainText()
     assert log.count(cv.summary()) == 1
-    assert tab.progress_bar.value() == pytest.approx(1000 / 3, abs=2)
+    assert tab.view.progress_bar.value() == pytest.approx(1000 / 3, abs=2)
     assert tab.metric_value("cv_accuracy") == pytest.approx(cv.accuracy_mean)
     assert "no validation people" in log                # not "validation none"
     stop_all_workers()
@@ -162,8 +162,8 @@ def test_an_interrupted_run_shows_as_such_and_resumes_from_past_runs(qtbot, tmp_
     qtbot.addWidget(tab)
     tab.refresh_runs()
     row = tab.run_folders().index(str(folder))
-    assert "interrupted · resumable" in tab.runs_list.item(row).text()
-    tab.runs_list.setCurrentRow(row)
+    assert "interrupted · resumable" in tab.panel.runs.runs_list.item(row).text()
+    tab.panel.runs.runs_list.setCurrentRow(row)
     assert tab.panel.runs.resume_run_button.isEnabled()
     with qtbot.waitSignal(tab.trainingFinished, timeout=TIMEOUT) as blocker:
         qtbot.mouseClick(tab.panel.runs.resume_run_button, Qt.MouseButton.LeftButton)
@@ -174,7 +174,7 @@ def test_an_interrupted_run_shows_as_such_and_resumes_from_past_runs(qtbot, tmp_
 
 def test_wording_for_a_newcomer(qtbot):
     from har_studio.live.session import SessionSummary
-    from har_studio.live.sources import SourceStats
+    from har_studio.live.source import SourceStats
     from har_studio.ui.live.panel import address_hint
     from har_studio.ui.live.view import LiveView, summary_text
     from har_studio.ui.train.settings import inputs_text
@@ -204,20 +204,20 @@ def test_layout_at_1280x820(qtbot):
     window.show()
     state.set_dataset(demo_dataset(subjects=2, seconds_per_activity=7.0, activities=EIGHTEEN))
     data = window.tab("Data")
-    assert data.activity_chart.minimumHeight() >= 15 * 18     # a row per activity
+    assert data.view.activity_chart.minimumHeight() >= 15 * 18     # a row per activity
     _a_long_file_name_leaves_the_data_column_alone(window, state, data, qtbot)
     window.show_tab("Live")
     live = window.tab("Live")
     qtbot.waitExposed(live)
-    button = live.record_button
+    button = live.panel.record_button
     viewport = button.window()
     bottom = button.mapTo(viewport, QPoint(0, button.height())).y()
     assert bottom <= viewport.height() - 30       # above the fold, with its message below
-    live.attention_strip.set_channels(["acc_mag", "body_horiz", "body_vert", "tilt_x",
+    live.view.attention_strip.set_channels(["acc_mag", "body_horiz", "body_vert", "tilt_x",
                                        "tilt_y", "tilt_z"])
-    assert live.attention_strip.minimumHeight() >= 6 * 15
+    assert live.view.attention_strip.minimumHeight() >= 6 * 15
     # Before any attention the strip shows its rows over a clean axis, not "-400…400 (x0.001)".
-    strip = live.attention_strip
+    strip = live.view.attention_strip
     bottom = strip.getPlotItem().getAxis("bottom")
     assert not bottom.style["showValues"] and "x0.001" not in bottom.labelString()
     assert strip.getPlotItem().getAxis("left").range == [0.0, 6.0]
@@ -244,10 +244,10 @@ def _a_long_file_name_leaves_the_data_column_alone(window, state, data, qtbot) -
     name = "/recordings/" + ("walking_in_the_park_" * 10)[:200] + ".txt"
     state.set_dataset(dataclasses.replace(dataset, report=dataclasses.replace(
         dataset.report, files=[name])), [])
-    qtbot.waitUntil(lambda: "walking_in_the_park" in data.summary.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "walking_in_the_park" in data.panel.summary.text(), timeout=5000)
     QApplication.processEvents()
     assert column.width() == width and data.panel.width() <= viewport.width()   # no sideways scroll
-    assert name in data.summary.toolTip() and name not in data.summary.text()
+    assert name in data.panel.summary.toolTip() and name not in data.panel.summary.text()
     panel = data.panel
     for button in (panel.demo_button, panel.reseed_button, panel.wisdm_ae_button):
         corner = button.mapTo(viewport, QPoint(0, 0))

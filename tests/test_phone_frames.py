@@ -17,9 +17,10 @@ import pytest
 from test_live_sources import address, post, udp_send, wait_for
 from test_phone_apps import FakePhyphox, FakeSensorServer, sensorserver_json, server_frame
 
-from har_studio.live import HttpSource, make_network_source
 from har_studio.live.frames import sensor_logger_frame
 from har_studio.live.protocols import parse_json_batch
+from har_studio.live.registry import make_network_source
+from har_studio.live.server import HttpSource
 
 G = 9.80665
 

@@ -9,7 +9,8 @@ import torch
 
 from har_studio.data.alignment import Alignment
 from har_studio.data.features import FEATURE_GROUPS, FeatureConfig
-from har_studio.live import SampleBatch, StreamingClassifier
+from har_studio.live.classifier import StreamingClassifier
+from har_studio.live.source import SampleBatch
 from har_studio.model.io import ModelBundle
 from har_studio.model.pipeline import InferencePipeline
 from tests.test_features import feature_bundle, raw_windows, rotation

@@ -30,7 +30,7 @@ def test_load_recipe_applies_a_preset_file(train, tmp_path, monkeypatch):
                      model={**ROBUST.model, "embedding_dim": 32},
                      training={**ROBUST.training, "epochs": 3, "lr": 0.002})
     path = write_preset_file(tmp_path / "best.toml", custom)
-    settings = train.settings
+    settings = train.panel.settings
     monkeypatch.setattr(settings_module.QFileDialog, "getOpenFileName",
                         staticmethod(lambda *a, **k: (str(path), "")))
     settings.load_recipe_button.click()
@@ -54,10 +54,10 @@ def test_a_bad_recipe_file_is_one_line(train, tmp_path, monkeypatch):
                         staticmethod(lambda *a, **k: (str(bad), "")))
     monkeypatch.setattr(settings_module.QMessageBox, "warning",
                         staticmethod(lambda parent, title, text: warned.append(text)))
-    before = train.settings.preset_name()
-    train.settings.load_recipe_button.click()
+    before = train.panel.settings.preset_name()
+    train.panel.settings.load_recipe_button.click()
     assert len(warned) == 1 and "bad.toml" in warned[0] and "\n" not in warned[0]
-    assert train.settings.preset_name() == before
+    assert train.panel.settings.preset_name() == before
 
 
 def test_sweeps_are_listed_in_past_runs_with_their_table(train, tmp_path):
@@ -77,8 +77,8 @@ def test_sweeps_are_listed_in_past_runs_with_their_table(train, tmp_path):
 
     train.refresh_runs()
     row = train.run_folders().index(str(folder))
-    train.runs_list.setCurrentRow(row)
-    log = train.log_view.toPlainText()
+    train.panel.runs.runs_list.setCurrentRow(row)
+    log = train.view.log_view.toPlainText()
     assert "2-fold cross-validation by subject" in log
     assert log.index("trial 2: mean 0.880") < log.index("trial 1: mean 0.810")  # best first
     assert str(best) in log

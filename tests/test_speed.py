@@ -18,15 +18,12 @@ import pytest
 from test_live_classifier import recording, tiny_bundle
 
 from har_studio import cli, threads
-from har_studio.live import (
-    LiveControl,
-    ReplaySource,
-    SampleBatch,
-    StreamingClassifier,
-    UdpSource,
-    parse_address,
-    run_session,
-)
+from har_studio.live.addresses import parse_address
+from har_studio.live.classifier import StreamingClassifier
+from har_studio.live.replay import ReplaySource
+from har_studio.live.session import LiveControl, run_session
+from har_studio.live.source import SampleBatch
+from har_studio.live.udp import UdpSource
 
 
 def _fresh(code: str) -> dict:

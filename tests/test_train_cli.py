@@ -36,6 +36,12 @@ def data_folder(tmp_path_factory):
     return folder
 
 
+def _data_lines(folder) -> list[str]:
+    """The records of the generated WISDM file(s) in `folder`."""
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    return [line for p in files for line in p.read_text(encoding="utf-8").splitlines() if line]
+
+
 def _json_line(text: str) -> dict:
     lines = [line for line in text.splitlines() if line.strip()]
     assert len(lines) == 1, text
@@ -68,6 +74,20 @@ def test_train_then_evaluate(data_folder, tmp_path, capsys):
     assert ev["windows"] == sum(map(sum, ev["confusion"])) > 0
     assert set(ev["per_class"]) == set(ev["labels"]) and 0 <= ev["accuracy"] <= 1
     assert ev["unknown_activities"] == {}
+
+    # The same model on the same windows (the test person's records alone) gives exactly the
+    # figures the training reported for its test set.
+    test_only = tmp_path / "subject1" / "wisdm.txt"
+    test_only.parent.mkdir()
+    records = [line for line in _data_lines(data_folder) if line.startswith("1,")]
+    test_only.write_text("\n".join(records) + "\n", encoding="utf-8")
+    assert main(["evaluate", "--model", str(model), "--data", str(test_only), "--json"]) == 0
+    ev = _json_line(capsys.readouterr().out)
+    trained = result["metrics"]
+    assert ev["windows"] == trained["windows"] > 0 and ev["confusion"] == trained["confusion"]
+    for name in ("accuracy", "f1_macro", "precision_macro", "recall_macro", "f1_weighted"):
+        assert ev[name] == pytest.approx(trained[name], abs=1e-6), name
+    assert ev["per_class"] == pytest.approx(trained["per_class"], abs=1e-6)
 
     # human-readable output too
     assert main(["evaluate", "--model", str(model), "--data", str(data_folder)]) == 0

@@ -30,15 +30,15 @@ def tab(qtbot):
 
 
 def test_threads_setting_reaches_the_recipe(qtbot, tab):
-    box = tab.settings.train_widgets["threads"]
+    box = tab.panel.settings.train_widgets["threads"]
     assert box.value() == 0                      # auto by default
     assert "auto" in box.toolTip() and f"{usable_cores()} usable core" in box.toolTip()
     box.setValue(1)                              # as a user would, through the widget
-    tab.settings.set_preset(tab.settings.preset_name())   # a preset keeps the machine's count
+    tab.panel.settings.set_preset(tab.panel.settings.preset_name())   # a preset keeps the machine's count
     assert box.value() == 1
-    assert tab.settings.train_config().threads == 1
+    assert tab.panel.settings.train_config().threads == 1
     with qtbot.waitSignal(tab.trainingFinished, timeout=120000) as blocker:
-        qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(tab.panel.start_button, Qt.MouseButton.LeftButton)
     recipe = blocker.args[0].bundle.recipe
     assert recipe["training"]["threads"] == 1    # the setting, saved with the others
     assert recipe["threads"]["threads"] == 1     # the count the run used

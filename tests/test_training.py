@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tiny_models import drain
 
 from har_studio.data.demo import demo_dataset, demo_frame
 from har_studio.data.splits import SplitConfig
@@ -27,6 +28,7 @@ from har_studio.training import (
     new_run_dir,
     prepare_data,
     run_to_end,
+    steps,
     train,
 )
 from har_studio.training.runs import CONFIG_FILE, HISTORY_FILE, MODEL_FILE, REPORT_FILE
@@ -45,15 +47,6 @@ def prepared():
 
 def _config(prepared):
     return default_model_config(prepared, **TINY)
-
-
-def _drain(gen) -> tuple[list, TrainResult]:
-    items = []
-    while True:
-        try:
-            items.append(next(gen))
-        except StopIteration as stop:
-            return items, stop.value
 
 
 def _val_loss_of(bundle, windows) -> float:
@@ -94,7 +87,7 @@ def test_prepare_data_warns_about_a_class_missing_from_training():
 
 
 def test_train_yields_progress_and_returns_a_result(prepared, tmp_path):
-    items, result = _drain(train(prepared, _config(prepared), TrainConfig(epochs=2, **FAST)))
+    items, result = drain(train(prepared, _config(prepared), TrainConfig(epochs=2, **FAST)))
     batches = [i for i in items if isinstance(i, BatchProgress)]
     epochs = [i for i in items if isinstance(i, EpochProgress)]
     notes = [i for i in items if isinstance(i, TrainNote)]
@@ -121,27 +114,40 @@ def test_train_yields_progress_and_returns_a_result(prepared, tmp_path):
 
 
 def test_batch_progress_is_throttled(prepared, monkeypatch):
-    import time
-
+    """By the interval, not by a clock read here: an interval longer than the run lets only
+    the first batch through, a zero interval every batch. (How many a second a real run
+    yields: bench/bench_train.py, batch_progress_per_s.)"""
     config = TrainConfig(epochs=3, batch_size=8, device="cpu", precision="fp32")
-    t0 = time.perf_counter()
-    items, _ = _drain(train(prepared, _config(prepared), config))
-    elapsed = time.perf_counter() - t0
-    batches = [i for i in items if isinstance(i, BatchProgress)]
     total = 3 * math.ceil(len(prepared.train) / 8)
-    assert 1 <= len(batches) <= 1 + elapsed / engine.BATCH_PROGRESS_INTERVAL_S
-    monkeypatch.setattr(engine, "BATCH_PROGRESS_INTERVAL_S", 0.0)
-    items, _ = _drain(train(prepared, _config(prepared), config))
+    monkeypatch.setattr(steps, "BATCH_PROGRESS_INTERVAL_S", 1e9)
+    items, _ = drain(train(prepared, _config(prepared), config))
+    batches = [i for i in items if isinstance(i, BatchProgress)]
+    assert [(b.epoch, b.batch) for b in batches] == [(1, 1)]
+    monkeypatch.setattr(steps, "BATCH_PROGRESS_INTERVAL_S", 0.0)
+    items, _ = drain(train(prepared, _config(prepared), config))
     batches = [i for i in items if isinstance(i, BatchProgress)]
     assert len(batches) == total
     assert [b.batch for b in batches[:3]] == [1, 2, 3] and batches[-1].fraction == 1.0
 
 
+# What this recipe reaches on the fixture's 56 test windows (1 window = 1.8 points), measured
+# for TrainConfig seeds 0-7 at commit 55cfdfa (the command: the test's docstring):
+# accuracy 0.821 (seeds 0, 2, 5: the worst), 0.857, 0.875, 0.875, 0.911, 1.0; macro F1 0.795 at
+# worst. The floors sit four windows below the worst seed: a drop to 0.55 fails, a change
+# of the random stream does not.
+QUALITY_FLOOR = {"accuracy": 0.75, "f1_macro": 0.72}
+
+
 def test_training_learns_the_demo_activities(prepared):
+    """Measured with the fixture's data and this recipe, one run per seed:
+    ``for seed in 0..7: run_to_end(train(prepared, _config(prepared), TrainConfig(epochs=6,
+    lr=3e-3, patience=0, seed=seed, **FAST))).metrics``."""
     result = run_to_end(train(prepared, _config(prepared),
                               TrainConfig(epochs=6, lr=3e-3, patience=0, **FAST)))
     assert result.history[-1].train_loss < result.history[0].train_loss
-    assert result.metrics["accuracy"] > 0.5  # 4 classes: chance is 0.25
+    assert result.metrics["windows"] == 56
+    for name, floor in QUALITY_FLOOR.items():   # 4 classes: chance is 0.25
+        assert result.metrics[name] >= floor, (name, result.metrics[name])
 
 
 def test_close_mid_training_abandons_the_run(prepared, tmp_path):
@@ -158,7 +164,7 @@ def test_close_mid_training_abandons_the_run(prepared, tmp_path):
 
 
 def test_stop_keeps_the_best_model_so_far(prepared, monkeypatch):
-    monkeypatch.setattr(engine, "BATCH_PROGRESS_INTERVAL_S", 0.0)  # progress after every batch
+    monkeypatch.setattr(steps, "BATCH_PROGRESS_INTERVAL_S", 0.0)  # progress after every batch
     control = TrainControl()
     gen = train(prepared, _config(prepared), TrainConfig(epochs=5, patience=0, **FAST),
                 control=control)
@@ -201,7 +207,7 @@ def test_pause_and_resume(prepared):
     while resumed == item:
         resumed = next(gen)
     assert isinstance(resumed, TrainNote) and resumed.text == "Resumed"
-    _, result = _drain(gen)
+    _, result = drain(gen)
     assert result.stopped_reason == "completed" and len(result.history) == 1
 
 
@@ -214,12 +220,12 @@ def test_stop_while_paused_ends_the_run(prepared):
     assert next(gen).text == "Paused"
     control.stop()
     assert not control.paused
-    _, result = _drain(gen)
+    _, result = drain(gen)
     assert result.stopped_reason == "stopped"
 
 
 def test_early_stopping_when_nothing_is_learned(prepared):
-    items, result = _drain(train(prepared, _config(prepared),
+    items, result = drain(train(prepared, _config(prepared),
                                  TrainConfig(epochs=10, lr=0.0, patience=2, **FAST)))
     assert result.stopped_reason == "early_stopping"
     assert len(result.history) == 3 and result.best_epoch == 1
@@ -252,7 +258,7 @@ def test_divergence_stops_with_an_error_note(prepared, monkeypatch):
         return loss * float("nan") if calls["n"] > batches_per_epoch + 4 else loss
 
     monkeypatch.setattr(torch.nn.functional, "cross_entropy", exploding)
-    items, result = _drain(train(prepared, _config(prepared),
+    items, result = drain(train(prepared, _config(prepared),
                                  TrainConfig(epochs=4, patience=0, **FAST)))
     monkeypatch.undo()
     errors = [i for i in items if isinstance(i, TrainNote) and i.level == "error"]
@@ -265,7 +271,7 @@ def test_divergence_stops_with_an_error_note(prepared, monkeypatch):
 
 
 def test_huge_learning_rate_diverges(prepared):
-    items, result = _drain(train(prepared, _config(prepared),
+    items, result = drain(train(prepared, _config(prepared),
                                  TrainConfig(epochs=3, lr=1e6, warmup_epochs=0, grad_clip=0,
                                              **FAST)))
     assert result.stopped_reason == "diverged"
@@ -277,7 +283,7 @@ def test_without_validation_early_stopping_watches_training_loss():
     prepared = prepare_data(frame, WindowConfig(size=32, step=16),
                             SplitConfig(kind="random", val_fraction=0.0, test_fraction=0.3))
     assert len(prepared.val) == 0
-    items, result = _drain(train(prepared, _config(prepared), TrainConfig(epochs=1, **FAST)))
+    items, result = drain(train(prepared, _config(prepared), TrainConfig(epochs=1, **FAST)))
     assert any(isinstance(i, TrainNote) and "training loss" in i.text for i in items)
     assert any(isinstance(i, TrainNote) and "Random window split" in i.text for i in items)
     assert math.isnan(result.history[0].val_loss) and result.history[0].is_best
@@ -287,7 +293,7 @@ def test_without_test_windows_metrics_use_validation():
     frame = demo_frame(subjects=2, seconds_per_activity=8.0, activities=("walking", "sitting"))
     prepared = prepare_data(frame, WindowConfig(size=32, step=16),
                             SplitConfig(kind="random", val_fraction=0.3, test_fraction=0.0))
-    items, result = _drain(train(prepared, _config(prepared), TrainConfig(epochs=1, **FAST)))
+    items, result = drain(train(prepared, _config(prepared), TrainConfig(epochs=1, **FAST)))
     assert result.metrics["evaluated_on"] == "validation"
     assert result.metrics["windows"] == len(prepared.val)
     assert any(isinstance(i, TrainNote) and "validation windows" in i.text and
@@ -356,7 +362,7 @@ def test_runs_default_to_the_user_folder(_isolated_user_folder):
 
 def test_augmentation_rotates_about_gravity():
     gen = torch.Generator().manual_seed(0)
-    aug = engine._Augmenter(["x", "y", "z", "gx", "gy", "gz"], np.ones(6, np.float32), gen,
+    aug = steps.BatchAugmenter(["x", "y", "z", "gx", "gy", "gz"], np.ones(6, np.float32), gen,
                             torch.device("cpu"), scale=0.0, jitter=0.0)
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.normal(size=(8, 32, 6)).astype(np.float32))
@@ -370,19 +376,19 @@ def test_augmentation_rotates_about_gravity():
                                atol=1e-4)
     torch.testing.assert_close(out[..., :3].mean(dim=1), x[..., :3].mean(dim=1), rtol=1e-4,
                                atol=1e-4)
-    noisy = engine._Augmenter(["x", "y", "z"], np.ones(3, np.float32), gen, torch.device("cpu"),
+    noisy = steps.BatchAugmenter(["x", "y", "z"], np.ones(3, np.float32), gen, torch.device("cpu"),
                               rotate=False)(x[..., :3])
     assert not torch.allclose(noisy, x[..., :3])
 
 
 def test_learning_rate_schedule_and_class_weights():
     peak = 1e-3
-    assert engine.lr_at(0, 100, 10, peak) == pytest.approx(peak / 10)
-    assert engine.lr_at(9, 100, 10, peak) == pytest.approx(peak)
-    assert engine.lr_at(10, 100, 10, peak) == pytest.approx(peak)
-    assert engine.lr_at(55, 100, 10, peak) == pytest.approx(peak / 2)
-    assert engine.lr_at(99, 100, 10, peak) < peak * 0.01
-    w = engine.class_weight_vector(np.array([0, 0, 0, 1]), 3)
+    assert steps.lr_at(0, 100, 10, peak) == pytest.approx(peak / 10)
+    assert steps.lr_at(9, 100, 10, peak) == pytest.approx(peak)
+    assert steps.lr_at(10, 100, 10, peak) == pytest.approx(peak)
+    assert steps.lr_at(55, 100, 10, peak) == pytest.approx(peak / 2)
+    assert steps.lr_at(99, 100, 10, peak) < peak * 0.01
+    w = steps.class_weight_vector(np.array([0, 0, 0, 1]), 3)
     np.testing.assert_allclose(w, [4 / 6, 4 / 2, 0.0])
 
 

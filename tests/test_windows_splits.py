@@ -368,7 +368,8 @@ def test_normaliser_fit_on_train_only():
 
 
 def test_prepared_data_normaliser_uses_train_windows_only():
-    prepare = pytest.importorskip("har_studio.training.prepare")
+    from har_studio.training import prepare
+
     runs = [(s, a, 80) for s in range(1, 7) for a in ("walking", "sitting")]
     frame = make_frame(runs)
     # make the test subjects' values very different so leakage would show

@@ -1,8 +1,9 @@
-"""Data: load WISDM recordings into a tidy table, window them, split them. Qt-free."""
+"""Data: load WISDM recordings and phone apps' exports into a tidy table, window them, split
+them. Qt-free."""
 
 from __future__ import annotations
 
-from .activities import WISDM2019_CODES, WISDM_V11_ACTIVITIES, canonical_activity
+from .activities import UNLABELLED, WISDM2019_CODES, WISDM_V11_ACTIVITIES, canonical_activity
 from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS, DataError, Dataset, LoadReport
 
 # windowing and splitting load when first used: ``har-studio inspect`` (loading only) never
@@ -14,7 +15,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "ACCEL_CHANNELS", "GYRO_CHANNELS", "WISDM2019_CODES", "WISDM_V11_ACTIVITIES", "DataError",
+    "ACCEL_CHANNELS", "GYRO_CHANNELS", "UNLABELLED", "WISDM2019_CODES", "WISDM_V11_ACTIVITIES", "DataError",
     "Dataset", "LoadReport", "Normaliser", "Split", "SplitConfig", "WindowConfig", "Windows",
     "canonical_activity", "make_windows", "split_windows", "subject_folds",
 ]

@@ -38,11 +38,28 @@ WISDM_V11_ACTIVITIES: tuple[str, ...] = (
 )
 
 
+# The activity of rows nobody has labelled yet (a phone recording opened with "label later",
+# the spans the Data tab leaves unmarked). Such rows load and show, but no window is made of
+# them: training, evaluation and calibration leave them out (``windows.make_windows``), and the
+# load report counts them (``LoadReport.unlabelled``).
+UNLABELLED = "unlabelled"
+_UNLABELLED_SPELLINGS = frozenset(("unlabelled", "unlabeled", "label later", "labellater",
+                                   "not labelled", "not labeled", "nolabel", "no label"))
+
+
+def is_unlabelled(name: str) -> bool:
+    """True for ``UNLABELLED`` and the ways a person writes it ("label later", "unlabeled")."""
+    return " ".join(str(name).strip().lower().replace("_", " ").split()) in _UNLABELLED_SPELLINGS
+
+
 def canonical_activity(name: str) -> str:
-    """Lower-case, trimmed activity name; a lone WISDM 2019 letter code becomes its name."""
+    """Lower-case, trimmed activity name; a lone WISDM 2019 letter code becomes its name;
+    "label later" and other spellings of unlabelled become ``UNLABELLED``."""
     text = str(name).strip()
     if len(text) == 1 and text.upper() in WISDM2019_CODES:
         return WISDM2019_CODES[text.upper()]
+    if is_unlabelled(text):
+        return UNLABELLED
     return text.lower()
 
 

@@ -10,13 +10,33 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "inspect",
         help="load recordings and print what was found",
-        description="Load WISDM / CSV recordings (files or folders) and print the load report: "
+        description="Load WISDM / CSV / phone app recordings (files, zips or folders) and print the load report: "
                     "records kept and skipped (with reasons and places), subjects, activities, "
                     "channels, sampling rate and gaps.",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="data files or folders")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_identity_arguments(parser)
     parser.set_defaults(func=run_inspect)
+
+
+def add_identity_arguments(parser, subject: bool = True) -> None:
+    """``--subject`` and ``--activity``: who was recorded doing what, for phone apps'
+    recordings (Sensor Logger, phyphox, ...), which do not say; remembered beside them.
+    `subject` False: the command has its own ``--subject``, which serves."""
+    group = parser.add_argument_group("phone app recordings (they name no person or activity)")
+    if subject:
+        group.add_argument("--subject", metavar="ID", default=None,
+                           help="the person recorded: an id number or a name (remembered "
+                                "in <file>.harstudio.json beside the recording)")
+    group.add_argument("--activity", metavar="NAME", default=None,
+                       help="the activity of the whole recording, or 'unlabelled' to label it "
+                            "later (its rows then make no window)")
+
+
+def identity_of(args: argparse.Namespace) -> dict:
+    """The ``load`` keywords of ``add_identity_arguments``' options."""
+    return {"subject": getattr(args, "subject", None), "activity": getattr(args, "activity", None)}
 
 
 def run_inspect(args: argparse.Namespace) -> int:
@@ -26,7 +46,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     from .loaders import load
 
     try:
-        dataset = load(args.paths)
+        dataset = load(args.paths, **identity_of(args))
     except DataError as exc:
         return fail(" ".join(str(exc).split()))
     except (OSError, ValueError, MemoryError) as exc:

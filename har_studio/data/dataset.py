@@ -34,7 +34,8 @@ class DataError(Exception):
 class LoadReport:
     """What a load found: shown in the Data tab and printed by ``har-studio inspect``."""
 
-    format: str = ""                       # "wisdm-v1.1", "wisdm-2019", "csv", or "mixed"
+    format: str = ""                       # "wisdm-v1.1", "wisdm-2019", "csv", a phone app's
+                                           # ("sensor-logger", "phyphox", ...), or "mixed"
     files: list[str] = field(default_factory=list)
     records: int = 0                       # records kept
     records_read: int = 0                  # records seen (kept + skipped)
@@ -45,6 +46,7 @@ class LoadReport:
     channels: list[str] = field(default_factory=list)
     sampling_hz: float = 0.0               # median of within-run sample intervals
     gaps: int = 0                          # timestamp gaps larger than a few sample periods
+    unlabelled: int = 0                    # records of activities.UNLABELLED (no windows)
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:

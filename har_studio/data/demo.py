@@ -190,6 +190,25 @@ def _v11_name(activity: str) -> str:
     return activity[:1].upper() + activity[1:]
 
 
+def write_wisdm_v11(path, frame: pd.DataFrame) -> Path:
+    """Write a tidy frame (subject, activity, timestamp in ns, x, y, z) as WISDM v1.1 raw text
+    (``33,Jogging,49105962326000,x,y,z;``), atomically. Other channels are not written: the
+    v1.1 format has only the accelerometer."""
+    path = Path(path)
+    activity = frame["activity"].astype("category")
+    names = np.array([_v11_name(str(a)) for a in activity.cat.categories], dtype=object)
+    codes = activity.cat.codes.to_numpy()
+    subj = frame["subject"].to_numpy()
+    ts = frame["timestamp"].to_numpy()
+    fmt = f"%.{_DECIMALS}f"
+    xs, ys, zs = (np.char.mod(fmt, frame[c].to_numpy(dtype=np.float64)) for c in ACCEL_CHANNELS)
+    lines = [f"{s},{a},{t},{x},{y},{z};" for s, a, t, x, y, z
+             in zip(subj.tolist(), names[codes].tolist(), ts.tolist(), xs, ys, zs, strict=True)]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    log.info("wrote %d records to %s", len(lines), path)
+    return path
+
+
 def write_demo_files(folder, **demo_frame_kwargs) -> list[Path]:
     """Write the demo recording as WISDM v1.1 raw text (``33,Jogging,49105962326000,x,y,z;``).
 
@@ -198,19 +217,7 @@ def write_demo_files(folder, **demo_frame_kwargs) -> list[Path]:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    frame = demo_frame(**demo_frame_kwargs)
-    names = np.array([_v11_name(str(a)) for a in frame["activity"].cat.categories], dtype=object)
-    codes = frame["activity"].cat.codes.to_numpy()
-    subj = frame["subject"].to_numpy()
-    ts = frame["timestamp"].to_numpy()
-    fmt = f"%.{_DECIMALS}f"
-    xs, ys, zs = (np.char.mod(fmt, frame[c].to_numpy(dtype=np.float64)) for c in ACCEL_CHANNELS)
-    lines = [f"{s},{a},{t},{x},{y},{z};" for s, a, t, x, y, z
-             in zip(subj.tolist(), names[codes].tolist(), ts.tolist(), xs, ys, zs, strict=True)]
-    path = folder / DEMO_FILE_NAME
-    atomic_write_text(path, "\n".join(lines) + "\n")
-    log.info("wrote %d demo records to %s", len(lines), path)
-    return [path]
+    return [write_wisdm_v11(folder / DEMO_FILE_NAME, demo_frame(**demo_frame_kwargs))]
 
 
 def demo_dataset(**demo_frame_kwargs) -> Dataset:

@@ -29,6 +29,12 @@ Choices worth knowing:
   the same sessions on separate clocks.
 - A file that cannot be read is reported in ``report.warnings`` and the others are loaded;
   if no file gives usable records, the first file's error is raised.
+- Phone apps' recordings (Sensor Logger, phyphox, HyperIMU, Physics Toolbox, SensorLog:
+  ``formats/phone_files.py``) are converted to Android's convention, each saying how in
+  ``report.warnings``. They name no subject or activity: ``load(..., subject=, activity=)``
+  gives them (written to the recording's sidecar, ``sidecar.py``), or the sidecar remembers
+  them; ``identity_needed`` says beforehand whether a path needs them. Rows of the activity
+  ``activities.UNLABELLED`` load, are counted (``report.unlabelled``), and make no window.
 """
 
 from __future__ import annotations
@@ -38,12 +44,13 @@ import os
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ..progress import run_to_end
-from .activities import activity_order
+from .activities import UNLABELLED, activity_order, canonical_activity
 from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS, DataError, Dataset, LoadReport
 from .formats import (
     MAX_REPORTED_LINES,
@@ -55,6 +62,8 @@ from .formats import (
     read_text_bytes,
     sniff,
 )
+from .formats.phone_files import APP_NAMES, read_phone, recognise, unit_of
+from .sidecar import Identity, make_identity, remembered, write_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +76,7 @@ REPEATED_TIMESTAMP = "repeated timestamp"
 NO_GYRO = "no gyroscope data nearby"
 
 PathsLike = str | os.PathLike | Iterable[str | os.PathLike]
+PHONE_FORMATS = frozenset(APP_NAMES)     # formats of phone apps' recordings
 
 
 @dataclass(frozen=True)
@@ -82,19 +92,25 @@ class LoadProgress:
 # Public API
 # --------------------------------------------------------------------------------------------
 
-def load(paths: PathsLike, *, progress: Callable[[int, int], None] | None = None) -> Dataset:
+def load(paths: PathsLike, *, progress: Callable[[int, int], None] | None = None,
+         subject: int | str | None = None, activity: str | None = None) -> Dataset:
     """Load files and/or folders (searched recursively) into one Dataset.
 
-    `progress(done_bytes, total_bytes)` is called as files are parsed. Raises DataError (one
-    line naming the file, and line where it applies) when nothing usable can be read.
+    `progress(done_bytes, total_bytes)` is called as files are parsed. `subject` (a person id
+    or name) and `activity` (a name, or ``"unlabelled"`` / "label later") are given to phone
+    apps' recordings, which name neither, and remembered in their sidecars; files that name
+    their own (WISDM, headed CSVs) keep theirs. Raises DataError (one line naming the file,
+    and line where it applies) when nothing usable can be read.
     """
     def report(step: LoadProgress) -> None:
         progress(step.done_bytes, step.total_bytes)
 
-    return run_to_end(load_iter(paths), report if progress is not None else None)
+    return run_to_end(load_iter(paths, subject=subject, activity=activity),
+                      report if progress is not None else None)
 
 
-def load_iter(paths: PathsLike) -> Generator[LoadProgress, None, Dataset]:
+def load_iter(paths: PathsLike, *, subject: int | str | None = None,
+              activity: str | None = None) -> Generator[LoadProgress, None, Dataset]:
     """Like `load`, as a generator yielding LoadProgress; its return value is the Dataset.
 
     Closing the generator (``gen.close()``) between yields cancels the load.
@@ -108,7 +124,9 @@ def load_iter(paths: PathsLike) -> Generator[LoadProgress, None, Dataset]:
     failures: list[str] = []
     for path, size in zip(files, sizes, strict=True):
         try:
-            parsed.append(load_file(path))
+            parsed.append(load_file(path, _identity(path, subject, activity)))
+            if parsed[-1].format in PHONE_FORMATS:
+                _remember(path, subject, activity, parsed[-1])
         except DataError as exc:
             failures.append(one_line(str(exc)))
             log.debug("%s", exc)  # shown once: in the report's warnings, or as the error
@@ -120,6 +138,70 @@ def load_iter(paths: PathsLike) -> Generator[LoadProgress, None, Dataset]:
         extra = f" (and {len(failures) - 1} more file(s) could not be read)" if len(failures) > 1 else ""
         raise DataError(failures[0] + extra)
     return assemble(parsed, failures)
+
+
+class IdentityNeed(NamedTuple):
+    """What the Data tab's dialog must ask before loading a path (``identity_needed``)."""
+
+    needs_subject: bool
+    needs_activity: bool
+    description: str          # "Sensor Logger" (the app), "" for files that name their own
+
+
+def identity_needed(path: str | os.PathLike) -> IdentityNeed:
+    """Whether loading `path` (a file, zip or folder) needs a subject and an activity: True for
+    a phone app's recording whose sidecar does not remember them. Cheap (a zip's or folder's
+    list of files, or a file's first 64 KiB); never raises: a path that cannot be read needs
+    nothing here, and its load says what is wrong."""
+    unit = unit_of(Path(path))
+    app = recognise(unit)
+    if app is None:
+        return IdentityNeed(False, False, "")
+    subject, activity = remembered(unit)
+    return IdentityNeed(subject is None, activity is None, app)
+
+
+def identities_needed(paths: PathsLike) -> list[tuple[Path, IdentityNeed]]:
+    """``identity_needed`` of every recording that loading `paths` would read (folders
+    searched as ``load`` searches them: a folder of exports gives one entry per export), for
+    those that need a subject or an activity. DataError as ``find_data_files``."""
+    needs = [(unit, identity_needed(unit)) for unit in find_data_files(paths)]
+    return [(unit, need) for unit, need in needs if need.needs_subject or need.needs_activity]
+
+
+def _identity(path: Path, subject, activity) -> Identity | DataError | None:
+    """Who and what for a phone recording: as given, else as its sidecar remembers; None when
+    either is unknown; the DataError when what was given is unusable (raised only if `path`
+    turns out to be a phone recording: other files name their own)."""
+    if subject is None or activity is None:
+        kept_subject, kept_activity = remembered(path)
+        subject = kept_subject if subject is None else subject
+        activity = kept_activity if activity is None else activity
+    if subject is None or activity is None:
+        return None
+    try:
+        return make_identity(subject, activity, str(path))
+    except DataError as exc:
+        return exc
+
+
+def _remember(path: Path, subject, activity, pf: ParsedFile) -> None:
+    """Write what was given for a phone recording to its sidecar (when it changed)."""
+    if subject is None and activity is None:
+        return
+    kept = remembered(path)
+    fields = {}
+    if subject is not None:
+        fields["subject"] = str(subject).strip()
+    if activity is not None:
+        fields["activity"] = canonical_activity(activity)
+    if all(kept[i] == fields.get(k, kept[i]) for i, k in enumerate(("subject", "activity"))):
+        return
+    try:
+        write_sidecar(path, **fields)
+    except OSError as exc:
+        pf.warnings.append(f"{path.name}: could not remember the subject and activity "
+                           f"beside it ({exc.strerror or exc})")
 
 
 def _one_line_errors(path: Path, fn, *args):
@@ -135,12 +217,19 @@ def _one_line_errors(path: Path, fn, *args):
                         f"{one_line(str(exc))[:160]})") from None
 
 
-def load_file(path: Path) -> ParsedFile:
-    """Read, recognise and parse one file (no cross-file steps). Raises DataError."""
+def load_file(path: Path, identity: Identity | DataError | None = None) -> ParsedFile:
+    """Read, recognise and parse one file, zip or export folder (no cross-file steps).
+    `identity`: subject and activity of a phone app's recording. Raises DataError."""
+    if path.is_dir():
+        return _one_line_errors(path, read_phone, path, identity)
     # the plain WISDM raw shape, streamed (None: anything else)
     pf = _one_line_errors(path, parse_plain_raw, path)
     if pf is not None:
         log.debug("%s: %s, %d records (streamed)", path, pf.format, pf.records_read)
+        return pf
+    pf = _one_line_errors(path, read_phone, path, identity)
+    if pf is not None:
+        log.debug("%s: %s, %d records", path, pf.format, pf.records_read)
         return pf
     data, notes = read_text_bytes(path)
     layout = sniff(path, data)
@@ -165,9 +254,9 @@ def find_data_files(paths: PathsLike) -> list[Path]:
             )
             if not inside:
                 raise DataError(f"{p}: no data files ({', '.join(DATA_SUFFIXES)}) in this folder")
-            found.extend(inside)
+            found.extend(unit_of(f) for f in inside)
         elif p.is_file():
-            found.append(p)
+            found.append(unit_of(p))
         elif not p.exists():
             raise DataError(f"{p}: no such file or folder")
         else:
@@ -538,6 +627,11 @@ def _summarise(frame: pd.DataFrame, report: LoadReport, starts: np.ndarray | Non
     report.activities = {name: int(counts[cats.index(name)]) for name in activity_order(cats)
                          if counts[cats.index(name)] > 0}
     report.channels = [c for c in (*ACCEL_CHANNELS, *GYRO_CHANNELS) if c in frame.columns]
+    report.unlabelled = report.activities.get(UNLABELLED, 0)
+    if report.unlabelled:
+        report.warnings.append(f"{report.unlabelled:,} records are not labelled (activity "
+                               f"'{UNLABELLED}'): they make no window for training, evaluation "
+                               "or calibration until they are labelled")
     ends = starts[1:] - 1         # differences across two recordings do not count
     within = dts > 0
     within[ends] = False
@@ -596,6 +690,8 @@ def _median(values: np.ndarray) -> float:
 
 def _size(path: Path) -> int:
     try:
+        if path.is_dir():   # an export folder
+            return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
         return path.stat().st_size
     except OSError:
         return 0

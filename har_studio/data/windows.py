@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from .activities import activity_order
+from .activities import UNLABELLED, activity_order
 from .dataset import ACCEL_CHANNELS, GYRO_CHANNELS
 from .rates import PLAUSIBLE_HZ, matches_rates
 
@@ -161,7 +161,8 @@ def _categories(frame: pd.DataFrame) -> pd.Series:
 def _labels(frame: pd.DataFrame, activities: list[str] | None) -> list[str]:
     """The activities present in `frame` (those in `activities`, when given), in class order."""
     act = _categories(frame)
-    present = [str(c) for c in act.cat.categories[np.unique(act.cat.codes[act.cat.codes >= 0])]]
+    present = [str(c) for c in act.cat.categories[np.unique(act.cat.codes[act.cat.codes >= 0])]
+               if str(c) != UNLABELLED]   # unlabelled rows make no window
     return activity_order(present if activities is None else [a for a in present if a in activities])
 
 

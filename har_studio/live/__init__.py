@@ -1,6 +1,20 @@
 """Live: sample sources (replay of a recording, phone over the network), a numpy ring buffer
 and resampler, a streaming classifier, and a session generator that ties them together. Qt-free.
 
+Import from the module that defines a name; this package re-exports nothing. Top to bottom
+(a module imports only from those below it; ``lint-imports`` checks the order):
+
+- ``commands``: ``har-studio replay`` and ``har-studio stream``.
+- ``session``: ``run_session``, the loop from a source through the classifier.
+- ``registry`` (a network source from a kind and an address), ``classifier``, ``recorder``,
+  ``qr``.
+- the transports: ``replay``, ``udp``, ``server`` (TCP and HTTP on asyncio), ``apps``
+  (SensorServer and phyphox, where the phone is the server).
+- ``network`` (what every network source shares), ``ring`` (ring buffer, resampler).
+- ``frames`` (phone axis and unit conventions).
+- ``source`` (``SampleBatch``, ``SourceStats``, the ``Source`` contract), ``addresses``,
+  ``protocols`` (parsing what the phone apps send).
+
 Typical use (the Live tab runs ``run_session`` in a ``GeneratorWorker``)::
 
     source = ReplaySource(dataset, subject=3, speed=2.0, window=bundle.window)
@@ -8,36 +22,3 @@ Typical use (the Live tab runs ``run_session`` in a ``GeneratorWorker``)::
     for update in run_session(source, clf, control):   # LiveUpdate per poll
         ...  # update.samples (new samples), update.predictions, update.stats
 """
-
-from __future__ import annotations
-
-from .classifier import SMOOTHING_MODES, UNCERTAIN, Prediction, StreamingClassifier
-from .protocols import ParsedSamples, parse_json_batch, parse_lines
-from .recorder import StreamRecorder, recording_path
-from .ring import Resampler, RingBuffer
-from .session import LiveControl, LiveUpdate, RunningFigures, SessionSummary, run_session
-from .sources import (
-    REPLAY_SPEEDS,
-    HttpSource,
-    NetworkSource,
-    ReplaySource,
-    SampleBatch,
-    Source,
-    SourceStats,
-    TcpSource,
-    UdpSource,
-    local_addresses,
-    make_network_source,
-    parse_address,
-    parse_speed,
-)
-
-__all__ = [
-    "REPLAY_SPEEDS", "SMOOTHING_MODES", "UNCERTAIN", "HttpSource", "LiveControl", "LiveUpdate",
-    "NetworkSource", "ParsedSamples", "Prediction", "ReplaySource", "Resampler", "RingBuffer",
-    "RunningFigures",
-    "SampleBatch", "SessionSummary", "Source", "SourceStats", "StreamRecorder",
-    "StreamingClassifier", "TcpSource", "UdpSource", "local_addresses", "make_network_source",
-    "parse_address", "parse_json_batch", "parse_lines", "parse_speed", "recording_path",
-    "run_session",
-]

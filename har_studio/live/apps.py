@@ -28,6 +28,7 @@ import urllib.parse
 
 import numpy as np
 
+from .network import NetworkSource
 from .protocols import (
     PHYPHOX_ACCEL_BUFFERS,
     SENSORSERVER_ACCEL,
@@ -36,7 +37,7 @@ from .protocols import (
     parse_phyphox_get,
     parse_sensorserver_message,
 )
-from .sources import DEFAULT_CHANNELS, NetworkSource
+from .source import DEFAULT_CHANNELS
 
 _WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B65"
 

@@ -80,39 +80,7 @@ def register(subparsers) -> None:
     s.set_defaults(func=_stream)
 
 
-PHONE_SERVES = ("sensorserver", "phyphox")   # the phone is the server: this command connects
 KIND_NAMES = {"sensorserver": "SensorServer", "phyphox": "phyphox"}
-PHONE_DEFAULT_PORT = 8080
-_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:_%")
-
-
-def phone_address(text: str) -> tuple[str, int]:
-    """A phone's ``HOST``, ``HOST:PORT`` or URL (``http://HOST:PORT/...``, ``ws://...``) as an
-    app shows it -> (host, port), port 8080 unless given; ValueError when it is not one."""
-    import urllib.parse
-
-    s = str(text).strip()
-    if "://" in s:
-        try:
-            parts = urllib.parse.urlsplit(s)
-            host, port = parts.hostname or "", parts.port
-        except ValueError:
-            raise ValueError(f"not a phone address: {text!r}") from None
-    else:
-        host, sep, port_text = s.rpartition(":") if s.count(":") == 1 else (s, "", "")
-        host = (host if sep else s).strip("[]")
-        port = None
-        if sep:
-            if not port_text.isdigit():
-                raise ValueError(f"not a PHONE:PORT address: {text!r}")
-            port = int(port_text)
-    if not host or host in ("0.0.0.0", "::") or not set(host) <= _HOST_CHARS or host.isdigit():
-        raise ValueError(f"not a phone address: {text!r} (give the address the app shows, "
-                         f"e.g. 192.168.1.20:8080)")
-    port = PHONE_DEFAULT_PORT if port is None else port
-    if not 1 <= port <= 65535:
-        raise ValueError(f"port out of range in {text!r}")
-    return host, port
 
 
 def _reach_phone(source, timeout_s: float | None = None) -> str | None:
@@ -216,8 +184,8 @@ def _drive(source, classifier, args, control) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     from ..data.activities import canonical_activity
+    from .replay import ReplaySource, parse_speed
     from .session import LiveControl
-    from .sources import ReplaySource, parse_speed
 
     try:
         speed = parse_speed(args.speed)
@@ -232,7 +200,8 @@ def _replay(args: argparse.Namespace) -> int:
     from ..data.loaders import load
 
     try:
-        dataset = load(args.data if len(args.data) > 1 else args.data[0])
+        dataset = load(args.data if len(args.data) > 1 else args.data[0],
+                       subject=args.subject, activity=args.activity)  # phone recordings
     except DataError as exc:
         return cli.fail(str(exc))
     except OSError as exc:
@@ -251,14 +220,15 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _stream(args: argparse.Namespace) -> int:
+    from .addresses import local_addresses
     from .recorder import StreamRecorder
+    from .registry import PHONE_SERVES, make_network_source, source_address
     from .session import LiveControl
-    from .sources import local_addresses, make_network_source, parse_address
 
     kind, text = next((k, getattr(args, k)) for k in ("udp", "tcp", "http", "sensorserver",
                                                       "phyphox") if getattr(args, k) is not None)
     try:
-        host, port = phone_address(text) if kind in PHONE_SERVES else parse_address(text)
+        host, port = source_address(kind, text)
     except ValueError as exc:
         return cli.fail(f"--{kind}: {exc}")
     if args.hop is not None and args.hop < 1:

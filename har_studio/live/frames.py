@@ -1,5 +1,8 @@
 """Phone frames and units: every stream becomes Android's convention, which is WISDM's.
 
+The rule itself is ``data/conventions.py`` (files of the same apps use it too); this module
+re-exports it for the live sources and says what each streaming app sends.
+
 The model expects what Android reports: acceleration in m/s^2 *with* gravity, axes fixed to
 the phone (x right, y up the screen, z out of the screen) and signed as the force that holds
 the phone up, so a phone lying flat screen up reads z = +9.81 m/s^2 and one held upright
@@ -31,66 +34,14 @@ both. What each app sends, and what is done with it:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..data.conventions import (
+    G_UNITS_BELOW,
+    PHONES,
+    STANDARD_GRAVITY,
+    PhoneFrame,
+    check_phone,
+    sensor_logger_frame,
+)
 
-import numpy as np
-
-from .protocols import UNCALIBRATED_NAME
-
-STANDARD_GRAVITY = 9.80665
-PHONES = ("auto", "android", "iphone")
-G_UNITS_BELOW = 3.0     # a gravity (or raw) magnitude under this is in g, not m/s^2
-
-
-def check_phone(phone: str) -> str:
-    """``phone`` in lower case; ValueError naming the choices otherwise."""
-    value = str(phone).lower()
-    if value not in PHONES:
-        raise ValueError(f"phone must be one of {', '.join(PHONES)}, got {phone!r}")
-    return value
-
-
-@dataclass(frozen=True)
-class PhoneFrame:
-    """How to bring one app's accelerometer values into Android's convention: multiply by
-    ``sign * scale``. ``describe`` says which phone it is and how that was known."""
-
-    platform: str          # "android" or "iphone"
-    sign: float = 1.0
-    scale: float = 1.0
-    describe: str = "Android"
-
-
-def _median_norm(values: np.ndarray) -> float:
-    return float(np.median(np.linalg.norm(values, axis=1))) if len(values) else float("nan")
-
-
-def sensor_logger_frame(sensors: dict, phone: str = "auto") -> PhoneFrame | None:
-    """The frame of a Sensor Logger batch (``sensors``: lower-case name -> ParsedSamples), or
-    None when this batch cannot tell (no accelerometer yet). ``phone`` "android"/"iphone"
-    forces the sign; units are still told from the gravity magnitude."""
-    gravity = sensors.get("gravity")
-    in_g = gravity is not None and len(gravity) and _median_norm(gravity.values) < G_UNITS_BELOW
-    scale = STANDARD_GRAVITY if in_g else 1.0
-    unit_note = ", values in g" if in_g else ""
-    if phone == "android":
-        return PhoneFrame("android", 1.0, scale, "Android (chosen)" + unit_note)
-    if phone == "iphone":
-        return PhoneFrame("iphone", -1.0, scale, "iPhone (chosen; axes negated)" + unit_note)
-    if "totalacceleration" in sensors:
-        return PhoneFrame("android", 1.0, 1.0, "Android (it sends total acceleration)")
-    raw = sensors.get(UNCALIBRATED_NAME)
-    if raw is not None and len(raw):
-        if _median_norm(raw.values) < G_UNITS_BELOW:
-            return PhoneFrame("iphone", -1.0, scale, "iPhone (its raw accelerometer is in g; "
-                              "axes negated)" + unit_note)
-        return PhoneFrame("android", 1.0, scale, "Android's frame (raw accelerometer in m/s²)"
-                          + unit_note)
-    accel = sensors.get("accelerometer")
-    if accel is None or not len(accel):
-        return None
-    if gravity is not None and len(gravity):
-        return PhoneFrame("iphone", -1.0, scale,
-                          "iPhone (acceleration and gravity without a total: axes negated; "
-                          "choose Phone: Android if the app standardises frames)" + unit_note)
-    return None
+__all__ = ["G_UNITS_BELOW", "PHONES", "STANDARD_GRAVITY", "PhoneFrame", "check_phone",
+           "sensor_logger_frame"]

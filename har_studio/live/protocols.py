@@ -27,15 +27,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..data.conventions import SL_ACCELEROMETER, SL_GRAVITY, SL_TOTAL, SL_UNCALIBRATED
+
 MAX_LINE_BYTES = 1024
 _SEPARATORS = re.compile(rb"[\r\n#]+")
 _TS_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 # Sensor Logger names (lower case) that carry what the model needs.
-ACCEL_NAMES = ("totalacceleration", "accelerometer")
-GRAVITY_NAME = "gravity"
+ACCEL_NAMES = (SL_TOTAL, SL_ACCELEROMETER)
+GRAVITY_NAME = SL_GRAVITY
 GYRO_NAME = "gyroscope"
-UNCALIBRATED_NAME = "accelerometeruncalibrated"   # only read to tell iPhone from Android
+UNCALIBRATED_NAME = SL_UNCALIBRATED   # only read to tell iPhone from Android
 KNOWN_JSON_SENSORS = (*ACCEL_NAMES, GRAVITY_NAME, GYRO_NAME, UNCALIBRATED_NAME)
 
 # What a phone sensor can report at most: beyond, a value is corrupt (or hostile), not motion.

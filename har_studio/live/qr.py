@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 
-from .sources import local_addresses, parse_address
+from .addresses import local_addresses, parse_address
 
 
 def phone_url(kind: str, address: str) -> str:

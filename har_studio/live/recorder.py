@@ -31,7 +31,7 @@ from ..atomic import AtomicWriteError, atomic_write
 from ..data.activities import WISDM2019_CODES, canonical_activity
 from ..data.dataset import ACCEL_CHANNELS as ACCEL
 from ..data.dataset import GYRO_CHANNELS as GYRO
-from .sources import SampleBatch
+from .source import SampleBatch
 
 log = logging.getLogger(__name__)
 

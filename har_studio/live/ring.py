@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..data.rates import matches_rate
-from .sources import SampleBatch
+from .source import SampleBatch
 
 
 class RingBuffer:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..progress import RunControl
 from .classifier import Prediction, StreamingClassifier
-from .sources import SampleBatch, Source, SourceStats
+from .source import SampleBatch, Source, SourceStats
 
 log = logging.getLogger(__name__)
 

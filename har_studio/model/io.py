@@ -44,9 +44,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMAT_NAME = "har-studio-model"
-FORMAT_VERSION = 3        # 2 added derived input features ("features"; absent = raw channels);
-#                           3 a mandatory checksum over the recipe and the weights ("checksum")
+FORMAT_VERSION = 4        # 2 added derived input features ("features"; absent = raw channels);
+#                           3 a mandatory checksum over the recipe and the weights ("checksum");
+#                           4 an optional sample of the training windows ("replay", replay.py)
 MODEL_SUFFIX = ".harmodel"
+REPLAY_PREFIX = "replay."  # tensors of the stored training windows, one per activity index
+REPLAY_MAX_PER_CLASS = 1024   # the most stored training windows a file may hold per activity
 PREDICT_BATCH = 512
 _MAX_HEADER_BYTES = 16 * 1024 * 1024
 MAX_JSON_DEPTH = 64       # nesting of the header and recipe JSON
@@ -79,6 +82,9 @@ class ModelBundle:
     normaliser: Normaliser
     recipe: dict = field(default_factory=dict)
     features: FeatureConfig = field(default_factory=FeatureConfig)
+    # A sample of the training windows per activity, in the model's frame before derivation
+    # ({label: float32 [n, size, channels]}): calibration replays it (training/replay.py).
+    replay: dict | None = None
 
     @property
     def input_channels(self) -> list[str]:
@@ -247,12 +253,19 @@ def save_model(path: str | os.PathLike, bundle: ModelBundle) -> Path:
     }
     if not bundle.features.is_identity:
         header["features"] = bundle.features.to_dict()
+    if bundle.replay:
+        header["replay"] = {"counts": _replay_counts(bundle)}
     try:
         text = json.dumps(header, default=_json_default)
     except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"the model recipe cannot be saved: {exc}") from exc
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous()
                for k, v in bundle.model.state_dict().items()}
+    if bundle.replay:
+        for i, label in enumerate(bundle.labels):
+            if len(bundle.replay.get(label, ())):
+                tensors[f"{REPLAY_PREFIX}{i}"] = torch.from_numpy(
+                    np.ascontiguousarray(bundle.replay[label], dtype=np.float32))
     metadata = {"format": FORMAT_NAME, "format_version": str(FORMAT_VERSION), "har_studio": text,
                 "checksum": file_checksum(text, tensors)}
     data = save(tensors, metadata=metadata)
@@ -527,6 +540,7 @@ def _parse_recipe(path: Path, text: str) -> dict:
     if not isinstance(recipe, dict):
         raise ModelFileError(path, "the model recipe's 'recipe' entry is malformed")
     parsed["recipe"] = recipe
+    parsed["replay"] = meta.get("replay")    # checked with the weight table (_replay_shapes)
     c = parsed["model_config"]
     problems = []
     if len(inputs) != c.modal:
@@ -612,8 +626,48 @@ def _build_model(path: Path, config: ViTConfig,
         if not np.isfinite(got.to(torch.float32).numpy()).all():  # numpy: far faster here
             raise ModelFileError(path, f"weight {name} contains NaN or infinite values")
     model = TimeSeriesViT(config)
-    model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()}, strict=True)
+    model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()
+                           if not k.startswith(REPLAY_PREFIX)}, strict=True)
     return model.eval()
+
+
+def _replay_counts(bundle: ModelBundle) -> list[int]:
+    counts = [len(bundle.replay.get(label, ())) for label in bundle.labels]
+    shape = (bundle.window.size, len(bundle.channels))
+    for label in bundle.labels:
+        X = bundle.replay.get(label)
+        if X is not None and len(X) and tuple(np.shape(X)[1:]) != shape:
+            raise ValueError(f"the stored {label} windows have shape {list(np.shape(X))[1:]}, "
+                             f"not {list(shape)}")
+    if max(counts, default=0) > REPLAY_MAX_PER_CLASS:
+        raise ValueError(f"at most {REPLAY_MAX_PER_CLASS} stored windows per activity")
+    return counts
+
+
+def _replay_shapes(path: Path, entry, parsed: dict) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of the stored training windows the header's `entry` declares."""
+    if entry is None:
+        return {}
+    counts = entry.get("counts") if isinstance(entry, dict) else None
+    labels = parsed["labels"]
+    if (not isinstance(counts, list) or len(counts) != len(labels)
+            or not all(type(n) is int and 0 <= n <= REPLAY_MAX_PER_CLASS for n in counts)):
+        raise ModelFileError(path, "the stored training windows' table is malformed")
+    shape = (parsed["window"].size, len(parsed["channels"]))
+    return {f"{REPLAY_PREFIX}{i}": (n, *shape) for i, n in enumerate(counts) if n}
+
+
+def _replay_from(tensors: dict, labels: list[str]) -> dict | None:
+    """{label: float32 windows} of the stored training windows read with the weights."""
+    import torch
+
+    out = {}
+    for name, (dtype, shape, buffer) in tensors.items():
+        if name.startswith(REPLAY_PREFIX):
+            index = int(name[len(REPLAY_PREFIX):])
+            out[labels[index]] = (torch.frombuffer(buffer, dtype=_torch_dtype(dtype))
+                                  .reshape(shape).to(torch.float32).numpy().copy())
+    return out or None
 
 
 def _open_regular(path: Path):
@@ -669,7 +723,8 @@ def load_model(path: str | os.PathLike) -> ModelBundle:
                 raise ModelFileError(path, "the model recipe is malformed")
             parsed = _parse_recipe(path, recipe_text)
             table = _tensor_table(path, header, data_start, size,
-                                  expected_shapes(parsed["model_config"]))
+                                  {**expected_shapes(parsed["model_config"]),
+                                   **_replay_shapes(path, parsed.pop("replay"), parsed)})
             tensors = _read_weights(path, fh, data_start, table, version, meta)
     except OSError as exc:
         raise ModelFileError(path, f"cannot read the file ({exc.strerror or exc})") from None
@@ -678,4 +733,4 @@ def load_model(path: str | os.PathLike) -> ModelBundle:
         log.warning("%s: an older model file (format %d): its recipe is not covered by a "
                     "checksum; saving it again upgrades it", path, version)
     log.info("loaded model %s", path)
-    return ModelBundle(model=model, **parsed)
+    return ModelBundle(model=model, **parsed, replay=_replay_from(tensors, parsed["labels"]))

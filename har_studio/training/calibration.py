@@ -47,6 +47,8 @@ from .engine import TrainControl, TrainNote
 log = logging.getLogger(__name__)
 
 NORMALISE_CHOICES = ("base", "person", "blend")
+CALIBRATION_WINDOWS = 60   # windows per captured activity the automatic step aims for
+MAX_AUTO_STEP = 32
 FREEZE_HELP = ('"none", "embedding", "blocks:N" (embedding + first N blocks) or '
                '"all-but-head"')
 
@@ -63,12 +65,17 @@ class CalibrationConfig:
     lr: float = 5e-4
     batch_size: int = 32
     weight_decay: float = 1e-2
-    step: int = 32                 # window step of the calibration windows (samples)
+    step: int = 0                  # window step of the calibration windows (samples); 0:
+    #                                enough for ~CALIBRATION_WINDOWS per activity (auto_step)
     seed: int = 0
     device: str = "cpu"
     precision: str = "auto"
+    activities: tuple[str, ...] = ()   # calibrate on these only (empty: every one recorded)
+    replay: bool = True            # also train on the model's stored sample of other people
+    check_drop: float = 0.05       # warn when an activity not captured loses more recall
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "activities", tuple(str(a) for a in self.activities))
         if not (isinstance(self.seconds, (int, float)) and math.isfinite(self.seconds)
                 and self.seconds > 0):
             raise ValueError(f"seconds must be a positive number, got {self.seconds!r}")
@@ -78,7 +85,7 @@ class CalibrationConfig:
                              f"got {self.normalise!r}")
         if not (0.0 <= float(self.blend) <= 1.0):
             raise ValueError(f"blend must be between 0 and 1, got {self.blend!r}")
-        for name, low in (("epochs", 0), ("batch_size", 1), ("step", 1), ("seed", 0)):
+        for name, low in (("epochs", 0), ("batch_size", 1), ("step", 0), ("seed", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
@@ -113,6 +120,19 @@ class CalibrationResult:
 
 # ---------------------------------------------------------------------------------------------
 # Pieces
+
+
+def auto_step(config: CalibrationConfig, window) -> int:
+    """The calibration windows' step: `config.step`, or (0) the step that cuts about
+    CALIBRATION_WINDOWS windows from `config.seconds` of an activity, at most MAX_AUTO_STEP
+    samples apart (20 s at 20 Hz: every 4 samples; 60 s: every 17). Measured on walk-only
+    calibrations (bench_calibration.py --walk-seconds 20): 9 windows of 20 s (step 32) lifted
+    a hard person's walking from 0.06 to 0.35, 35 (step 8) to 0.75, 69 (step 4) to 0.92."""
+    if config.step:
+        return min(config.step, window.size)
+    samples = config.seconds * window.rate_hz
+    step = int((samples - window.size) // CALIBRATION_WINDOWS)
+    return max(1, min(step, MAX_AUTO_STEP, window.size))
 
 
 def parse_freeze(freeze: str, depth: int | None) -> int:
@@ -175,16 +195,20 @@ def resample_frame(frame: pd.DataFrame, rate_hz: float,
     return at_rate(ordered, rate_hz, channels)
 
 
-def split_by_activity(frame: pd.DataFrame, seconds: float,
-                      rate_hz: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_by_activity(frame: pd.DataFrame, seconds: float, rate_hz: float,
+                      activities: tuple[str, ...] | list[str] = ()
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(calibration part, held-back part): per subject and activity, the first `seconds` of
-    recorded samples (counted at `rate_hz`, in time order) and everything after them."""
+    recorded samples (counted at `rate_hz`, in time order) and everything after them. With
+    `activities`, only those are calibrated on; the others are held back whole."""
     if len(frame) == 0:
         return frame.copy(), frame.copy()
     ordered = frame.sort_values(["subject", "timestamp"], kind="stable")
-    rank = ordered.groupby([ordered["subject"], ordered["activity"].astype(str)],
-                           sort=False).cumcount().to_numpy()
+    names = ordered["activity"].astype(str)
+    rank = ordered.groupby([ordered["subject"], names], sort=False).cumcount().to_numpy()
     first = rank < int(round(seconds * rate_hz))
+    if activities:
+        first &= names.isin(list(activities)).to_numpy()
     return ordered[first].reset_index(drop=True), ordered[~first].reset_index(drop=True)
 
 
@@ -231,8 +255,13 @@ def prepare_calibration(bundle, data, config: CalibrationConfig | None = None, *
                         f"{model_rate:g} Hz")
     # every run at the model's rate (a phone that changed rate within the recording too)
     frame = resample_frame(frame, model_rate, list(bundle.channels))
-    calib_frame, held_frame = split_by_activity(frame, config.seconds, model_rate)
-    calib_window = replace(bundle.window, step=min(config.step, bundle.window.size))
+    unknown = [a for a in config.activities if a not in bundle.labels]
+    if unknown:
+        raise ValueError(f"the model does not know {', '.join(unknown)} (it knows "
+                         f"{', '.join(bundle.labels)})")
+    calib_frame, held_frame = split_by_activity(frame, config.seconds, model_rate,
+                                                config.activities)
+    calib_window = replace(bundle.window, step=auto_step(config, bundle.window))
     calibration = make_windows(calib_frame, calib_window, channels=list(bundle.channels),
                                labels=list(bundle.labels))
     held_back = make_windows(held_frame, bundle.window, channels=list(bundle.channels),
@@ -242,10 +271,6 @@ def prepare_calibration(bundle, data, config: CalibrationConfig | None = None, *
             f"no calibration windows: no activity of the model ({', '.join(bundle.labels)}) "
             f"has {bundle.window.size / model_rate:.1f} s of recording without a gap in its "
             f"first {config.seconds:g} s")
-    absent = [n for n, c in calibration.class_counts().items() if c == 0]
-    if absent:
-        warnings.append(f"no calibration windows for {', '.join(absent)}: the model keeps "
-                        f"what it knew of {'it' if len(absent) == 1 else 'them'}")
     if len(held_back) == 0:
         warnings.append("nothing is held back (each activity is shorter than "
                         f"{config.seconds:g} s plus one window): no before/after figures")
@@ -297,6 +322,105 @@ def _base_record(bundle, base_path) -> dict:
     return record
 
 
+def _training_windows(bundle, calib: Windows, config: CalibrationConfig
+                      ) -> tuple[Windows, Windows | None, dict | None, list[str]]:
+    """(windows to fine-tune on, replayed windows kept for the check, alignments, notes).
+
+    With the model's stored sample (``replay.py``) the person's windows are repeated to make
+    about half of the set and the sample of other people's windows the other half, so the
+    activities the person did not record keep what the base model knew of them."""
+    from ..data.alignment import Alignment, estimate_per_subject
+    from .replay import REPLAY_SUBJECT, concat_windows, split_replay
+
+    notes: list[str] = []
+    absent = [n for n, c in calib.class_counts().items() if c == 0]
+    replay = getattr(bundle, "replay", None) if config.replay else None
+    if not replay:
+        if absent:
+            notes.append(
+                f"no calibration windows for {', '.join(absent)}, and this model carries no "
+                f"sample of its training windows to keep {'it' if len(absent) == 1 else 'them'}"
+                f": calibrating on {', '.join(n for n in calib.labels if n not in absent)} "
+                f"alone can make it call everything that. Record every activity, or use a "
+                f"model trained by this version of HAR Studio")
+        return calib, None, None, notes
+    train_part, check = split_replay(replay, list(bundle.labels), list(bundle.channels),
+                                     calib.config, seed=config.seed)
+    repeats = max(1, int(round(len(train_part) / max(1, len(calib)))))
+    windows = concat_windows([calib] * repeats + [train_part])
+    alignments = None
+    if bundle.features.aligns:
+        alignments = estimate_per_subject(calib.X, calib.channels, calib.subjects)
+        alignments[REPLAY_SUBJECT] = Alignment.identity()   # stored already aligned
+    if absent:
+        notes.append(f"no calibration windows for {', '.join(absent)}: the model keeps what it "
+                     f"knew of {'it' if len(absent) == 1 else 'them'} (replaying "
+                     f"{len(train_part)} stored windows of other people)")
+    return windows, check, alignments, notes
+
+
+def check_others(base, calibrated, check: Windows | None, captured: list[str],
+                 max_drop: float) -> tuple[dict, list[str]]:
+    """Recall of each activity *not* captured on the replayed windows held out of training,
+    before and after: ``({label: [before, after]}, warnings)``."""
+    from ..data.alignment import Alignment
+    from .replay import recall_per_class
+
+    if check is None or not len(check):
+        return {}, []
+    same = Alignment.identity()   # stored windows are in the model's frame already
+    before = recall_per_class(check.y, base.predict(check.X, alignment=same), check.labels)
+    after = recall_per_class(check.y, calibrated.predict(check.X, alignment=same), check.labels)
+    table = {k: [round(before[k], 4), round(after[k], 4)] for k in before if k not in captured}
+    warnings = []
+    for label, (b, a) in table.items():
+        n = int((check.y == check.labels.index(label)).sum())
+        if b - a > max(max_drop, 1.5 / max(n, 1)):
+            warnings.append(f"{label} on other people's windows fell from {b:.0%} to {a:.0%} "
+                            f"after calibrating on {', '.join(captured)}: record {label} too "
+                            f"(or keep the base model)")
+    return table, warnings
+
+
+def _fine_tune(bundle, windows: Windows, alignments, held: Windows, norm, config, control,
+               files, notes: list) -> Generator[object, None, tuple]:
+    """The engine's run on the calibration set, its progress re-yielded (filtered): returns
+    (the calibrated bundle, its recipe, its metrics on the held-back windows or None)."""
+    from .engine import train
+    from .prepare import PreparedData
+
+    empty = np.zeros(0, np.int64)
+    split = Split("calibration", np.arange(len(windows)), empty, np.arange(len(held)))
+    prepared = PreparedData(
+        windows=windows, split=split, normaliser=norm, train=windows,
+        val=windows.subset(empty), test=held, split_config=SplitConfig(), data_files=files,
+        features=bundle.features, _alignments=alignments)
+    train_config = TrainConfig(
+        epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+        weight_decay=config.weight_decay, warmup_epochs=min(1.0, config.epochs / 4),
+        patience=0, keep_best=False, seed=config.seed, device=config.device,
+        precision=config.precision)
+    gen = train(prepared, bundle.model_config, train_config, control, init_bundle=bundle,
+                frozen=frozen_prefixes(config.freeze, bundle.model_config.depth))
+    while True:   # not run_to_end: the run's progress is re-yielded (filtered)
+        try:
+            item = next(gen)
+        except StopIteration as stop:
+            result = stop.value
+            break
+        if isinstance(item, TrainNote):
+            if item.text.startswith(("No validation windows", "Evaluating on")):
+                continue      # expected here: calibration has no validation people
+            notes.append(item)
+        yield item
+    new_bundle = result.bundle
+    for param in new_bundle.model.parameters():
+        param.requires_grad_(True)
+    recipe = dict(result.bundle.recipe)
+    recipe.pop("metrics", None)
+    return new_bundle, recipe, (result.metrics if len(held) else None)
+
+
 # ---------------------------------------------------------------------------------------------
 # The generator
 
@@ -323,9 +447,7 @@ def calibrate(
     from ..model.io import ModelBundle
     from ..model.vit import TimeSeriesViT
     from . import runs
-    from .engine import train
     from .metrics import evaluate_bundle
-    from .prepare import PreparedData
 
     config = config or CalibrationConfig()
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -349,39 +471,19 @@ def calibrate(
         before = evaluate_bundle(bundle, held, latency=False)
 
     tune_t0 = time.perf_counter()
+    windows, check, alignments, texts = _training_windows(bundle, calib, config)
+    for text in texts:
+        notes.append(TrainNote(text, "warning"))
+        yield notes[-1]
     if config.epochs > 0:
-        empty = np.zeros(0, np.int64)
-        split = Split("calibration", np.arange(len(calib)), empty, np.arange(len(held)))
-        prepared = PreparedData(
-            windows=calib, split=split, normaliser=norm, train=calib, val=calib.subset(empty),
-            test=held, split_config=SplitConfig(), data_files=prepared_data.files,
-            features=bundle.features)
-        train_config = TrainConfig(
-            epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
-            weight_decay=config.weight_decay, warmup_epochs=min(1.0, config.epochs / 4),
-            patience=0, keep_best=False, seed=config.seed, device=config.device,
-            precision=config.precision)
-        yield CalibrationStep("train", f"Fine-tuning on {len(calib)} windows "
-                              f"(frozen: {config.freeze})", 0.05)
-        gen = train(prepared, bundle.model_config, train_config, control, init_bundle=bundle,
-                    frozen=prefixes)
-        while True:   # not run_to_end: the run's progress is re-yielded (filtered)
-            try:
-                item = next(gen)
-            except StopIteration as stop:
-                result = stop.value
-                break
-            if isinstance(item, TrainNote):
-                if item.text.startswith(("No validation windows", "Evaluating on")):
-                    continue      # expected here: calibration has no validation people
-                notes.append(item)
-            yield item
-        new_bundle = result.bundle
-        for param in new_bundle.model.parameters():
-            param.requires_grad_(True)
-        recipe = dict(result.bundle.recipe)
-        recipe.pop("metrics", None)
-        after = result.metrics if len(held) else None
+        replayed = len(windows) - len(calib) * (len(windows) // max(1, len(calib)))
+        yield CalibrationStep("train", f"Fine-tuning on {len(calib)} windows of the person"
+                              + (f" and {replayed} stored windows of other people"
+                                 if check is not None else "")
+                              + f" (frozen: {config.freeze})", 0.05)
+        new_bundle, recipe, after = yield from _fine_tune(
+            bundle, windows, alignments, held, norm, config, control, prepared_data.files,
+            notes)
     else:
         model = TimeSeriesViT(bundle.model_config)
         model.load_state_dict(bundle.model.state_dict())
@@ -391,6 +493,12 @@ def calibrate(
                                  recipe={}, features=bundle.features)
         recipe = {}
         after = evaluate_bundle(new_bundle, held, latency=False) if len(held) else None
+    new_bundle.replay = getattr(bundle, "replay", None)   # a later calibration keeps it too
+    captured = [n for n, c in calib.class_counts().items() if c > 0]
+    others, texts = check_others(bundle, new_bundle, check, captured, config.check_drop)
+    for text in texts:
+        notes.append(TrainNote(text, "warning"))
+        yield notes[-1]
     tune_seconds = time.perf_counter() - tune_t0
     yield CalibrationStep("after", "Scoring the calibrated model", 0.98)
 
@@ -407,6 +515,9 @@ def calibrate(
         "frozen": config.freeze,
         "frozen_parameters": list(prefixes),
         "normalise": config.normalise,
+        "activities": captured,
+        "replayed": check is not None,
+        "others_before_after": others,
         "blend": config.blend if config.normalise == "blend" else None,
         "config": config.to_dict(),
         "before": _brief(before),

@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from ..cli import fail, print_json
+from ..data.commands import add_identity_arguments, identity_of
 
 
 def register(subparsers) -> None:
@@ -26,6 +27,7 @@ def register(subparsers) -> None:
     p.add_argument("--model", required=True, metavar="FILE", help="the base .harmodel file")
     p.add_argument("--data", nargs="+", required=True, metavar="PATH",
                    help="the person's labelled recording(s): files and/or folders")
+    add_identity_arguments(p, subject=False)   # --subject below serves
     p.add_argument("--out", required=True, metavar="FILE", help="the calibrated .harmodel")
     p.add_argument("--subject", type=int, default=None,
                    help="the person's subject id when the data holds several people")
@@ -42,6 +44,13 @@ def register(subparsers) -> None:
     p.add_argument("--seconds", type=float, default=d.seconds,
                    help=f"calibrate on the first S seconds of each activity, score on the rest "
                         f"(default {d.seconds:g})")
+    p.add_argument("--activities", default="", metavar="A,B",
+                   help="calibrate on these activities only, e.g. 'walking' for a 20 s walk "
+                        "(default: every activity recorded); the model's stored windows of "
+                        "other people keep the others")
+    p.add_argument("--no-replay", dest="replay", action="store_false",
+                   help="do not replay the model's stored training windows (not advised: "
+                        "calibrating on some activities alone can then lose the others)")
     p.add_argument("--epochs", type=int, default=d.epochs,
                    help=f"fine-tuning epochs; 0 only re-normalises (default {d.epochs})")
     p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr:g})")
@@ -58,8 +67,8 @@ def _say(text: str) -> None:
 
 def _show(item) -> None:
     kind = type(item).__name__
-    if kind == "CalibrationStep":
-        _say(item.text)
+    if kind == "CalibrationStep" and item.stage != "done":
+        _say(item.text)  # (the last step's figures are the result, printed once at the end)
     elif kind == "TrainNote" and item.level != "info":
         _say(f"{item.level}: {item.text}")
     elif kind == "EpochProgress":
@@ -79,9 +88,11 @@ def calibrate_command(args: argparse.Namespace) -> int:
         config = CalibrationConfig(seconds=args.seconds, freeze=args.freeze,
                                    normalise=args.normalise, blend=args.blend,
                                    epochs=args.epochs, lr=args.lr, seed=args.seed,
-                                   device=args.device)
+                                   device=args.device, replay=args.replay,
+                                   activities=tuple(a.strip() for a in args.activities.split(",")
+                                                    if a.strip()))
         bundle = load_model(args.model)
-        dataset = load(args.data)
+        dataset = load(args.data, **identity_of(args))
         result = run_to_end(calibrate_model(bundle, dataset, config, subject=args.subject,
                                             base_path=args.model, person=args.person,
                                             out=args.out), _show)
@@ -98,6 +109,8 @@ def calibrate_command(args: argparse.Namespace) -> int:
            "before": result.record["before"], "after": result.record["after"],
            "calibration_windows": result.calibration_windows,
            "held_back_windows": result.held_back_windows,
+           "replayed": result.record["replayed"],
+           "others_before_after": result.record["others_before_after"],
            "resampled": result.record["resampled"], "cpu_seconds": round(result.cpu_seconds, 2),
            "fine_tune_seconds": round(result.seconds, 2)}
     if args.json:
@@ -105,7 +118,10 @@ def calibrate_command(args: argparse.Namespace) -> int:
     else:
         before, after = acc(result.before), acc(result.after)
         if before is not None and after is not None:
-            print(f"held-back accuracy: {before:.4f} before, {after:.4f} after calibration "
-                  f"({sum(result.held_back_windows.values())} windows)")
+            print(f"held-back accuracy {before:.1%} before, {after:.1%} after calibration "
+                  f"({sum(result.held_back_windows.values())} windows, "
+                  f"{result.seconds:.1f} s of fine-tuning)")
+        else:
+            print("calibrated; nothing held back to score")
         print(f"wrote {args.out}")
     return 0

@@ -16,6 +16,7 @@ import sys
 import threading
 
 from ..cli import fail, print_json
+from ..data.commands import add_identity_arguments, identity_of
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def register(subparsers) -> None:
     p.add_argument("--data", nargs="+", metavar="PATH",
                    help="data files and/or folders (searched recursively); required unless "
                         "--resume")
+    add_identity_arguments(p)
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue an interrupted run in its folder from its last checkpoint "
                         "(same data files and settings; --data overrides where the files are)")
@@ -103,6 +105,10 @@ def register(subparsers) -> None:
                     "with the model's own window size, channels and activities.")
     e.add_argument("--model", required=True, metavar="FILE", help="a .harmodel file")
     e.add_argument("--data", nargs="+", required=True, metavar="PATH")
+    e.add_argument("--activities", metavar="LIST",
+                   help="score only these of the model's activities (comma-separated names or "
+                        "WISDM 2019 letters); default all the model knows")
+    add_identity_arguments(e)
     e.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     e.set_defaults(func=evaluate_command)
 
@@ -279,7 +285,7 @@ def _train(args: argparse.Namespace, ddp=None) -> int:
         if main_rank and out is not None and (out / runs.CONFIG_FILE).exists():
             return fail(f"{out} already holds a training run; choose another --out folder")
         init_bundle = load_model(args.init_model) if args.init_model else None
-        dataset = load(args.data)
+        dataset = load(args.data, **identity_of(args))
         activities = parse_activity_list(args.activities, known=dataset.activities)
         channels = ([c.strip() for c in args.channels.split(",") if c.strip()]
                     if args.channels else None)
@@ -336,12 +342,12 @@ def _resume(args: argparse.Namespace) -> int:
     from ..data.dataset import DataError
     from ..model.io import ModelFileError
     from ..progress import run_to_end
-    from . import runs
     from .engine import TrainControl
+    from .jobs import resume_training
 
     control = TrainControl()
     try:
-        gen = runs.resume_training(args.resume, data=args.data, control=control)
+        gen = resume_training(args.resume, data=args.data, control=control)
         with _GracefulInterrupt(control):
             result = run_to_end(gen, _report_progress)
     except (DataError, ModelFileError, ValueError, OSError) as exc:
@@ -350,6 +356,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
+    from ..data.activities import parse_activity_list
     from ..data.dataset import DataError
     from ..data.loaders import load
     from ..data.windows import make_windows
@@ -358,7 +365,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
 
     try:
         bundle = load_model(args.model)
-        dataset = load(args.data)
+        chosen = parse_activity_list(args.activities, known=list(bundle.labels))
+        scored = chosen or list(bundle.labels)
+        dataset = load(args.data, **identity_of(args))
         frame = dataset.frame
         missing = [c for c in bundle.channels if c not in frame.columns]
         if missing:
@@ -370,11 +379,18 @@ def evaluate_command(args: argparse.Namespace) -> int:
             _say("note: the model does not know "
                  + ", ".join(f"{name} ({n} records)" for name, n in sorted(unknown.items()))
                  + "; those records are left out")
+        if chosen:
+            others = {str(name): int(n) for name, n in counts.items()
+                      if name in bundle.labels and name not in chosen}
+            if others:
+                _say("note: scoring " + ", ".join(chosen) + " only; left out "
+                     + ", ".join(f"{name} ({n} records)" for name, n in sorted(others.items())))
+            frame = frame[frame["activity"].astype(str).isin(chosen)]
         windows = make_windows(frame, bundle.window, channels=list(bundle.channels),
                                labels=list(bundle.labels))
         if len(windows) == 0:
             return fail(f"no windows of {bundle.window.size} samples of the model's activities "
-                        f"({', '.join(bundle.labels)}) in the data")
+                        f"({', '.join(scored)}) in the data")
         metrics = evaluate_bundle(bundle, windows, latency=False)
     except (DataError, ModelFileError, ValueError, OSError) as exc:
         return fail(str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)
@@ -389,17 +405,35 @@ def evaluate_command(args: argparse.Namespace) -> int:
         "confusion": metrics["confusion"],
         "labels": metrics["labels"],
         "windows": metrics["windows"],
+        "activities": scored,
         "unknown_activities": unknown,
         "model": str(args.model),
     }
     if args.json:
         print_json(out)
-        return 0
-    print(f"{out['windows']} windows: accuracy {out['accuracy']:.4f}, "
-          f"macro F1 {out['f1_macro']:.4f}")
-    width = max(len(name) for name in out["labels"])
-    for name, row in zip(out["labels"], out["confusion"], strict=True):
-        acc = out["per_class"][name]
-        acc_text = "  n/a " if acc is None else f"{acc:.3f}"
-        print(f"  {name:<{width}}  {acc_text}  {' '.join(f'{v:5d}' for v in row)}")
+    else:
+        print("\n".join(evaluation_table(out)))
     return 0
+
+
+def evaluation_table(out: dict) -> list[str]:
+    """``evaluate``'s text report: the overall figures, then one row per scored activity with
+    its accuracy and how its windows were classified (a column per activity the model can
+    name), under a heading."""
+    labels = out["labels"]
+    rows = [name for name in labels if name in out["activities"]]
+    counts = [str(v) for row in out["confusion"] for v in row]
+    cols = [max(len(name), *(len(c) for c in counts)) for name in labels]
+    width = max(len("true activity"), *(len(name) for name in rows))
+    lines = [f"{out['windows']} windows: accuracy {out['accuracy']:.4f}, "
+             f"macro F1 {out['f1_macro']:.4f}",
+             f"  {'':<{width}}  {'':>8}  windows predicted as",
+             f"  {'true activity':<{width}}  {'accuracy':>8}  "
+             + "  ".join(f"{name:>{w}}" for name, w in zip(labels, cols, strict=True))]
+    for name in rows:
+        acc = out["per_class"][name]
+        acc_text = "n/a" if acc is None else f"{acc:.3f}"
+        row = out["confusion"][labels.index(name)]
+        lines.append(f"  {name:<{width}}  {acc_text:>8}  "
+                     + "  ".join(f"{v:>{w}d}" for v, w in zip(row, cols, strict=True)))
+    return lines

@@ -1,7 +1,8 @@
 """Training settings as one frozen, validated, JSON-friendly dataclass.
 
 The same object drives the engine, is written to a run's ``config.json`` and is stored in the
-model file's recipe, so a model always says how it was trained.
+model file's recipe, so a model always says how it was trained. Beside it, the one list of
+model fields a user sets (``MODEL_FIELDS``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from ..settings_dict import SettingsDict
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
+
+# The ViTConfig fields a user sets (form, presets, flags); series/modal/classes come from data.
+MODEL_FIELDS = ("embedding_dim", "patch_size", "head_num", "att_size", "depth", "head_width",
+                "dropout")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ confusion matrix and the accuracy of every person.
 
 ``cross_validate`` is a generator like ``engine.train``: it yields the engine's progress items
 wrapped as ``FoldProgress(fold, folds, item)`` plus one ``FoldFinished`` per fold, and returns
-a ``CVResult``. The app runs it in a worker thread, the command line drives it directly.
+a ``CVResult`` (``reports``: its figures and its ``crossval.json``). The app runs it in a
+worker thread, the command line drives it directly.
 
 The last results are remembered (``remember_cv`` / ``find_cv``) so that a leaky random-split
 figure can be shown next to the subject-wise one for comparable settings.
@@ -21,7 +22,7 @@ import logging
 import math
 import time
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,8 @@ from ..data.dataset import Dataset, frame_and_files
 from ..data.features import FeatureConfig
 from ..data.splits import SplitConfig, subject_folds
 from ..data.windows import WindowConfig
-from .config import TrainConfig
+from .config import MODEL_FIELDS, TrainConfig
+from .reports import CROSSVAL_FILE, CVResult, clean_json, write_cv_report
 
 log = logging.getLogger(__name__)
 
@@ -66,67 +68,6 @@ class FoldFinished:
     @property
     def fraction(self) -> float:
         return self.fold / self.folds
-
-
-@dataclass
-class CVResult:
-    """Figures of a cross-validation. `folds` holds one dict per completed fold."""
-
-    folds: list[dict]
-    k: int
-    labels: list[str]
-    accuracy_mean: float
-    accuracy_std: float
-    accuracy_min: float
-    accuracy_max: float
-    f1_mean: float
-    f1_std: float
-    f1_min: float
-    f1_max: float
-    pooled_accuracy: float
-    pooled_f1: float
-    confusion: list[list[int]]              # pooled over folds, rows true
-    per_subject: dict[int, dict]            # subject -> {"accuracy", "windows", "fold"}
-    per_class: dict[str, float | None]      # pooled recall of each class
-    minutes: float                          # wall clock
-    cpu_minutes: float                      # process CPU time
-    settings: dict = field(default_factory=dict)
-    stopped: bool = False                   # stopped early: fewer folds than k
-    models: list = field(default_factory=list)   # ModelBundles, when keep_models
-
-    @property
-    def completed(self) -> int:
-        return len(self.folds)
-
-    def summary(self) -> str:
-        """One line: mean ± std accuracy and macro F1 over folds."""
-        text = (f"{self.k}-fold leave-subjects-out" + (
-            f", stopped after {self.completed} of {self.k} folds" if self.stopped else "")
-            + f": accuracy {self.accuracy_mean:.3f} "
-                f"± {self.accuracy_std:.3f} (min {self.accuracy_min:.3f}, max "
-                f"{self.accuracy_max:.3f}), macro F1 {self.f1_mean:.3f} ± {self.f1_std:.3f}")
-        return text
-
-    def to_dict(self) -> dict:
-        return {
-            "k": self.k,
-            "folds_completed": self.completed,
-            "stopped": self.stopped,
-            "labels": list(self.labels),
-            "accuracy": {"mean": self.accuracy_mean, "std": self.accuracy_std,
-                         "min": self.accuracy_min, "max": self.accuracy_max},
-            "f1_macro": {"mean": self.f1_mean, "std": self.f1_std, "min": self.f1_min,
-                         "max": self.f1_max},
-            "pooled_accuracy": self.pooled_accuracy,
-            "pooled_f1_macro": self.pooled_f1,
-            "confusion": self.confusion,
-            "per_class": dict(self.per_class),
-            "per_subject": {str(s): v for s, v in sorted(self.per_subject.items())},
-            "folds": self.folds,
-            "minutes": self.minutes,
-            "cpu_minutes": self.cpu_minutes,
-            "settings": self.settings,
-        }
 
 
 def pick_val_subjects(train_side: list[int], count: int, seed: int) -> list[int]:
@@ -201,7 +142,7 @@ def cross_validate(
     if outcomes:
         yield FoldProgress(len(outcomes), k, TrainNote(cv.summary()), len(outcomes) / k)
     if run_dir is not None:
-        write_cv_report(Path(run_dir) / "crossval.json", cv)
+        write_cv_report(Path(run_dir) / CROSSVAL_FILE, cv)
     return cv
 
 
@@ -381,56 +322,6 @@ def combine_folds(plan: CVPlan, outcomes: list[FoldOutcome], *, stopped: bool, w
 # Remembering results, to show the subject-wise figure next to a random-split one
 
 
-def _clean(obj):
-    """JSON-safe copy: NaN/inf become None, numpy scalars plain numbers."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def write_cv_report(path: Path | str, cv: CVResult) -> Path:
-    """Write the cross-validation figures as JSON (atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(_clean(cv.to_dict()), indent=1))
-    return path
-
-
-def read_cv_report(path: Path | str) -> CVResult:
-    """A cross-validation read back from its ``crossval.json`` (to reopen it from Past runs).
-    Raises ValueError (one line naming the file) when it is not readable."""
-    path = Path(path)
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-        acc, f1 = d.get("accuracy") or {}, d.get("f1_macro") or {}
-
-        def num(x) -> float:
-            return float(x) if isinstance(x, (int, float)) else math.nan
-
-        return CVResult(
-            folds=[f for f in d.get("folds") or [] if isinstance(f, dict)], k=int(d["k"]),
-            labels=[str(a) for a in d.get("labels") or []],
-            accuracy_mean=num(acc.get("mean")), accuracy_std=num(acc.get("std")),
-            accuracy_min=num(acc.get("min")), accuracy_max=num(acc.get("max")),
-            f1_mean=num(f1.get("mean")), f1_std=num(f1.get("std")), f1_min=num(f1.get("min")),
-            f1_max=num(f1.get("max")), pooled_accuracy=num(d.get("pooled_accuracy")),
-            pooled_f1=num(d.get("pooled_f1_macro")),
-            confusion=[[int(v) for v in row] for row in d.get("confusion") or []],
-            per_subject={int(s): v for s, v in (d.get("per_subject") or {}).items()},
-            per_class=dict(d.get("per_class") or {}), minutes=num(d.get("minutes")),
-            cpu_minutes=num(d.get("cpu_minutes")), settings=dict(d.get("settings") or {}),
-            stopped=bool(d.get("stopped")))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{path}: not a readable cross-validation ({exc.__class__.__name__})"
-                         ) from None
-
-
 def comparable_key(settings: dict) -> dict:
     """The settings that make two results comparable: window, activities, channels,
     features, model overrides (epochs, seeds and split details do not count)."""
@@ -451,7 +342,6 @@ def _full_model(overrides: dict) -> dict:
     from dataclasses import fields
 
     from ..model.config import ViTConfig
-    from .jobs import MODEL_FIELDS
 
     defaults = {f.name: f.default for f in fields(ViTConfig)}
     full = {k: overrides.get(k, defaults[k]) for k in MODEL_FIELDS}
@@ -480,7 +370,7 @@ def remember_cv(cv: CVResult, label: str = "") -> None:
     """Add a summary of `cv` to the user's cross-validation history (kept short)."""
     if not cv.folds:
         return
-    entry = _clean({
+    entry = clean_json({
         "key": comparable_key(cv.settings), "label": label, "k": cv.k,
         "folds_completed": cv.completed, "accuracy_mean": cv.accuracy_mean,
         "accuracy_std": cv.accuracy_std, "f1_mean": cv.f1_mean,
@@ -541,28 +431,3 @@ def data_settings(window: WindowConfig, activities, channels) -> dict:
     return {"window": window.to_dict(),
             "activities": list(activities) if activities is not None else None,
             "channels": list(channels) if channels is not None else None}
-
-
-def list_cv_runs(root: Path | str | None = None) -> list[dict]:
-    """Every cross-validation run folder under `root` (default: the app's runs folder),
-    newest first: ``{"folder", "k", "folds_completed", "accuracy", "f1_macro", "folds",
-    "settings"}`` from its crossval.json (the table: one row per fold); unreadable ones are
-    skipped. For Past runs."""
-    from ..paths import runs_dir
-
-    root = Path(root) if root is not None else runs_dir()
-    found: list[dict] = []
-    if not root.is_dir():
-        return found
-    for path in sorted(root.glob("*/crossval.json"), reverse=True):
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            log.info("skipping %s: %s", path, exc)
-            continue
-        if isinstance(d, dict) and isinstance(d.get("folds"), list):
-            found.append({"folder": path.parent, "k": d.get("k"),
-                          "folds_completed": d.get("folds_completed"),
-                          "accuracy": d.get("accuracy"), "f1_macro": d.get("f1_macro"),
-                          "folds": d["folds"], "settings": d.get("settings") or {}})
-    return found

@@ -5,10 +5,13 @@ Each job is a generator: it yields progress (``TrainNote``, ``DeviceChosen``, th
 returns what its caller needs. The Train tab drives one in a worker thread, the command line
 with ``run_to_end``; neither puts a run together by itself.
 
-Beside the jobs: the one list of model fields a user sets (``MODEL_FIELDS``), the check
+Beside the jobs: the user-settable fields of a model (``model_fields``), the check
 whether a saved model can continue training on chosen data (``resume_problem``), the
 report shown and exported for a run (``run_report``), and the windows a run would get from
 chosen data settings, counted per split and class (``count_windows``, the Data tab's preview).
+
+``resume_training`` continues an interrupted run from its checkpoint, into the same run folder
+(``har-studio train --resume``, Past runs' "Resume this run").
 
 ``calibrate_model`` fine-tunes a model to one person's recording (the Live tab's guided
 calibration and ``har-studio calibrate``): it yields the same progress as ``train_model`` plus
@@ -25,12 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import runs
-from .config import TrainConfig
+from .config import MODEL_FIELDS, TrainConfig
 from .engine import TrainControl, TrainNote, TrainResult, resolve_device, resolve_precision
-
-# The ViTConfig fields a user sets (form, presets, flags); series/modal/classes come from data.
-MODEL_FIELDS = ("embedding_dim", "patch_size", "head_num", "att_size", "depth", "head_width",
-                "dropout")
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +109,40 @@ def train_model(dataset, *, window, split, activities=None, channels=None, featu
     return (yield from train(prepared, model_config, train_config, control=control,
                              run_dir=Path(run_dir) if run_dir else None,
                              init_bundle=init_bundle, ddp=ddp))
+
+
+def resume_training(folder: Path | str, data=None, control=None):
+    """The training generator (``engine.train``) that continues the interrupted run in
+    `folder` from its checkpoint: the run's data files (or `data`, if they moved), split,
+    window, features and settings, the epochs that are left, written into the same folder.
+    Raises ValueError, DataError, ModelFileError or OSError (one line) when it cannot. The
+    CLI (``train --resume``) and a Past-runs button drive the same generator."""
+    from ..data.loaders import load
+    from ..data.splits import SplitConfig
+    from ..data.windows import WindowConfig
+    from ..model.io import load_model
+    from .engine import train
+    from .prepare import prepare_data
+
+    info = runs.resume_info(folder)
+    config = info.config
+    bundle = load_model(info.checkpoint)
+    try:
+        window = WindowConfig.from_dict(config["window"])
+        split = SplitConfig.from_dict(config["split_config"])
+        train_config = TrainConfig.from_dict(config["training"])
+        files = list(data) if data else list(config["data_files"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{info.folder}: config.json lacks {exc}") from None
+    prepared = prepare_data(load(files), window, split, activities=list(bundle.labels),
+                            channels=list(bundle.channels), features=bundle.features)
+    if runs.clean_json(prepared.split.to_dict()) != config.get("split"):
+        raise ValueError(f"{info.folder}: the data no longer gives the run's split (files "
+                         "changed?); cannot resume")
+    log.info("resuming %s after epoch %d of %d", info.folder, info.epoch, train_config.epochs)
+    return train(prepared, bundle.model_config, train_config, control, info.folder,
+                 init_bundle=bundle, resume=info)
+
 
 
 def cross_validate_model(dataset, *, k: int, window, activities=None, channels=None,

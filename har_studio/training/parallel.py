@@ -22,15 +22,14 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 from .crossval import (
-    CVResult,
     FoldFinished,
     FoldOutcome,
     FoldProgress,
     combine_folds,
     plan_folds,
     run_fold,
-    write_cv_report,
 )
+from .reports import CROSSVAL_FILE, CVResult, write_cv_report
 
 log = logging.getLogger(__name__)
 
@@ -171,5 +170,5 @@ def cross_validate_parallel(
     if outcomes:
         yield FoldProgress(len(outcomes), k, TrainNote(cv.summary()), len(outcomes) / k)
     if run_dir is not None:
-        write_cv_report(Path(run_dir) / "crossval.json", cv)
+        write_cv_report(Path(run_dir) / CROSSVAL_FILE, cv)
     return cv

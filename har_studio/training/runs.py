@@ -15,7 +15,12 @@ and a short tag) holding:
 - ``report.csv``   the metrics as a flat table (one row per class, then averages)
 
 Everything is written atomically, so a crash leaves an older but readable file. Listing
-tolerates broken or half-written folders (they are skipped or shown without metrics).
+tolerates broken or half-written folders (they are skipped or shown without metrics); it
+lists cross-validation and sweep folders too (their reports are read by ``reports``).
+
+The storage layer of ``training/``: the engine writes through it, jobs and the app read
+through it; it imports no job and trains nothing (resuming a run is a job:
+``jobs.resume_training``).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from pathlib import Path
 
 from ..atomic import atomic_write_text
 from ..paths import runs_dir
+from .reports import CROSSVAL_FILE, SWEEP_FILE, clean_json, read_cv_report, read_sweep
 
 log = logging.getLogger(__name__)
 
@@ -179,40 +185,6 @@ def resume_info(folder: Path | str) -> ResumeInfo:
     return ResumeInfo(folder, record.config, checkpoint, epoch, history[:epoch])
 
 
-def resume_training(folder: Path | str, data=None, control=None):
-    """The training generator (``engine.train``) that continues the interrupted run in
-    `folder` from its checkpoint: the run's data files (or `data`, if they moved), split,
-    window, features and settings, the epochs that are left, written into the same folder.
-    Raises ValueError, DataError, ModelFileError or OSError (one line) when it cannot. The
-    CLI (``train --resume``) and a Past-runs button drive the same generator."""
-    from ..data.loaders import load
-    from ..data.splits import SplitConfig
-    from ..data.windows import WindowConfig
-    from ..model.io import load_model
-    from .config import TrainConfig
-    from .engine import train
-    from .prepare import prepare_data
-
-    info = resume_info(folder)
-    config = info.config
-    bundle = load_model(info.checkpoint)
-    try:
-        window = WindowConfig.from_dict(config["window"])
-        split = SplitConfig.from_dict(config["split_config"])
-        train_config = TrainConfig.from_dict(config["training"])
-        files = list(data) if data else list(config["data_files"])
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"{info.folder}: config.json lacks {exc}") from None
-    prepared = prepare_data(load(files), window, split, activities=list(bundle.labels),
-                            channels=list(bundle.channels), features=bundle.features)
-    if clean_json(prepared.split.to_dict()) != config.get("split"):
-        raise ValueError(f"{info.folder}: the data no longer gives the run's split (files "
-                         "changed?); cannot resume")
-    log.info("resuming %s after epoch %d of %d", info.folder, info.epoch, train_config.epochs)
-    return train(prepared, bundle.model_config, train_config, control, info.folder,
-                 init_bundle=bundle, resume=info)
-
-
 @dataclass
 class RunRecord:
     """Everything a run folder holds, read back."""
@@ -248,21 +220,6 @@ def new_run_dir(tag: str = "", root: Path | str | None = None) -> Path:
         except FileExistsError:
             continue
     raise OSError(f"cannot create a run folder under {base}")
-
-
-def clean_json(obj):
-    """JSON-safe copy: numpy scalars/arrays to Python, non-finite floats to None, paths to str."""
-    if isinstance(obj, dict):
-        return {str(k): clean_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean_json(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):
-        return clean_json(obj.tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def _json_text(obj) -> str:
@@ -384,14 +341,9 @@ def list_runs(root: Path | str | None = None) -> list[RunInfo]:
     return runs
 
 
-CROSSVAL_FILE = "crossval.json"
-
-
 def _sweep_info(folder: Path) -> RunInfo | None:
     """The list line of a sweep folder (its sweep.json): the best trial's mean accuracy across
     folds, or None when `folder` holds no readable sweep."""
-    from .sweep import SWEEP_FILE, read_sweep
-
     path = folder / SWEEP_FILE
     if not path.is_file():
         return None
@@ -412,8 +364,6 @@ def _sweep_info(folder: Path) -> RunInfo | None:
 
 def _crossval_info(folder: Path) -> RunInfo | None:
     """The list line of a cross-validation folder (its crossval.json), or None."""
-    from .crossval import read_cv_report
-
     path = folder / CROSSVAL_FILE
     if not path.is_file():
         return None

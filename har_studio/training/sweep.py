@@ -28,7 +28,8 @@ as each trial ends, so a stopped or crashed sweep keeps every trial that finishe
 
 ``run_sweep`` is a generator like ``engine.train``: it yields ``TrialFinished`` (and notes)
 and returns a ``SweepResult``; ``control.stop()`` ends the sweep (trials still running are
-not counted). Ray and Optuna are optional (the ``cluster`` extra), imported only here.
+not counted). Ray and Optuna are optional (the ``cluster`` extra), imported only here. A sweep
+folder is read back with ``reports.read_sweep`` / ``reports.list_sweeps``.
 """
 
 from __future__ import annotations
@@ -56,10 +57,10 @@ from .presets import (
     preset_toml,
     read_toml,
 )
+from .reports import CROSSVAL_FILE, SWEEP_FILE, clean_json
 
 log = logging.getLogger(__name__)
 
-SWEEP_FILE = "sweep.json"
 TRIALS_CSV = "trials.csv"
 BEST_FILE = "best.toml"
 SPACE_FILE = "space.toml"
@@ -238,7 +239,7 @@ def _trial(config: dict, plan=None, space: SweepSpace | None = None, options: di
     import torch
     from ray import tune
 
-    from .crossval import _clean, combine_folds, run_fold
+    from .crossval import combine_folds, run_fold
     from .engine import run_to_end
 
     options = options or {}
@@ -255,7 +256,7 @@ def _trial(config: dict, plan=None, space: SweepSpace | None = None, options: di
         cv = combine_folds(p, outcomes, stopped=f < p.k, wall0=wall0, cpu0=cpu0)
         tune.report({"folds_done": f, "score": _score(cv, options.get("score", "mean")),
                      "accuracy_mean": cv.accuracy_mean, "accuracy_worst": cv.accuracy_min,
-                     "f1_mean": cv.f1_mean, "cv_json": json.dumps(_clean(cv.to_dict()))})
+                     "f1_mean": cv.f1_mean, "cv_json": json.dumps(clean_json(cv.to_dict()))})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,7 +346,7 @@ class _Folder:
                "recipe": str(tdir / "recipe.toml")}
         atomic_write_text(tdir / "recipe.toml", preset_toml(recipe, f"{status}: {len(folds)} "
                                                                     f"of {self.k} folds"))
-        atomic_write_text(tdir / "crossval.json", json.dumps(cv or {}, indent=1))
+        atomic_write_text(tdir / CROSSVAL_FILE, json.dumps(cv or {}, indent=1))
         atomic_write_text(tdir / "folds.csv", _csv(
             ["fold", "test_subjects", "val_subjects", "accuracy", "f1_macro", "windows",
              "epochs_run", "seconds"],
@@ -381,19 +382,13 @@ class _Folder:
             [[r["trial"], r["status"], r["folds"], r["accuracy_mean"], r["accuracy_worst"],
               r["f1_mean"], r["minutes"], *[r["params"].get(k) for k in keys]]
              for r in self.rows]))
-        atomic_write_text(self.folder / SWEEP_FILE, json.dumps(_clean_json({
+        atomic_write_text(self.folder / SWEEP_FILE, json.dumps(clean_json({
             "state": state, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "settings": self.settings, "space": [p.describe() for p in self.space.params],
             "fixed": self.space.fixed, "base_preset": self.space.base.name,
             "k": self.k, "score": self.score, "trials": self.rows, "best": self.best,
             "best_preset": str(self.folder / BEST_FILE) if self.best else None,
         }), indent=1))
-
-
-def _clean_json(obj):
-    from .crossval import _clean
-
-    return _clean(obj)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -639,51 +634,3 @@ _Recorder = _StopFlag = None
 
 def _nan(value) -> float:
     return math.nan if value is None else float(value)
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading sweeps back (Past runs, the Train tab)
-
-
-@dataclass
-class SweepInfo:
-    folder: Path
-    state: str                     # running, finished, stopped, failed
-    updated: str
-    k: int
-    score: str
-    trials: list[dict]             # the table: one row per ended trial
-    best: dict | None
-    best_preset: Path | None
-
-
-def read_sweep(folder) -> SweepInfo:
-    """The sweep in `folder` (its sweep.json); ValueError naming the file if unreadable."""
-    path = Path(folder) / SWEEP_FILE
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable sweep record ({exc})") from None
-    if not isinstance(d, dict):
-        raise ValueError(f"{path}: not a sweep record")
-    best_preset = d.get("best_preset")
-    return SweepInfo(Path(folder), str(d.get("state", "?")), str(d.get("updated", "")),
-                     int(d.get("k") or 0), str(d.get("score", "mean")),
-                     list(d.get("trials") or []), d.get("best"),
-                     Path(best_preset) if best_preset else None)
-
-
-def list_sweeps(root=None) -> list[SweepInfo]:
-    """Every sweep folder under `root` (default: the app's runs folder), newest first;
-    unreadable ones are skipped."""
-    from ..paths import runs_dir
-
-    root = Path(root) if root is not None else runs_dir()
-    found = []
-    if root.is_dir():
-        for path in sorted(root.glob(f"*/{SWEEP_FILE}"), reverse=True):
-            try:
-                found.append(read_sweep(path.parent))
-            except ValueError as exc:
-                log.info("skipping %s", exc)
-    return found

@@ -11,18 +11,20 @@ from __future__ import annotations
 import argparse
 
 from ..cli import fail, print_json
+from ..data.commands import add_identity_arguments, identity_of
 from .commands import _GracefulInterrupt, _say
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "sweep", help="search recipes on Ray Tune, each scored by cross-validation",
+        "sweep", help="search recipes on Ray Tune, scored by cross-validation",
         description="Search a space of recipes (Ray Tune with Optuna's sampler, ASHA stopping "
                     "of poor trials), each trial scored by leave-subjects-out cross-validation "
                     "(mean and worst fold). Writes a sweep folder with every trial's recipe "
                     "and figures and the best recipe as best.toml (train --preset FILE). "
                     "Needs pip install 'har-studio[cluster]'.")
     p.add_argument("--data", nargs="+", required=True, metavar="PATH")
+    add_identity_arguments(p)
     p.add_argument("--space", required=True, metavar="FILE",
                    help="TOML: preset = NAME, then [model], [training], [features] fields as "
                         "{ uniform = [lo, hi] }, { loguniform = [lo, hi] }, { int = [lo, hi] }, "
@@ -83,7 +85,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         if out is not None and (out / "sweep.json").exists():
             return fail(f"{out} already holds a sweep; choose another --out folder")
         window = WindowConfig(size=args.window, step=args.step)
-        dataset = load(args.data)
+        dataset = load(args.data, **identity_of(args))
         activities = parse_activity_list(args.activities, known=dataset.activities)
         channels = ([c.strip() for c in args.channels.split(",") if c.strip()]
                     if args.channels else None)

@@ -14,8 +14,16 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtCore import QByteArray, QPoint, QRect, QSize, Qt
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QIcon,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -42,6 +50,29 @@ TAB_SPECS: list[tuple[str, Callable[[MainWindow], QWidget]]] = [
     ("Train", lambda window: TrainTab(window.state)),
     ("Live", lambda window: LiveTab(window.state)),
 ]
+
+GEOMETRY_KEY = "main_window/geometry"
+PLACE_KEY = "main_window/place"          # QRect: the frame's position, the inner size
+MAXIMIZED_KEY = "main_window/maximized"
+DEFAULT_SIZE = (1280, 820)
+
+
+def fit_to_screen(place: QRect, available: QRect) -> QRect:
+    """`place` moved (and, only when larger than `available`, shrunk) so that all of it lies
+    on `available`, a screen's free area; unchanged when it does already."""
+    width = min(place.width(), available.width())
+    height = min(place.height(), available.height())
+    x = min(max(place.x(), available.x()), available.x() + available.width() - width)
+    y = min(max(place.y(), available.y()), available.y() + available.height() - height)
+    return QRect(x, y, width, height)
+
+
+def available_area(point: QPoint) -> QRect | None:
+    """The free area (without panels and docks) of the screen showing `point`, else of the
+    primary screen; None when there is no screen."""
+    screen = QGuiApplication.screenAt(point) or QGuiApplication.primaryScreen()
+    return screen.availableGeometry() if screen is not None else None
+
 
 CITATIONS = (
     "J. R. Kwapisz, G. M. Weiss, S. A. Moore. Activity Recognition using Cell Phone "
@@ -251,12 +282,21 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------- geometry
     def _restore_geometry(self) -> None:
+        """The last size and place (moved, or shrunk, onto a screen only where it no longer
+        fits one: ``restoreGeometry`` alone shrinks a window as big as the screen a little
+        at every start), maximised if it was; the docks; the tab shown last."""
         settings = app_settings()
-        geometry = settings.value("main_window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
+        place = settings.value(PLACE_KEY)
+        if isinstance(place, QRect) and place.isValid():
+            self._place_on_screen(place)
+            if str(settings.value(MAXIMIZED_KEY, "false")).lower() == "true":
+                self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
         else:
-            self.resize(1280, 820)
+            geometry = settings.value(GEOMETRY_KEY)
+            if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+                self.restoreGeometry(geometry)    # settings of an older version
+            else:
+                self._place_on_screen(QRect(QPoint(-1, -1), QSize(*DEFAULT_SIZE)))
         window_state = settings.value("main_window/state")
         if isinstance(window_state, QByteArray) and not window_state.isEmpty():
             self.restoreState(window_state)
@@ -264,9 +304,26 @@ class MainWindow(QMainWindow):
         if isinstance(tab, str) and tab in self._tabs:
             self.show_tab(tab)
 
+    def _place_on_screen(self, place: QRect) -> None:
+        """Size and place the window as `place` (frame position, inner size; a negative
+        position centres it), fitted to the free area of the screen it is on."""
+        area = available_area(place.center())
+        if place.x() < 0 and place.y() < 0 and area is not None:
+            place.moveCenter(area.center())
+        fitted = fit_to_screen(place, area) if area is not None else place
+        self.resize(fitted.size())
+        self.move(fitted.topLeft())
+
     def save_geometry(self) -> None:
         settings = app_settings()
-        settings.setValue("main_window/geometry", self.saveGeometry())
+        settings.setValue(GEOMETRY_KEY, self.saveGeometry())
+        maximized = self.isMaximized() or self.isFullScreen()
+        normal = self.normalGeometry() if maximized else QRect(self.pos(), self.size())
+        if maximized:   # the frame's place of the normal window is not known: keep the last
+            last = settings.value(PLACE_KEY)
+            normal = last if isinstance(last, QRect) and last.isValid() else normal
+        settings.setValue(PLACE_KEY, normal)
+        settings.setValue(MAXIMIZED_KEY, maximized)
         settings.setValue("main_window/state", self.saveState())
         current = self.tabs.currentWidget()
         for name, widget in self._tabs.items():

@@ -60,12 +60,12 @@ def _replay(live_tab, wanted: int, timeout_s: float, before_stop=None) -> int:
     try:
         live_tab.set_source("replay", speed="max")
         if not live_tab.start():
-            raise SelfTestError(f"the replay did not start: {live_tab.message.text()}")
+            raise SelfTestError(f"the replay did not start: {live_tab.message_text()}")
         _wait(lambda: len(live_tab.timeline) >= wanted or bool(finished), timeout_s,
               "predictions on the Live tab")
         replayed = len(live_tab.timeline)
-        drawn = live_tab.redraw_count
-        _wait(lambda: live_tab.redraw_count > drawn or bool(finished), 30,
+        drawn = live_tab.view.redraw_count
+        _wait(lambda: live_tab.view.redraw_count > drawn or bool(finished), 30,
               "the Live tab to redraw")
         if before_stop is not None:
             before_stop()
@@ -85,13 +85,13 @@ def _shipped_replay(window, timeout_s: float) -> dict | None:
     from .live.models import SHIPPED_KEY
 
     live_tab = window.tab("Live")
-    if live_tab.model_combo.findData(SHIPPED_KEY) < 0:
+    if live_tab.panel.model_combo.findData(SHIPPED_KEY) < 0:
         if getattr(sys, "frozen", False):
             raise SelfTestError("the app has no built-in default model (resources/models)")
         return None
-    if live_tab.model_combo.currentData() != SHIPPED_KEY:
+    if live_tab.panel.model_combo.currentData() != SHIPPED_KEY:
         raise SelfTestError("with no trained model the Live tab did not choose the built-in "
-                            f"model ({live_tab.model_combo.currentText()})")
+                            f"model ({live_tab.panel.model_combo.currentText()})")
     window.show_tab("Live")
     count = _replay(live_tab, TOUR_PREDICTIONS, timeout_s)
     return {"predictions": count, "last_prediction": live_tab.timeline[-1],

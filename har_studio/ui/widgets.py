@@ -11,6 +11,8 @@
 - ``form(rows)``: a ``QFormLayout`` from ``(label, widget)`` pairs.
 - ``CHANNEL_COLORS`` / ``channel_pen(name)``: the same colour for a channel in every plot.
 - ``configure_pyqtgraph()``: light plot background; call before creating plots.
+- ``install_wheel_guard(app)``: app-wide, spin boxes and combo boxes take the mouse wheel
+  only when focused, so scrolling a panel never changes a setting under the pointer.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QAbstractSpinBox,
+    QComboBox,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -82,6 +86,35 @@ def configure_pyqtgraph() -> None:
     if not _pg_configured:
         pg.setConfigOptions(background="w", foreground="k", antialias=False)
         _pg_configured = True
+
+
+class WheelGuard(QObject):
+    """An application event filter: a spin box or combo box that does not have the focus
+    passes the wheel on (the scroll area around it scrolls) instead of changing its value,
+    and gets the focus by a click or Tab only (``StrongFocus``, not ``WheelFocus``)."""
+
+    GUARDED = (QAbstractSpinBox, QComboBox)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt's name)
+        kind = event.type()
+        if kind == QEvent.Type.Polish and isinstance(obj, self.GUARDED):
+            if obj.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+                obj.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        elif kind == QEvent.Type.Wheel and isinstance(obj, self.GUARDED) and not obj.hasFocus():
+            event.ignore()   # not accepted: Qt offers it to the parent (the panel scrolls)
+            return True
+        return False
+
+
+def install_wheel_guard(app) -> WheelGuard:
+    """Install one ``WheelGuard`` on `app` (idempotent); before the windows are made, so
+    every tab's spin and combo boxes are polished with it."""
+    guard = getattr(app, "_har_wheel_guard", None)
+    if guard is None:
+        guard = WheelGuard(app)
+        app.installEventFilter(guard)
+        app._har_wheel_guard = guard
+    return guard
 
 
 def channel_pen(name: str, width: float = 1.0):

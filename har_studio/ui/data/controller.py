@@ -2,8 +2,10 @@
 
 ``DataController`` owns the loading job (``loaders.load_iter`` or the demo generator in a
 worker; a new load cancels the old one) and the window-count job, remembers what was opened
-(``QSettings``), and puts a loaded dataset into ``AppState``. The main window creates it and
-hands it to the Data tab; nothing here is a widget.
+(``QSettings``), and puts a loaded dataset into ``AppState``. A phone app's recording that does
+not say who and what (``loaders.identity_needed``) is asked about first (``import_dialog``); the
+loader remembers the answer beside it. The main window creates it and hands it to the Data tab;
+nothing here is a widget.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
 
 from ...data.dataset import DataError, Dataset
 from ...training.jobs import count_windows
 from ..state import AppState
 from ..widgets import app_settings, settings_list
 from ..workers import JobRunner
+from . import import_dialog
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +34,11 @@ def _one_line(text) -> str:
     return " ".join(str(text).split())
 
 
-def _load_paths_job(paths: list[str]):
+def _load_paths_job(paths: list[str], identity: tuple[str, str] | None = None):
     from ...data.loaders import load_iter
 
-    return load_iter(paths)
+    subject, activity = identity or (None, None)
+    return load_iter(paths, subject=subject, activity=activity)
 
 
 def _demo_job():
@@ -83,8 +87,28 @@ class DataController(QObject):
         if not paths:
             return
         label = Path(paths[0]).name + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
-        self._start(lambda: _load_paths_job(paths), paths, f"Opening {label}…")
+        identity = self._ask_identity(paths)
+        if identity is False:
+            log.info("opening %s cancelled: no person and activity given", label)
+            self.loadCancelled.emit()
+            return
+        self._start(lambda: _load_paths_job(paths, identity), paths, f"Opening {label}…")
         self._demo_on_failure = demo_on_failure
+
+    def _ask_identity(self, paths: list[str]) -> tuple[str, str] | None | bool:
+        """(person, activity) for the phone apps' recordings among `paths` that do not say
+        them and whose sidecar does not remember them (one dialog for all); None when none
+        needs it; False when the user cancelled."""
+        from ...data.loaders import identity_needed
+
+        asking = [(p, need) for p in paths if any((need := identity_needed(p))[:2])]
+        if not asking:
+            return None
+        known = self.state.dataset.activities if self.state.dataset is not None else []
+        answer = import_dialog.ask_identity(QApplication.activeWindow(),
+                                            [Path(p).name for p, _ in asking],
+                                            asking[0][1].description, known)
+        return False if answer is None else answer
 
     def open_demo(self) -> None:
         """Load the built-in synthetic recordings."""
@@ -147,7 +171,7 @@ class DataController(QObject):
     def open_files_dialog(self, parent: QWidget | None = None) -> None:
         files, _ = QFileDialog.getOpenFileNames(
             parent, "Open recordings", self._last_dir(),
-            "Recordings (*.txt *.csv);;All files (*)")
+            "Recordings (*.txt *.csv *.zip);;All files (*)")
         if files:
             self._remember_dir(str(Path(files[0]).parent))
             self.open_paths(files)

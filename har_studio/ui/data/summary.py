@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...data.labels import read_edits
+from ...data.sidecar import SIDECAR_SUFFIX
+
 FORMAT_NAMES = {
     "wisdm-v1.1": "WISDM v1.1 raw text",
     "wisdm-2019": "WISDM 2019 raw (per subject)",
@@ -71,9 +74,27 @@ def summary_rows(dataset, subjects: list[int], activities: list[str]) -> list[tu
         rows.append(("Skipped", f"{skipped_total:,} — " + "; ".join(parts)))
     else:
         rows.append(("Skipped", "none"))
+    rows += labelling_rows(dataset)
     for w in r.warnings:
         rows.append(("Warning", w))
     return rows
+
+
+def labelling_rows(dataset) -> list[tuple[str, str]]:
+    """Where a labelled copy came from and how many edits made it (from its sidecar). The
+    records not labelled are counted by the load report's warning."""
+    files = [Path(f) for f in dataset.report.files]
+    if not files or not files[0].is_file():
+        return []
+    try:
+        record = read_edits(files[0])
+    except ValueError as exc:
+        return [("Edits", str(exc))]
+    if record is None:
+        return []
+    origin = ", ".join(shorten(s.get("file", "?")) for s in record.sources) or "demo data"
+    return [("Edits", f"{len(record.edits)} from {origin} (in {shorten(files[0].name)}"
+                      f"{SIDECAR_SUFFIX})")]
 
 
 def summary_html(rows: list[tuple[str, str]]) -> str:

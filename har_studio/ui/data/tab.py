@@ -17,11 +17,13 @@ from PySide6.QtWidgets import QMessageBox, QScrollArea, QSplitter, QVBoxLayout, 
 
 from ...data.activities import activity_order
 from ...data.dataset import CHANNEL_UNITS, GYRO_CHANNELS
+from ...data.labels import UNLABELLED
 from ...data.rates import nominal_rate
 from ...training.crossval import data_settings, random_split_guidance
 from ..state import AppState
 from ..widgets import app_settings, configure_pyqtgraph, make_timer
 from .controller import DataController
+from .labelling import LabelBar, LabelEditor
 from .panel import WISDM_A_TO_E, DataPanel
 from .summary import summary_html, summary_rows
 from .view import DataView
@@ -29,12 +31,6 @@ from .view import DataView
 log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 150
-# Panel and view widgets the tab offers by name (tests and the self-test use them).
-_WIDGETS = ("message", "progress_box", "progress", "summary", "window_size", "window_step",
-            "split_kind", "subject_mode", "test_percent", "val_percent", "seed", "pick_box",
-            "test_subjects", "val_subjects", "split_message", "split_gap_note",
-            "activity_list", "channel_list", "wisdm_ae_button", "settings_message")
-_VIEWS = ("activity_chart", "gyro_plot", "plot_curves", "counts_table", "counts_label")
 
 
 def show_error(parent: QWidget | None, title: str, text: str) -> None:
@@ -60,10 +56,9 @@ class DataTab(QWidget):
         self._subjects: list[int] = []
         self._activities: list[str] = []
         self.panel, self.view = DataPanel(), DataView()
-        for name in _WIDGETS:
-            setattr(self, name, getattr(self.panel, name))
-        for name in _VIEWS:
-            setattr(self, name, getattr(self.view, name))
+        self.label_bar = LabelBar()
+        self.view.plot_layout.insertWidget(1, self.label_bar)
+        self.labels = LabelEditor(self.view, self.label_bar, self)
         scroll = QScrollArea()
         scroll.setWidget(self.panel)
         scroll.setWidgetResizable(True)
@@ -96,6 +91,8 @@ class DataTab(QWidget):
             (c.countsReady, self._on_controller_counts_ready),
             (c.countsFailed, self._on_controller_counts_failed),
             (state.datasetChanged, self._on_state_dataset_changed),
+            (self.labels.editsChanged, self._on_labels_edits_changed),
+            (self.labels.saved, self._on_labels_saved),
         ]
         for signal, slot in connections:
             signal.connect(slot)
@@ -131,45 +128,50 @@ class DataTab(QWidget):
         return self.controller.is_loading()
 
     def _on_controller_load_started(self, text: str) -> None:
-        self.progress.setValue(0)
-        self.progress.setFormat(text)
-        self.progress_box.show()
-        self.message.clear()
+        self.panel.progress.setValue(0)
+        self.panel.progress.setFormat(text)
+        self.panel.progress_box.show()
+        self.panel.message.clear()
 
     def _on_controller_load_progressed(self, fraction: float, text: str) -> None:
-        self.progress.setValue(int(1000 * fraction))
-        self.progress.setFormat(text)
+        self.panel.progress.setValue(int(1000 * fraction))
+        self.panel.progress.setFormat(text)
 
     def _on_controller_dataset_loaded(self, dataset) -> None:
-        self.progress_box.hide()
-        if dataset.report.warnings:
-            self.message.show_message(" ".join(dataset.report.warnings[:3]), "warning")
+        self.panel.progress_box.hide()
+        n = len(dataset.report.warnings)
+        if n:   # said in full once, in the summary ("Warning" rows)
+            self.panel.message.show_message(
+                f"Loaded with {n} warning{'s' if n > 1 else ''}: see “Loaded data” below.",
+                "warning")
         self.datasetLoaded.emit(dataset)
 
     def _on_controller_load_failed(self, text: str, modal: bool) -> None:
-        self.progress_box.hide()
-        self.message.show_message(f"Could not load data: {text}", "error")
+        self.panel.progress_box.hide()
+        self.panel.message.show_message(f"Could not load data: {text}", "error")
         self.loadFailed.emit(text)
         if modal:
             show_error(self, "Could not open data", text)
 
     def _on_controller_load_cancelled(self) -> None:
-        self.progress_box.hide()
-        self.message.show_message("Loading cancelled.", "info")
+        self.panel.progress_box.hide()
+        self.panel.message.show_message("Loading cancelled.", "info")
 
     # ------------------------------------------------------------------ dataset shown
     def _on_state_dataset_changed(self, dataset) -> None:
         self._populating = True
         try:
-            subjects, order = self.view.show_dataset(dataset)
+            subjects, shown = self.view.show_dataset(dataset)
+            order = [a for a in shown if a != UNLABELLED]   # never a class
             self._subjects, self._activities = subjects, order
+            self.labels.set_dataset(dataset, self.state.dataset_paths)
             if dataset is None:
-                self.summary.setText("No data loaded.")
-                self.summary.setToolTip("")
+                self.panel.summary.setText("No data loaded.")
+                self.panel.summary.setToolTip("")
                 self.panel.show_choices([], [], [])
             else:
-                self.summary.setText(summary_html(summary_rows(dataset, subjects, order)))
-                self.summary.setToolTip("\n".join(str(f) for f in dataset.report.files[:50]))
+                self.panel.summary.setText(summary_html(summary_rows(dataset, subjects, order)))
+                self.panel.summary.setToolTip("\n".join(str(f) for f in dataset.report.files[:50]))
                 self.panel.show_choices(order, dataset.channels, subjects, {
                     c: f"{c}  ({'gyroscope' if c in GYRO_CHANNELS else 'accelerometer'}, "
                        f"{CHANNEL_UNITS.get(c, '')})" for c in dataset.channels})
@@ -182,6 +184,21 @@ class DataTab(QWidget):
             self._apply_settings()
         else:
             self._set_counts(None)
+
+    # ------------------------------------------------------------------ labelling
+    def _on_labels_edits_changed(self) -> None:
+        session, ds = self.labels.session, self.state.dataset
+        if session is not None and ds is not None:
+            before = self.view.plot_selection()[:2]
+            self.view.show_frame(session.frame, ds.channels)
+            if self.view.plot_selection()[:2] != before:   # what was plotted is gone
+                self.labels.clear_selection()
+
+    def _on_labels_saved(self, files, sidecar) -> None:
+        self.panel.message.show_message(
+            f"Saved {files[0].name}{f' and {len(files) - 1} more part(s)' if len(files) > 1 else ''}"
+            f" in {files[0].parent} (what was done: {sidecar.name}); opening it.", "info")
+        self.open_paths(files)
 
     def summary_text(self) -> str:
         """The summary as plain text lines ``Key: value`` (for tests and copying)."""
@@ -210,12 +227,12 @@ class DataTab(QWidget):
 
     def _on_debounce_timeout(self) -> None:
         self._apply_settings()
-        if self.split_kind.currentData() == "random":
-            self.split_gap_note.setText(self._subject_wise_note())
+        if self.panel.split_kind.currentData() == "random":
+            self.panel.split_gap_note.setText(self._subject_wise_note())
 
     def _subject_wise_note(self) -> str:
         """The measured random-vs-subject gap, plus the user's last subject-wise figure."""
-        if self.split_kind.currentData() != "random":
+        if self.panel.split_kind.currentData() != "random":
             return ""
         try:
             window, _split, activities, channels = self.current_settings()
@@ -234,11 +251,11 @@ class DataTab(QWidget):
 
     def split_guidance(self) -> str:
         """The subject-wise estimate shown next to a random split ("" for a subject split)."""
-        return self.split_gap_note.text() if self.split_gap_note.isVisibleTo(self) else ""
+        return self.panel.split_gap_note.text() if self.panel.split_gap_note.isVisibleTo(self) else ""
 
     def split_warning(self) -> str:
         """The warning shown under the split settings ("" when none)."""
-        return self.split_message.text()
+        return self.panel.split_message.text()
 
     def _rate_hz(self) -> float:
         ds = self.state.dataset
@@ -257,30 +274,30 @@ class DataTab(QWidget):
         try:
             window, split, activities, channels = self.current_settings()
         except ValueError as exc:
-            self.settings_message.show_message(str(exc), "error")
+            self.panel.settings_message.show_message(str(exc), "error")
             self._set_counts(None)
             return
-        self.settings_message.clear()
+        self.panel.settings_message.clear()
         self.state.set_data_settings(window, split, activities, channels)
         if self.state.dataset is not None:
             app_settings().setValue("data/activities",
                                     json.dumps(self.panel.activity_list.checked()))
         if self.state.dataset is not None:
-            self.counts_label.setText("Counting windows…")
+            self.view.counts_label.setText("Counting windows…")
             self.controller.recount(window, split, activities, channels)
 
     def _on_controller_counts_ready(self, counts) -> None:
         self._set_counts(counts)
 
     def _on_controller_counts_failed(self, text: str) -> None:
-        self.settings_message.show_message(text, "error")
+        self.panel.settings_message.show_message(text, "error")
         self._set_counts(None)
 
     def _set_counts(self, counts) -> None:
         self.window_counts = counts
         self.view.set_counts(counts)
         if counts is not None and counts.total == 0:
-            self.settings_message.show_message(
+            self.panel.settings_message.show_message(
                 "No windows: every recording is shorter than the window size "
                 "(or no activity is selected).", "warning")
         self.windowCountsChanged.emit(counts)

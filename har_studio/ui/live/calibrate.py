@@ -1,9 +1,10 @@
 """"Calibrate to this person…": the Live tab's guided calibration window.
 
 Three pages: who and from what (the person's name, seconds per activity, the Live tab's
-source, or recordings made earlier); each activity in turn (a prompt, a countdown, the live
-signal and a progress bar; Redo, Skip); the fine-tuning's progress, the held-back accuracy
-before and after with its confusion matrix, and "Use this model". The work is done by
+source, or recordings made earlier; the page says what it will capture from and which part
+scores the model); each activity in turn (a prompt, a countdown, the live signal and a
+progress bar; Redo, Skip); the fine-tuning and its result (``calibrate_result.ResultPage``).
+*Quick: walk 20 s* captures walking only. The work is done by
 ``calibrate_flow.CalibrationFlow``; this module is widgets only.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QComboBox,
@@ -25,13 +25,13 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QStackedWidget,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from .calibrate_capture import calibration_seconds, captures_folder
 from .calibrate_flow import CalibrationFlow
+from .calibrate_result import ResultPage, wrapped
 from .plots import SampleRing, SignalPlot
 
 SOURCES = (
@@ -41,39 +41,14 @@ SOURCES = (
 )
 
 
+QUICK_ACTIVITY, QUICK_SECONDS = "walking", 20     # the demo's quick calibration
+
+
 def _big(points: int) -> QFont:
     font = QFont()
     font.setPointSize(points)
     font.setBold(True)
     return font
-
-
-def _wrap(text: str = "") -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
-
-
-def fill_confusion(table: QTableWidget, metrics: dict | None) -> None:
-    """Show a confusion matrix (rows: true activity, columns: predicted) in `table`."""
-    labels = list((metrics or {}).get("labels") or [])
-    cm = (metrics or {}).get("confusion") or []
-    table.clear()
-    table.setRowCount(len(labels))
-    table.setColumnCount(len(labels))
-    table.setHorizontalHeaderLabels(labels)
-    table.setVerticalHeaderLabels(labels)
-    for i, row in enumerate(cm):
-        for j, count in enumerate(row):
-            item = QTableWidgetItem(str(count))
-            item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-            if i == j:
-                font = item.font()
-                font.setBold(True)
-                item.setFont(font)
-            table.setItem(i, j, item)
-    table.resizeColumnsToContents()
 
 
 class CalibrationGuide(QDialog):
@@ -88,9 +63,14 @@ class CalibrationGuide(QDialog):
         self.tab, self.state = tab, state
         self.flow = CalibrationFlow(tab, state, self, tick_ms=tick_ms)
         self.pages = QStackedWidget()
-        for page in (self._intro_page(), self._capture_page(), self._result_page()):
+        self.result_page = ResultPage()
+        for page in (self._intro_page(), self._capture_page(), self.result_page):
             self.pages.addWidget(page)
-        self.message = _wrap()
+        r = self.result_page
+        r.use_button.clicked.connect(self.flow.use_model)
+        r.again_button.clicked.connect(self.open_guide)
+        r.redoRequested.connect(self.redo_activity)
+        self.message = wrapped()
         self.message.setStyleSheet("color: #a04000;")
         layout = QVBoxLayout(self)
         layout.addWidget(self.pages, 1)
@@ -105,6 +85,7 @@ class CalibrationGuide(QDialog):
                 (f.calibrationFinished, self._on_flow_calibration_finished),
                 (f.calibrationFailed, self._on_flow_calibration_failed),
                 (f.modelUsed, self._on_flow_model_used),
+                (f.captureSaved, r.show_capture),
                 (f.noted, self.message.setText)):
             signal.connect(slot)
 
@@ -112,28 +93,39 @@ class CalibrationGuide(QDialog):
     def _intro_page(self) -> QWidget:
         page = QWidget()
         form = QFormLayout(page)
-        self.intro_label = _wrap()
+        self.intro_label = wrapped()
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("the person's name (names the saved model)")
         self.seconds_spin = QSpinBox()
         self.seconds_spin.setRange(4, 600)
         self.seconds_spin.setValue(60)
         self.seconds_spin.setSuffix(" s per activity")
-        self.seconds_spin.setToolTip("The last quarter of each activity is held back to score "
-                                     "the model before and after calibration")
         self.source_combo = QComboBox()
         for key, text in SOURCES:
             self.source_combo.addItem(text, key)
         self.subject_combo = QComboBox()
-        self.subject_combo.setToolTip("Which person of a replayed or loaded recording")
+        self.subject_combo.setToolTip("Which person of the replayed or loaded recording")
+        self.from_label = wrapped()       # what it captures from, and which part scores it
         self.begin_button = QPushButton("Begin")
+        self.quick_button = QPushButton(f"Quick: walk {QUICK_SECONDS} s")
+        self.quick_button.setToolTip(f"Capture only {QUICK_ACTIVITY}, for {QUICK_SECONDS} s, "
+                                     "and calibrate on all of it (a demo: nothing is held "
+                                     "back to score it)")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.begin_button)
+        buttons.addWidget(self.quick_button)
         form.addRow(self.intro_label)
         form.addRow("Name", self.name_edit)
         form.addRow("Record", self.seconds_spin)
         form.addRow("From", self.source_combo)
-        form.addRow("Person in the recording", self.subject_combo)
-        form.addRow(self.begin_button)
+        form.addRow("Person", self.subject_combo)
+        form.addRow(self.from_label)
+        form.addRow(buttons)
         self.begin_button.clicked.connect(self._on_begin_clicked)
+        self.quick_button.clicked.connect(self._on_quick_clicked)
+        self.source_combo.currentIndexChanged.connect(self._on_source_combo_changed)
+        self.seconds_spin.valueChanged.connect(self._describe_source)
+        self.subject_combo.currentIndexChanged.connect(self._describe_source)
         return page
 
     def _capture_page(self) -> QWidget:
@@ -164,30 +156,6 @@ class CalibrationGuide(QDialog):
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
         return page
 
-    def _result_page(self) -> QWidget:
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        self.tuning_label = _wrap("")
-        self.tuning_bar = QProgressBar()
-        self.tuning_bar.setRange(0, 1000)
-        self.result_label = _wrap("")
-        self.result_label.setFont(_big(13))
-        self.confusion_table = QTableWidget()
-        self.confusion_table.setToolTip("Held-back part after calibration: rows are the true "
-                                        "activity, columns what the model said")
-        row = QHBoxLayout()
-        self.use_button = QPushButton("Use this model")
-        self.again_button = QPushButton("Calibrate again…")
-        row.addWidget(self.use_button)
-        row.addWidget(self.again_button)
-        for widget in (self.tuning_label, self.tuning_bar, self.result_label):
-            layout.addWidget(widget)
-        layout.addWidget(self.confusion_table, 1)
-        layout.addLayout(row)
-        self.use_button.clicked.connect(self.flow.use_model)
-        self.again_button.clicked.connect(self.open_guide)
-        return page
-
     # ------------------------------------------------------------------ public
     def open_guide(self) -> None:
         """Show the first page, describing the model and source the guide will use (a
@@ -202,32 +170,42 @@ class CalibrationGuide(QDialog):
             self.intro_label.setText("Choose a model on the Live tab first.")
         else:
             self.intro_label.setText(
-                f"Calibrates <b>{self.tab.model_combo.currentText()}</b> to one person: "
-                f"they do each of its {len(bundle.labels)} activities "
+                f"Calibrates <b>{self.tab.panel.model_combo.currentText()}</b> to one "
+                f"person: they do each of its {len(bundle.labels)} activities "
                 f"({', '.join(bundle.labels)}) in turn, then the model is fine-tuned on it.")
         self.begin_button.setEnabled(bundle is not None)
-        self.subject_combo.clear()
-        dataset = self.state.dataset
-        for s in (dataset.subjects if dataset is not None else []):
-            self.subject_combo.addItem(f"Subject {s}", int(s))
-        current = self.tab.subject_combo.currentData()
-        if current is not None and self.subject_combo.findData(current) >= 0:
-            self.subject_combo.setCurrentIndex(self.subject_combo.findData(current))
+        self.quick_button.setEnabled(bundle is not None and QUICK_ACTIVITY in bundle.labels)
+        self._fill_people()
         self.message.clear()
         self.pages.setCurrentIndex(0)
         self.show()
         self.raise_()
 
     def begin(self, *, person: str | None = None, seconds: float | None = None,
-              source: str | None = None, files: list[str] | None = None) -> bool:
+              source: str | None = None, files: list[str] | None = None,
+              subject: int | None = None) -> bool:
         """Start as the Begin button does (tests and scripts may set the fields here)."""
-        if person is not None:
-            self.name_edit.setText(person)
+        self._set_fields(person, source, subject)
         if seconds is not None:
             self.seconds_spin.setValue(int(seconds))
-        if source is not None:
-            self.source_combo.setCurrentIndex(self.source_combo.findData(source))
         return self._begin(files)
+
+    def quick_walk(self, *, person: str | None = None, subject: int | None = None) -> bool:
+        """*Quick: walk 20 s*: capture only walking, for 20 s, from the Live tab's source,
+        and calibrate on all of it (``CalibrationConfig(seconds=20)``)."""
+        self._set_fields(person, "live", subject)
+        return self._begin(None, quick=True)
+
+    def redo_activity(self, label: str) -> bool:
+        """Capture `label` again (after a calibration from a capture), then fine-tune again."""
+        try:
+            self._show_capture_page()
+            self.flow.redo_activity(label)
+            return True
+        except ValueError as exc:
+            self.pages.setCurrentIndex(2)
+            self.message.setText(f"Cannot redo: {exc}")
+            return False
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt name
         """Closing stops a capture in progress (a fine-tuning goes on and is saved)."""
@@ -235,11 +213,91 @@ class CalibrationGuide(QDialog):
             self.flow.cancel()
         super().closeEvent(event)
 
+    # ------------------------------------------------------------------ the first page
+    def _set_fields(self, person, source, subject) -> None:
+        if person is not None:
+            self.name_edit.setText(person)
+        if source is not None:
+            self.source_combo.setCurrentIndex(self.source_combo.findData(source))
+        if subject is not None:
+            self.subject_combo.setCurrentIndex(self.subject_combo.findData(int(subject)))
+
+    def _people_from(self):
+        """The recording the chosen "From" reads its person from (None: a phone, or files
+        chosen at Begin, or nothing loaded)."""
+        source = self.source_combo.currentData()
+        if source == "live":
+            return self.tab.replay_dataset if self.tab.source_kind == "replay" else None
+        return self.state.dataset if source == "data" else None
+
+    def _fill_people(self) -> None:
+        """Offer the people of what the guide will read (the Live tab's replay, a file it
+        opened included; the Data tab's recordings), the Live tab's choice first."""
+        combo = self.subject_combo
+        chosen = combo.currentData() if self.isVisible() else None
+        combo.blockSignals(True)
+        combo.clear()
+        dataset = self._people_from()
+        for s in (dataset.subjects if dataset is not None else []):
+            combo.addItem(f"Subject {s}", int(s))
+        for current in (chosen, self.tab.panel.subject_combo.currentData()):
+            if current is not None and combo.findData(current) >= 0:
+                combo.setCurrentIndex(combo.findData(current))
+                break
+        source = self.source_combo.currentData()
+        if combo.count() == 0:
+            combo.addItem("the files' own person" if source == "files" else
+                          "the person holding the phone" if dataset is None
+                          and source == "live" and self.tab.source_kind != "replay"
+                          else "nothing loaded", None)
+        combo.setEnabled(combo.count() > 1)
+        combo.blockSignals(False)
+        self._describe_source()
+
+    def _on_source_combo_changed(self, _index: int) -> None:
+        self._fill_people()
+
+    def _describe_source(self, *_args) -> None:
+        """Say what the guide captures from, and which part of it scores the model."""
+        bundle = self.tab.current_model()
+        source, seconds = self.source_combo.currentData(), float(self.seconds_spin.value())
+        if bundle is None:
+            self.from_label.setText("")
+            return
+        if source == "live":
+            person = self.subject_combo.currentText()
+            what = (f"a replay of {self.tab.replay_file.describe()}, {person}"
+                    if self.tab.source_kind == "replay"
+                    else f"the phone on the Live tab ({self.tab.panel.source_combo.currentText()})")
+            window_s = bundle.window.size / bundle.window.rate_hz
+            calib = calibration_seconds(seconds, window_s)
+            self.from_label.setText(
+                f"Captures from {what}: {seconds:g} s of each activity; the first {calib:g} s "
+                f"calibrate and the last {seconds - calib:g} s are held back to score the "
+                "model before and after. The capture is kept as a labelled recording in "
+                f"{captures_folder()}.")
+        else:
+            what = ("the Data tab's recordings, " + self.subject_combo.currentText()
+                    if source == "data" else "the recording files you choose at Begin")
+            self.from_label.setText(
+                f"Reads {what}: the first {seconds:g} s of each activity calibrate, the rest "
+                "is held back to score the model (the same split as <i>har-studio calibrate "
+                f"--seconds {seconds:g}</i>).")
+
     # ------------------------------------------------------------------ slots
     def _on_begin_clicked(self) -> None:
         self._begin(None)
 
-    def _begin(self, files: list[str] | None) -> bool:
+    def _on_quick_clicked(self) -> None:
+        self.quick_walk()
+
+    def _show_capture_page(self) -> None:
+        channels = list(self.tab.current_model().channels)
+        self._ring = SampleRing(len(channels), capacity=4096)
+        self.signal_plot.set_channels(channels)
+        self.pages.setCurrentIndex(1)
+
+    def _begin(self, files: list[str] | None, *, quick: bool = False) -> bool:
         self.message.clear()
         person = self.name_edit.text().strip()
         if not person:
@@ -248,11 +306,15 @@ class CalibrationGuide(QDialog):
         source, seconds = self.source_combo.currentData(), float(self.seconds_spin.value())
         subject = self.subject_combo.currentData()
         try:
+            if self.tab.current_model() is None:
+                raise ValueError("choose a model on the Live tab first")
             if source == "live":
-                self._ring = SampleRing(len(self.tab.current_model().channels), capacity=4096)
-                self.signal_plot.set_channels(list(self.tab.current_model().channels))
-                self.pages.setCurrentIndex(1)
-                self.flow.begin(person=person, seconds=seconds, subject=subject)
+                self._show_capture_page()
+                if quick:
+                    self.flow.begin(person=person, seconds=QUICK_SECONDS, subject=subject,
+                                    activities=[QUICK_ACTIVITY], hold_back=False)
+                else:
+                    self.flow.begin(person=person, seconds=seconds, subject=subject)
                 return True
             if source == "data":
                 if self.state.dataset is None:
@@ -267,7 +329,7 @@ class CalibrationGuide(QDialog):
                     return False
                 data, subject = list(files), None
             self.pages.setCurrentIndex(2)
-            self._show_tuning()
+            self.result_page.start()
             self.flow.calibrate_recordings(data, person=person, seconds=seconds, subject=subject)
             return True
         except ValueError as exc:
@@ -298,32 +360,16 @@ class CalibrationGuide(QDialog):
                                      if self.flow.current is not None else "")
         self.signal_plot.update_from(self._ring)
 
-    def _show_tuning(self) -> None:
-        self.tuning_bar.setValue(0)
-        self.result_label.setText("")
-        self.confusion_table.clear()
-        self.confusion_table.setRowCount(0)
-        self.use_button.setEnabled(False)
-
     def _on_flow_steps_finished(self) -> None:
         self.pages.setCurrentIndex(2)
-        self._show_tuning()
+        self.result_page.start()
 
     def _on_flow_tuning_progressed(self, fraction: float, text: str) -> None:
-        self.tuning_bar.setValue(int(1000 * fraction))
-        self.tuning_label.setText(text)
+        self.result_page.show_progress(fraction, text)
 
     def _on_flow_calibration_finished(self, result) -> None:
-        before, after = result.before, result.after
-        if before is not None and after is not None:
-            self.result_label.setText(
-                f"Held-back accuracy: {before['accuracy']:.0%} before, "
-                f"<span style='color:#1a7f37'>{after['accuracy']:.0%} after</span> "
-                f"calibration ({sum(result.held_back_windows.values())} windows)")
-        else:
-            self.result_label.setText("Calibrated; nothing was held back to score it.")
-        fill_confusion(self.confusion_table, after)
-        self.use_button.setEnabled(True)
+        redo = [c.label for c in self.flow.captures]     # captured here: can be redone
+        self.result_page.show_result(result, redo)
 
     def _on_flow_calibration_failed(self, text: str) -> None:
         self.message.setText(text)

@@ -5,6 +5,8 @@ captured samples (``Capture``) made into the tidy frame calibration reads."""
 from __future__ import annotations
 
 import re
+import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,14 +51,86 @@ def models_folder() -> Path:
     return folder
 
 
+def _free_path(folder: Path, stem: str, suffix: str) -> Path:
+    """``folder/stem+suffix``, or ``stem-2``, ``stem-3``... when taken."""
+    path, n = folder / f"{stem}{suffix}", 2
+    while path.exists():
+        path, n = folder / f"{stem}-{n}{suffix}", n + 1
+    return path
+
+
+def _file_stem(person: str) -> str:
+    return re.sub(r"[^\w\- ]+", "", person).strip().replace(" ", "_") or "person"
+
+
 def model_file_for(person: str, folder: Path | None = None) -> Path:
     """A new file named after `person` in the models folder (``-2``, ``-3``... if taken)."""
-    folder = folder or models_folder()
-    stem = re.sub(r"[^\w\- ]+", "", person).strip().replace(" ", "_") or "person"
-    path, n = folder / f"{stem}.harmodel", 2
-    while path.exists():
-        path, n = folder / f"{stem}-{n}.harmodel", n + 1
-    return path
+    return _free_path(folder or models_folder(), _file_stem(person), ".harmodel")
+
+
+def person_subject(person: str) -> int:
+    """The subject id a person's saved captures carry: the same for the same name (so their
+    recordings group as one person in training), in 900000-999999, clear of WISDM's ids."""
+    return 900_000 + zlib.crc32(person.strip().lower().encode("utf-8")) % 100_000
+
+
+def captures_folder() -> Path:
+    """Where the guide keeps what it captured (the user's ``recordings/calibration``)."""
+    return paths.user_data_dir() / "recordings" / "calibration"
+
+
+def save_capture(frame, person: str, rate_hz: float, *, folder: Path | None = None,
+                 when: float | None = None) -> Path:
+    """Keep what the guide captured as a labelled WISDM v1.1 recording (at the model's rate
+    `rate_hz`, written atomically) in the user's ``recordings/calibration`` folder, named
+    after `person` and the date; the Data tab, ``har-studio calibrate`` and the guide's
+    *Recording files…* read it back."""
+    from ...data.demo import write_wisdm_v11
+    from ...data.windows import at_rate
+
+    folder = folder or captures_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    frame = at_rate(frame.assign(subject=person_subject(person)), rate_hz)
+    stamp = time.strftime("%Y-%m-%d", time.localtime(when))
+    return write_wisdm_v11(_free_path(folder, f"{_file_stem(person)}_{stamp}", ".txt"), frame)
+
+
+# what to tell the person when an activity is still taken for another after calibration
+REDO_HINTS = {
+    "walking": "on level ground, at your usual pace",
+    "jogging": "at a steady jog",
+    "stairs": "on a staircase, up and down",
+    "upstairs": "up a staircase",
+    "downstairs": "down a staircase",
+    "sitting": "sitting still on a chair",
+    "standing": "standing still",
+}
+WEAK_RECALL = 0.8     # below this share of its held-back windows an activity gets advice
+
+
+def advice(metrics: dict | None, weak: float = WEAK_RECALL) -> list[tuple[str, str]]:
+    """(activity, sentence) for each activity the held-back windows still confuse, from
+    `metrics` (``labels``, ``confusion``: rows true, columns predicted), worst first."""
+    labels = list((metrics or {}).get("labels") or [])
+    confusion = np.asarray((metrics or {}).get("confusion") or [], dtype=np.int64)
+    out = []
+    for i, label in enumerate(labels):
+        if i >= len(confusion) or confusion[i].sum() == 0:
+            continue
+        row = confusion[i]
+        recall = row[i] / row.sum()
+        if recall >= weak:
+            continue
+        others = row.copy()
+        others[i] = -1
+        j = int(others.argmax())
+        share = row[j] / row.sum()
+        how = REDO_HINTS.get(canonical_activity(label))
+        out.append((recall, label, (
+            f"{label} and {labels[j]} still look alike ({share:.0%} of {label}'s held-back "
+            f"windows were taken for {labels[j]}): record {label} again"
+            + (f", {how}." if how else "."))))
+    return [(label, text) for _, label, text in sorted(out, key=lambda x: x[0])]
 
 
 @dataclass
@@ -71,16 +145,24 @@ class Capture:
     skipped: bool = False
     _last_t: float | None = None
 
-    def add(self, t: np.ndarray, values: np.ndarray, breaks: np.ndarray) -> None:
+    def add(self, t: np.ndarray, values: np.ndarray, breaks: np.ndarray,
+            limit_s: float | None = None) -> int:
+        """Append a batch (up to `limit_s` seconds captured in all: a fast replay's batch
+        holds far more than an activity needs); the number of samples taken."""
         if len(t) == 0:
-            return
+            return 0
         dt = np.diff(np.concatenate([[t[0] if self._last_t is None else self._last_t], t]))
         ok = (dt > 0) & (dt < 1.0) & ~breaks
-        self.seconds += float(dt[ok].sum())
-        self._last_t = float(t[-1])
-        self.t.append(t)
-        self.values.append(values)
-        self.breaks.append(breaks)
+        counted = np.cumsum(np.where(ok, dt, 0.0))
+        n = len(t)
+        if limit_s is not None and self.seconds + counted[-1] > limit_s:
+            n = int(np.searchsorted(counted, limit_s - self.seconds)) + 1
+        self.seconds += float(counted[n - 1])
+        self._last_t = float(t[n - 1])
+        self.t.append(t[:n])
+        self.values.append(values[:n])
+        self.breaks.append(breaks[:n])
+        return n
 
     @property
     def samples(self) -> int:

@@ -25,7 +25,9 @@ from .calibrate_capture import (
     calibration_seconds,
     capture_frame,
     model_file_for,
+    person_subject,
     prompt_for,
+    save_capture,
 )
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class CalibrationFlow(QObject):
     calibrationFinished = Signal(object)       # CalibrationResult
     calibrationFailed = Signal(str)
     modelUsed = Signal(str)                    # path of the model now used on the Live tab
+    captureSaved = Signal(str)                 # path of the capture kept as a recording
     noted = Signal(str)
 
     def __init__(self, tab, state, parent: QObject | None = None, *, tick_ms: int = 1000) -> None:
@@ -68,6 +71,10 @@ class CalibrationFlow(QObject):
         self.index = -1
         self.result = None
         self.model_path: Path | None = None
+        self.capture_path: Path | None = None    # where the last capture was kept
+        self.calib_seconds = 0.0                 # what the core calibrates on per activity
+        self.calib_activities: tuple[str, ...] = ()   # calibrated on (empty: every one)
+        self._only = False                       # capturing one activity again (Redo)
         self._control = None
         self._restart_replay: str | None = None
         self._restart_live = False
@@ -78,25 +85,53 @@ class CalibrationFlow(QObject):
         tab.session.ended.connect(self._on_session_ended, Qt.ConnectionType.QueuedConnection)
 
     # ------------------------------------------------------------------ set-up
-    def begin(self, *, person: str, seconds: float, subject: int | None = None) -> None:
-        """Start the guided capture from the Live tab's source (a phone or a replay).
-        Raises ValueError (one line) when it cannot start."""
+    def begin(self, *, person: str, seconds: float, subject: int | None = None,
+              activities: list[str] | None = None, hold_back: bool = True) -> None:
+        """Start the guided capture of `seconds` per activity (`activities`, default all the
+        model's) from the Live tab's source (a phone or a replay). With `hold_back` the
+        last part of each is held back to score the model (``calibration_seconds``);
+        without, all of it calibrates. Raises ValueError (one line) when it cannot start."""
         bundle = self.tab.current_model()
         if bundle is None:
             raise ValueError("choose a model on the Live tab first")
-        if self.tab.source_kind == "replay":
-            dataset = self.state.dataset
-            if dataset is None:
-                raise ValueError("no recording to replay: load one on the Data tab, or "
-                                 "choose a phone source")
-            self._replay_subject = subject if subject is not None else int(dataset.subjects[0])
-            p = self.tab.panel
-            self._replay_before = {"subject": p.subject_combo.currentData(),
-                                   "activity": p.activity_combo.currentData(),
-                                   "loop": p.loop_check.isChecked()}
+        self._take_source(subject)
         self._setup(bundle, person, seconds)
-        self.captures = [Capture(label) for label in bundle.labels]
+        window_s = bundle.window.size / bundle.window.rate_hz
+        self.calib_seconds = (calibration_seconds(self.seconds, window_s) if hold_back
+                              else self.seconds)
+        # only some activities (the quick walk): the core calibrates on those alone, as
+        # ``har-studio calibrate --activities``, and keeps what the model knew of the rest
+        self.calib_activities = tuple(activities or ())
+        self.captures = [Capture(label) for label in (activities or bundle.labels)]
+        self._only = False
         self._start_step(0)
+
+    def redo_activity(self, label: str) -> None:
+        """After a calibration from a capture: capture `label` again, then fine-tune the
+        base model again on all captures. ValueError when there is no such capture."""
+        names = [cap.label for cap in self.captures]
+        if self.phase != "done" or label not in names:
+            raise ValueError(f"nothing captured of {label!r} to redo")
+        self._take_source(self._replay_subject)
+        self.result, self.model_path, self._only = None, None, True
+        self._start_step(names.index(label))
+
+    def _take_source(self, subject: int | None) -> None:
+        """Check the Live tab's source can be captured from; keep the replay's settings to
+        give back (the replay is the Live tab's: a file opened there, or the Data tab's)."""
+        if self.tab.source_kind != "replay":
+            return
+        dataset = self.tab.replay_dataset
+        if dataset is None:
+            raise ValueError("no recording to replay: load one on the Data tab or Open… one "
+                             "on the Live tab, or choose a phone source")
+        if subject is not None and subject not in [int(s) for s in dataset.subjects]:
+            raise ValueError(f"the replayed recording has no subject {subject}")
+        self._replay_subject = subject if subject is not None else int(dataset.subjects[0])
+        p = self.tab.panel
+        self._replay_before = {"subject": p.subject_combo.currentData(),
+                               "activity": p.activity_combo.currentData(),
+                               "loop": p.loop_check.isChecked()}
 
     def calibrate_recordings(self, data, *, person: str, seconds: float,
                              subject: int | None = None) -> None:
@@ -106,6 +141,9 @@ class CalibrationFlow(QObject):
         if bundle is None:
             raise ValueError("choose a model on the Live tab first")
         self._setup(bundle, person, seconds)
+        self.captures, self.capture_path = [], None
+        self.calib_seconds = self.seconds       # as ``har-studio calibrate --seconds``
+        self.calib_activities = ()
         self._tune(data, subject)
 
     def _setup(self, bundle, person: str, seconds: float) -> None:
@@ -127,13 +165,17 @@ class CalibrationFlow(QObject):
             return
         cap = self.captures[index] = Capture(self.captures[index].label)
         self.phase, self._left = "countdown", COUNTDOWN
+        self.tab.show_capture_note(
+            f"Calibrating to {self.person}: capturing “{cap.label}”"
+            + (" (the replay plays one activity at a time, so no accuracy is shown)."
+               if self.tab.source_kind == "replay" else "."))
         self.stepStarted.emit(index, cap.label, prompt_for(cap.label))
         self.countdownTicked.emit(self._left)
         if self.tab.source_kind == "replay":
             if not self._replay(cap.label):
                 return
         elif not self.tab.is_running and not self.tab.start():
-            self._fail(f"the phone stream did not start: {self.tab.message.text()}")
+            self._fail(f"the phone stream did not start: {self.tab.message_text()}")
             return
         self._timer.start(self.tick_ms)
 
@@ -155,7 +197,7 @@ class CalibrationFlow(QObject):
             self.skip()
             return False
         if not self.tab.start():
-            self._fail(f"the replay did not start: {self.tab.message.text()}")
+            self._fail(f"the replay did not start: {self.tab.message_text()}")
             return False
         return True
 
@@ -187,10 +229,13 @@ class CalibrationFlow(QObject):
         breaks = (batch.breaks if batch.breaks is not None
                   else np.zeros(len(batch), bool))[keep]
         t, values = batch.t[keep], batch.values[keep][:, cols]
-        cap.add(t, values, breaks)
-        self.captureProgressed.emit(min(cap.seconds / self.seconds, 1.0), (t, values))
+        n = cap.add(t, values, breaks, limit_s=self.seconds)
+        self.captureProgressed.emit(min(cap.seconds / self.seconds, 1.0), (t[:n], values[:n]))
         if cap.seconds >= self.seconds:
-            self._start_step(self.index + 1)
+            self._next_step()
+
+    def _next_step(self) -> None:
+        self._start_step(len(self.captures) if self._only else self.index + 1)
 
     def redo(self) -> None:
         """Capture the current activity again."""
@@ -203,7 +248,7 @@ class CalibrationFlow(QObject):
         if self.phase in ("countdown", "capture") and self.current is not None:
             self._timer.stop()
             self.current.skipped = True
-            self._start_step(self.index + 1)
+            self._next_step()
 
     def _restore_replay(self) -> None:
         """Give the Live tab back the replay settings the guide changed."""
@@ -223,11 +268,27 @@ class CalibrationFlow(QObject):
         self._restore_replay()
         self.stepsFinished.emit()
         try:
-            frame = capture_frame(self.captures, list(self.bundle.channels))
+            frame = capture_frame(self.captures, list(self.bundle.channels),
+                                  subject=person_subject(self.person))
         except ValueError as exc:
             self._fail(f"Cannot calibrate: {exc}")
             return
-        self._tune(frame, None)
+        # calibrate on the kept recording itself: the app's figures are then those of
+        # ``har-studio calibrate <file> --seconds <calib_seconds>`` (one held-back part)
+        self._tune([str(self.capture_path)] if self._keep_capture(frame) else frame, None)
+
+    def _keep_capture(self, frame) -> bool:
+        """Save the capture as a labelled recording (a person calibrated once can be
+        calibrated again, or added to training, from it); False when it could not be."""
+        try:
+            self.capture_path = save_capture(frame, self.person, self.bundle.window.rate_hz)
+        except (OSError, ValueError) as exc:
+            self.capture_path = None
+            self.noted.emit(f"The capture could not be kept as a recording: {exc}")
+            return False
+        log.info("calibration capture kept as %s", self.capture_path)
+        self.captureSaved.emit(str(self.capture_path))
+        return True
 
     def _on_session_ended(self, _summary) -> None:
         if self._restart_replay is not None:
@@ -247,8 +308,8 @@ class CalibrationFlow(QObject):
         from ...training.engine import TrainControl
 
         self.phase = "tuning"
-        window_s = self.bundle.window.size / self.bundle.window.rate_hz
-        config = CalibrationConfig(seconds=calibration_seconds(self.seconds, window_s))
+        self.tab.show_capture_note(None)
+        config = CalibrationConfig(seconds=self.calib_seconds, activities=self.calib_activities)
         control = self._control = TrainControl()
         out = model_file_for(self.person)
         bundle, base, person = self.bundle, self.base_path, self.person
@@ -284,6 +345,7 @@ class CalibrationFlow(QObject):
     def _fail(self, text: str) -> None:
         self._timer.stop()
         self.phase = "idle"
+        self.tab.show_capture_note(None)
         log.warning("%s", text)
         self.calibrationFailed.emit(text)
 
@@ -310,6 +372,7 @@ class CalibrationFlow(QObject):
         self._restart_replay = None
         if self.phase in ("countdown", "capture"):
             self._restore_replay()
+            self.tab.show_capture_note(None)
         self.phase = "idle"
 
     @property

@@ -4,7 +4,7 @@ wire format each app sends."""
 
 from __future__ import annotations
 
-PHONE_SERVES = ("sensorserver", "phyphox")   # this computer connects to the phone
+from ...live.registry import PHONE_SERVES  # this computer connects to the phone
 
 _FORMATS = {"udp": "Send lines <tt>x,y,z</tt> or <tt>timestamp,x,y,z</tt> (gyroscope x,y,z may "
                    "follow) in UDP packets.",

@@ -18,7 +18,7 @@ from ...model.shipped import default_model_path
 log = logging.getLogger(__name__)
 
 SHIPPED_KEY = "shipped"
-SHIPPED_TEXT = "Built-in default model (trained on 16 WISDM people)"
+SHIPPED_TEXT = "Built-in model (16 WISDM people)"   # short: a 1280-wide window shows it whole
 
 
 def model_info(bundle, where: str) -> str:
@@ -27,6 +27,25 @@ def model_info(bundle, where: str) -> str:
     return (f"<b>{where}</b><br>{len(bundle.labels)} activities: {', '.join(bundle.labels)}"
             f"<br>window {w.size} samples ({w.size / w.rate_hz:.1f} s), step {w.step} · "
             f"{w.rate_hz:g} Hz · channels {', '.join(bundle.channels)}")
+
+
+def recording_hint(path: str | Path) -> str | None:
+    """A model file that failed to load, said in the user's words when it is a recording
+    (the data formats' own sniffing recognises it); None when it is not one."""
+    from ...data.formats import SNIFF_BYTES, sniff
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+        if not head.strip() or b"\0" in head[:4096]:
+            return None
+        layout = sniff(path, head)
+    except Exception:  # unreadable or not a recording: the model reader's reason stands
+        return None
+    what = "a WISDM recording" if layout.format.startswith("wisdm") else "a recording (CSV)"
+    return (f"{path.name} looks like {what}, not a model: open it under Replay (Source: "
+            "“Replay a loaded recording”, then Open…) or load it on the Data tab.")
 
 
 class ModelChoice(QObject):
@@ -80,7 +99,7 @@ class ModelChoice(QObject):
                          else "this session")
                 combo.addItem(f"Trained model ({where})", "state")
             else:
-                combo.addItem("Trained model (none yet: train one on the Train tab)", "state")
+                combo.addItem("Trained model (none yet)", "state")
             if self._shipped_path is not None:
                 combo.addItem(SHIPPED_TEXT, SHIPPED_KEY)
                 combo.setItemData(combo.count() - 1, str(self._shipped_path),
@@ -110,7 +129,7 @@ class ModelChoice(QObject):
         try:
             bundle = load_model(path)
         except ModelFileError as exc:
-            self._error(path, str(exc))
+            self._error(path, recording_hint(path) or str(exc))
             return False
         except Exception as exc:  # anything unexpected still names the file, never crashes
             log.debug("loading %s failed", path, exc_info=True)
@@ -141,9 +160,11 @@ class ModelChoice(QObject):
                 where = ("Trained in this session" if key == "state" and not self.state.model_path
                          else str(self.state.model_path if key == "state" else key))
             self.info.setToolTip(where)    # the whole path; the label names the folder
-            if key != SHIPPED_KEY and ("/" in where or "\\" in where):
+            if key == SHIPPED_KEY:
+                where = f"{SHIPPED_TEXT}: {Path(self._shipped_path).name}"
+            elif "/" in where or "\\" in where:
                 path = Path(where)
                 where = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
-                where = where if len(where) <= 44 else "…" + where[-43:]
+                where = where if len(where) <= 36 else "…" + where[-35:]
             self.info.setText(model_info(bundle, where))
         self.chosen.emit(bundle)

@@ -25,7 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from ...data.activities import canonical_activity
-from ...live import ReplaySource, local_addresses, make_network_source, parse_speed
+from ...live.addresses import local_addresses
+from ...live.registry import make_network_source
+from ...live.replay import ReplaySource, parse_speed
 from .hints import address_hint
 from .panel_boxes import calibrate_box, record_box, wrapped_label
 
@@ -84,7 +86,10 @@ class LivePanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(settings)
-        scroll.setMinimumWidth(340)
+        # as wide as the settings need beside a vertical scroll bar: never a sideways one
+        scroll.setMinimumWidth(max(340, settings.minimumSizeHint().width()
+                                   + scroll.verticalScrollBar().sizeHint().width()
+                                   + 2 * scroll.frameWidth()))
         self.start_button = QPushButton("▶ Start")
         self.start_button.setToolTip("Start classifying the chosen source")
         self.stop_button = QPushButton("■ Stop")
@@ -143,11 +148,12 @@ class LivePanel(QWidget):
         self.replay_open_button = QPushButton("Open…")
         self.replay_data_button = QPushButton("Data tab's")
         self.replay_data_button.setToolTip("Replay the data loaded on the Data tab again")
-        from_row = QHBoxLayout()
-        from_row.addWidget(self.replay_file_label, 1)
+        from_row = QHBoxLayout()           # the buttons under the name: a long name wraps
+        from_row.addStretch(1)
         from_row.addWidget(self.replay_open_button)
         from_row.addWidget(self.replay_data_button)
-        form.addRow("Replay", from_row)
+        form.addRow("Replay", self.replay_file_label)
+        form.addRow(from_row)
         form.addRow("Subject", self.subject_combo)
         form.addRow("Activity", self.activity_combo)
         form.addRow("Speed", self.speed_combo)

@@ -289,6 +289,25 @@ class TimelineRibbon(pg.PlotWidget):
         self._image.setRect(0, 0, self.capacity, 2)
 
 
+# What a visitor reads for each input of the network (the attention strip's rows); the
+# feature's own name stays in the tooltip.
+READABLE_INPUTS = {
+    "x": "x", "y": "y", "z": "z",
+    "acc_mag": "motion", "body_mag": "body motion",
+    "body_vert": "up-down motion", "body_horiz": "sideways motion",
+    "body_x": "body x", "body_y": "body y", "body_z": "body z",
+    "grav_x": "gravity x", "grav_y": "gravity y", "grav_z": "gravity z",
+    "tilt_x": "tilt x", "tilt_y": "tilt y", "tilt_z": "tilt z",
+    "gx": "rotation x", "gy": "rotation y", "gz": "rotation z",
+    "gyro_mag": "rotation", "gyro_vert": "turning", "gyro_horiz": "swinging",
+}
+
+
+def readable_input(name: str) -> str:
+    """An input channel's name as a visitor reads it ("acc_mag" -> "motion")."""
+    return READABLE_INPUTS.get(name, name.replace("_", " "))
+
+
 class AttentionStrip(pg.PlotWidget):
     """The model's attention over the current window's time patches: channels x patches."""
 
@@ -301,6 +320,7 @@ class AttentionStrip(pg.PlotWidget):
         self._image.setColorMap(pg.colormap.get("inferno"))
         item.addItem(self._image)
         self.channel_names: list[str] = []
+        self.row_names: list[str] = []      # what the rows are called on screen
         self.last: np.ndarray | None = None
         self._show_empty()
 
@@ -313,9 +333,14 @@ class AttentionStrip(pg.PlotWidget):
 
     def set_channels(self, names: list[str]) -> None:
         self.channel_names = list(names)
-        self.setMinimumHeight(28 + 15 * len(names))   # a readable row per input
+        # a readable row per input, and room under them for the axis and its title
+        self.setMinimumHeight(52 + 15 * len(names))
+        self.setMaximumHeight(max(130, self.minimumHeight() + 20))
         left = self.getPlotItem().getAxis("left")
-        left.setTicks([[(i + 0.5, n) for i, n in enumerate(names)]])
+        self.row_names = [readable_input(n) for n in names]
+        left.setTicks([[(i + 0.5, n) for i, n in enumerate(self.row_names)]])
+        left.setToolTip("Rows: " + ", ".join(f"{r} ({n})" for r, n in zip(
+            self.row_names, names, strict=True) if r != n))
         self.last = None
         self._image.clear()
         self._show_empty()

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from ...live import LiveControl, LiveUpdate, SessionSummary, StreamRecorder, recording_path
+from ...live.recorder import StreamRecorder, recording_path
+from ...live.session import LiveControl, LiveUpdate, SessionSummary
 from ..workers import JobRunner
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def _session(source, classifier, control: LiveControl, inflight: _InFlight):
     """The worker's generator: ``run_session`` with back-pressure; classifier settings sent
     in (``runner.send(dict)``) apply before the next batch. Returns the session's summary.
     (Not ``run_to_end``: it re-yields every update to the worker and takes values sent in.)"""
-    from ...live import run_session
+    from ...live.session import run_session
 
     gen = run_session(source, classifier, control)
     try:

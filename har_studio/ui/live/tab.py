@@ -16,37 +16,30 @@ from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QSplitter, QWidget
 
-from ...live import (
-    SessionSummary,
-    StreamingClassifier,
-)
+from ...live.classifier import StreamingClassifier
+from ...live.session import SessionSummary
 from ..state import AppState
 from ..widgets import configure_pyqtgraph, make_timer
 from .calibrate import CalibrationGuide
 from .models import ModelChoice
 from .panel import LivePanel
-from .recording import RecordingMixin
-from .replay_file import ReplayFile, ReplayFileMixin
+from .recording import Recording
+from .replay_file import ReplayFile
 from .session import LiveSession
 from .view import LiveView, summary_text
 
 log = logging.getLogger(__name__)
 
 REDRAW_INTERVAL_MS = 33          # ~30 Hz
-# Panel and view widgets the tab offers by name (tests, the self-test, benches).
-_WIDGETS = ("start_button", "stop_button", "model_combo", "open_model_button", "model_info",
-            "source_combo", "subject_combo", "activity_combo", "speed_combo", "loop_check",
-            "pause_button", "seek_slider", "position_label", "host_combo", "port_spin",
-            "units_combo", "phone_combo", "address_label", "hop_spin", "smoothing_combo", "smooth_k_spin",
-            "threshold_spin", "attention_check", "record_activity_combo", "record_subject_spin",
-            "record_folder_edit", "record_button", "record_status")
-_VIEWS = ("message", "current_label", "confidence_label", "status_label", "signal_plot",
-          "attention_strip", "probability_bars", "timeline_ribbon", "accuracy_label",
-          "stats_label", "summary_label")
 
 
-class LiveTab(RecordingMixin, ReplayFileMixin, QWidget):
-    """Live classification of a replay or a phone stream (see the module docstring)."""
+class LiveTab(QWidget):
+    """Live classification of a replay or a phone stream (see the module docstring).
+
+    Its parts: ``panel`` (the settings' widgets), ``view`` (what a session shows),
+    ``session``, ``models`` (the model box), ``recording`` (the record box),
+    ``replay_file`` (what a replay reads) and ``calibration`` (the guide). Tests and the
+    self-test reach widgets through ``panel`` and ``view``."""
 
     predictionMade = Signal(object)    # the latest Prediction (at most once per redraw tick)
     sessionStarted = Signal()
@@ -59,16 +52,14 @@ class LiveTab(RecordingMixin, ReplayFileMixin, QWidget):
         self._kind = "replay"                        # the running session's source kind
         self.last_summary: SessionSummary | None = None
         self.listening_address: str | None = None
-        self.recorded_paths: list[Path] = []
+        self._shown = None                           # the model the view is set up for
+        self._hold_until_end = False                 # the guide's note goes when it ends
 
         self.panel, self.view, self.session = LivePanel(), LiveView(), LiveSession(self)
         self.models = ModelChoice(state, self.panel.model_combo, self.panel.model_info, self)
+        self.recording = Recording(self.panel, self.session, self.current_model, self)
+        self.replay_file = ReplayFile(self.panel, state, self)
         self.calibration = CalibrationGuide(self, state)
-        self.replay_file = ReplayFile(self)
-        for name in _WIDGETS:
-            setattr(self, name, getattr(self.panel, name))
-        for name in _VIEWS:
-            setattr(self, name, getattr(self.view, name))
         outer = QSplitter(Qt.Orientation.Horizontal)
         outer.addWidget(self.panel)
         outer.addWidget(self.view)
@@ -95,18 +86,13 @@ class LiveTab(RecordingMixin, ReplayFileMixin, QWidget):
                 p.hop_spin.valueChanged, p.smoothing_combo.currentIndexChanged,
                 p.smooth_k_spin.valueChanged, p.threshold_spin.valueChanged,
                 p.attention_check.toggled)),
-            (p.browse_button.clicked, self._on_browse_record_folder),
-            (p.record_button.toggled, self._on_record_toggled),
             (p.calibrate_button.clicked, self.calibration.open_guide),
-            (p.record_activity_combo.textActivated, self._on_record_activity_changed),
+            (self.recording.failed, self._error),
             (self.session.updated, self._on_session_updated),
             (self.session.ended, self._on_session_ended), (self.session.failed, self._error),
             (state.modelChanged, self._on_state_model_changed),
             (state.modelPathChanged, self._on_state_model_changed),
-            (state.datasetChanged, self._on_state_dataset_changed),
-            (p.replay_open_button.clicked, self._on_replay_open_clicked),
-            (p.replay_data_button.clicked, self._on_replay_data_clicked),
-            (self.replay_file.loaded, self._on_replay_file_loaded),
+            (self.replay_file.changed, self._on_replay_changed),
             (self.replay_file.failed, self._error),
         ]
         for signal, slot in connections:
@@ -116,31 +102,25 @@ class LiveTab(RecordingMixin, ReplayFileMixin, QWidget):
             app.aboutToQuit.connect(self.shutdown)
         for i in range(9):     # Alt+1…9: label what the person does now, while recording
             QShortcut(QKeySequence(f"Alt+{i + 1}"), self).activated.connect(
-                lambda i=i: self.label_now(i))
+                lambda i=i: self.recording.label_now(i))
         self.models.refresh(select="state")
         p.set_recordings(state.dataset)
         self._update_address_hint()
         self._update_buttons()
 
-    # ------------------------------------------------------------------ the view's state
-    timeline = property(lambda self: self.view.timeline)
-    truth_timeline = property(lambda self: self.view.truth_timeline)
-    redraw_count = property(lambda self: self.view.redraw_count)
-    running_accuracy = property(lambda self: self.view.running_accuracy)
-    last_prediction = property(lambda self: self.view.last_prediction)
-    last_stats = property(lambda self: self.view.last_stats)
-    bad_packets = property(lambda self: self.view.bad_packets)
-
     # ------------------------------------------------------------------ public API
+    @property
+    def timeline(self) -> list[str]:
+        """The predicted label of every window of the session, in order."""
+        return self.view.timeline
+
     @property
     def is_running(self) -> bool:
         return self.session.running
 
-    @property
-    def recording_samples(self) -> int:
-        """Samples written by the recording in progress (0 when not recording)."""
-        recorder = self.session.recorder
-        return int(recorder.samples) if recorder is not None else 0
+    def message_text(self) -> str:
+        """The tab's inline message (an error, or what was done), '' when none shows."""
+        return self.view.message.text()
 
     @property
     def source_kind(self) -> str:
@@ -159,27 +139,42 @@ class LiveTab(RecordingMixin, ReplayFileMixin, QWidget):
         """The ModelBundle chosen in the model box (None when there is none)."""
         return self.models.current()
 
-    def set_recording(self, enabled: bool, *, activity: str | None = None,
-                      subject: int | None = None, folder: str | Path | None = None) -> None:
-        """Arm (or start, while running) / stop recording, as the Record button does."""
-        if activity is not None:
-            self.record_activity_combo.setCurrentText(str(activity))
-        if subject is not None:
-            self.record_subject_spin.setValue(int(subject))
-        if folder is not None:
-            self.record_folder_edit.setText(str(folder))
-        self.record_button.setChecked(bool(enabled))
+    def set_recording(self, enabled: bool, **options) -> None:
+        """Arm (or start, while running) / stop recording, as the Record button does
+        (``activity``, ``subject``, ``folder``: see ``Recording.set``)."""
+        self.recording.set(enabled, **options)
+
+    def open_replay_file(self, path: str | Path) -> None:
+        """Replay `path` (loaded in the background) without touching the Data tab."""
+        self.replay_file.open(path)
+
+    @property
+    def replay_dataset(self):
+        """The recording a replay reads: a file opened here, else the Data tab's data."""
+        return self.replay_file.dataset
+
+    def show_capture_note(self, text: str | None) -> None:
+        """While the calibration guide captures, `text` stands where the running accuracy
+        would (a replay retargeted activity by activity is no test of the model); None
+        gives the figures back, cleared (once the capture's session has ended)."""
+        self._hold_until_end = text is None and self.is_running
+        if not self._hold_until_end:
+            self.view.set_hold_note(text)
 
     def start(self) -> bool:
         """Start a session with the current settings; False (and a message) if it cannot."""
         if self.is_running:
             return False
-        self.message.clear()
+        self.view.message.clear()
         bundle = self.current_model()
         if bundle is None:
             self._error("No model to run: train one on the Train tab or open a model file.")
             return False
         kind = self.source_kind
+        if kind == "replay" and self.replay_file.loading:
+            self._error("Still loading the recording to replay: Start once it shows as "
+                        "the Replay file.")
+            return False
         try:
             source = self.panel.make_source(bundle, self.replay_dataset)
             classifier = StreamingClassifier(bundle, **self.panel.classifier_options())
@@ -195,18 +190,20 @@ class LiveTab(RecordingMixin, ReplayFileMixin, QWidget):
             self._error(f"Cannot start: {exc}")
             return False
         self._kind = kind
-        self.view.reset(bundle, self.threshold_spin.value())
-        self.pause_button.setChecked(False)
+        p = self.panel
+        self.view.reset(bundle, p.threshold_spin.value())
+        self._shown = bundle
+        p.pause_button.setChecked(False)
         self.last_summary = None
         self.listening_address = source.address if kind != "replay" else None
         if kind == "replay":
-            self.seek_slider.setRange(0, int(source.duration_s * 10))
-            self.seek_slider.setValue(0)
+            p.seek_slider.setRange(0, int(source.duration_s * 10))
+            p.seek_slider.setValue(0)
         self.session.start(source, classifier)
-        if self.record_button.isChecked():
-            self._start_recording()
+        if p.record_button.isChecked():
+            self.recording.start()
         self._timer.start()
-        self.status_label.setText("Running" if kind == "replay"
+        self.view.status_label.setText("Running" if kind == "replay"
                                   else f"Listening on {self.listening_address}")
         self._update_address_hint()
         self._update_buttons()
@@ -218,8 +215,8 @@ class LiveTab(RecordingMixin, ReplayFileMixin, QWidget):
         """Ask the running session to stop; ``sessionFinished`` follows with its summary."""
         if self.is_running:
             self.session.stop()
-            self.stop_button.setEnabled(False)
-            self.status_label.setText("Stopping…")
+            self.panel.stop_button.setEnabled(False)
+            self.view.status_label.setText("Stopping…")
 
     def shutdown(self) -> None:
         """Stop a session and save a recording in progress (tab closed, app quitting)."""
@@ -237,21 +234,37 @@ class LiveTab(RecordingMixin, ReplayFileMixin, QWidget):
 
     def _on_state_model_changed(self, *_args) -> None:
         # a running session keeps its model; the new one is offered for the next start
-        keep = self.model_combo.currentData()
+        keep = self.panel.model_combo.currentData()
         self.models.refresh(select=keep if self.is_running or self.state.model is None
                             else "state")
 
     def _on_model_opened(self, text: str) -> None:
-        self.message.show_message(text, "info")
+        self.view.message.show_message(text, "info")
 
     def _on_model_chosen(self, bundle) -> None:
         if not self.is_running:   # a running session keeps its model and settings
+            p = self.panel
             if bundle is not None:
-                self.hop_spin.setRange(1, int(bundle.window.size))
-                self.hop_spin.setValue(int(bundle.window.step))
-                self._fill_record_activities(bundle.labels)
-            self.view.prepare(bundle, self.threshold_spin.value())
+                p.hop_spin.setRange(1, int(bundle.window.size))
+                p.hop_spin.setValue(int(bundle.window.step))
+                self.recording.fill_activities(bundle.labels)
+            if bundle is not self._shown:   # the last session's figures describe another
+                self._shown = bundle
+                shown = self.view.timeline or self.view.last_prediction is not None
+                self.view.clear_figures(bundle, p.threshold_spin.value(), "Model changed: "
+                                        "Start to classify with it." if shown else "")
         self._update_buttons()
+
+    def _on_replay_changed(self, _dataset) -> None:
+        """Other data to replay: the last replay's position and figures no longer apply."""
+        if self.is_running:
+            return               # a running session's figures are its own
+        p = self.panel
+        p.seek_slider.setRange(0, 0)
+        p.position_label.setText("")
+        if self.view.timeline or self.view.last_prediction is not None:
+            self.view.clear_figures(self.current_model(), p.threshold_spin.value(),
+                                    "Other data to replay: Start to classify it.")
 
     # ------------------------------------------------------------------ source choice
     def _update_address_hint(self, *_args) -> None:
@@ -264,28 +277,29 @@ class LiveTab(RecordingMixin, ReplayFileMixin, QWidget):
 
     def _on_speed_changed(self, _index: int) -> None:
         if self._replaying():
-            self.session.source.set_speed(float(self.speed_combo.currentData()))
+            self.session.source.set_speed(float(self.panel.speed_combo.currentData()))
 
     def _on_loop_toggled(self, on: bool) -> None:
         if self._replaying():
             self.session.source.loop = bool(on)
 
     def _on_pause_toggled(self, on: bool) -> None:
-        self.pause_button.setText("Resume" if on else "Pause")
+        self.panel.pause_button.setText("Resume" if on else "Pause")
         if self.is_running:
             self.session.pause(on)
-            self.status_label.setText("Paused" if on else "Running")
+            self.view.status_label.setText("Paused" if on else "Running")
 
     def _on_seek_released(self) -> None:
         if self._replaying():
-            self.session.source.seek(self.seek_slider.value() / 10.0)
+            self.session.source.seek(self.panel.seek_slider.value() / 10.0)
 
     def _on_classifier_setting_changed(self, *_args) -> None:
-        self.smooth_k_spin.setEnabled(self.smoothing_combo.currentData() != "none")
-        self.probability_bars.set_threshold(self.threshold_spin.value())
+        p = self.panel
+        p.smooth_k_spin.setEnabled(p.smoothing_combo.currentData() != "none")
+        self.view.probability_bars.set_threshold(p.threshold_spin.value())
         if self.is_running:
-            self.session.send_options(**self.panel.classifier_options())
-        self.attention_strip.setVisible(self.attention_check.isChecked())
+            self.session.send_options(**p.classifier_options())
+        self.view.attention_strip.setVisible(p.attention_check.isChecked())
 
     # ------------------------------------------------------------------ the session
     def _on_session_updated(self, update) -> None:
@@ -300,18 +314,19 @@ class LiveTab(RecordingMixin, ReplayFileMixin, QWidget):
 
     def _redraw(self) -> None:
         """Draw the latest state (called by the ~30 Hz timer, never per sample)."""
+        p = self.panel
         self.view.redraw(network=self._kind != "replay",
-                         attention=self.attention_check.isChecked())
+                         attention=p.attention_check.isChecked())
         stats = self.view.last_stats
-        if stats is not None and self._kind == "replay" and not self.seek_slider.isSliderDown():
-            self.seek_slider.setValue(int(stats.position_s * 10))
-            self.position_label.setText(f"{stats.position_s:.1f} s of "
+        if stats is not None and self._kind == "replay" and not p.seek_slider.isSliderDown():
+            p.seek_slider.setValue(int(stats.position_s * 10))
+            p.position_label.setText(f"{stats.position_s:.1f} s of "
                                         f"{stats.duration_s or 0.0:.1f} s")
 
     def _on_session_ended(self, summary: SessionSummary | None) -> None:
         """Flush the view, save a recording, show the summary, re-enable the controls."""
         self._timer.stop()
-        self._stop_recording()
+        self.recording.stop()
         self.panel.set_record_checked(False)
         if self.view.new_prediction:
             self.view.new_prediction = False
@@ -319,10 +334,16 @@ class LiveTab(RecordingMixin, ReplayFileMixin, QWidget):
         if self.isVisible():
             self._redraw()
         self.last_summary = summary
-        if summary is not None:
-            self.summary_label.setText(summary_text(summary))
+        view = self.view
+        if view.hold_note is not None:
+            view.summary_label.setText("")
+        elif summary is not None:
+            view.summary_label.setText(summary_text(summary))
+        if self._hold_until_end:        # the guide's last capture: its figures stay hidden
+            self._hold_until_end = False
+            view.set_hold_note(None)
         finished = summary is not None and summary.stopped_reason == "finished"
-        self.status_label.setText("Finished" if finished else "Stopped")
+        view.status_label.setText("Finished" if finished else "Stopped")
         self._update_buttons()
         self._update_address_hint()
         log.info("live session ended: %s", summary.to_dict() if summary else "no summary")
@@ -341,5 +362,5 @@ class LiveTab(RecordingMixin, ReplayFileMixin, QWidget):
                                self.current_model() is not None)
 
     def _error(self, text: str) -> None:
-        self.message.show_message(text, "error")
+        self.view.message.show_message(text, "error")
         log.warning("%s", text)

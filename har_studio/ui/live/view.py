@@ -15,7 +15,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from ...data.dataset import CHANNEL_UNITS
-from ...live import UNCERTAIN, LiveUpdate, RunningFigures, SessionSummary
+from ...live.classifier import UNCERTAIN
+from ...live.session import LiveUpdate, RunningFigures, SessionSummary
 from ..widgets import InlineMessage
 from .plots import (
     AttentionStrip,
@@ -82,7 +83,6 @@ class LiveView(QWidget):
 
         self.signal_plot = SignalPlot(SIGNAL_SPAN_S)
         self.attention_strip = AttentionStrip()
-        self.attention_strip.setMaximumHeight(110)
         self.attention_strip.setToolTip(
             "Where in the current window the model looked: attention received by each time "
             "patch of each axis (first transformer block, averaged over heads); bright = more.")
@@ -141,6 +141,7 @@ class LiveView(QWidget):
         self.per_class: dict[str, list[int]] = {}   # truth -> [correct, windows] (replay)
         self._drawn_prediction = None
         self._colours = class_colours(0)
+        self.hold_note: str | None = None         # shown instead of the running accuracy
 
     @property
     def running_accuracy(self) -> float | None:
@@ -181,6 +182,25 @@ class LiveView(QWidget):
         for label in (self.confidence_label, self.accuracy_label, self.stats_label,
                       self.summary_label):
             label.setText("")
+        self.accuracy_label.setText(self.hold_note or "")
+
+    def clear_figures(self, bundle, threshold: float, note: str) -> None:
+        """What is shown describes a model or data no longer chosen: empty it (signal,
+        label, confidence, accuracy, statistics) and say why in the summary line."""
+        self.reset(bundle, threshold)
+        self.dirty = False
+        self.signal_plot.update_from(self._ring)
+        self.current_label.setText("—")
+        self.status_label.setText("Idle")
+        self.summary_label.setText(note)
+
+    def set_hold_note(self, text: str | None) -> None:
+        """Show `text` where the running accuracy goes (None: the figures again, from the
+        next prediction on)."""
+        self.hold_note = text
+        self.accuracy_label.setText(text or "")
+        if text is not None:
+            self.summary_label.setText("")
 
     def ingest(self, update: LiveUpdate) -> None:
         """Append what arrived (cheap, GUI thread); ``redraw`` draws it."""
@@ -255,7 +275,9 @@ class LiveView(QWidget):
                 self.timeline_ribbon.set_row_names(f"true: {p.truth}", f"predicted: {text}")
             self.timeline_ribbon.redraw()
         running = self.running
-        if running.accuracy is not None:
+        if self.hold_note is not None:
+            self.accuracy_label.setText(self.hold_note)
+        elif running.accuracy is not None:
             self.accuracy_label.setText(
                 f"Running accuracy {running.accuracy:.1%} over {running.labelled} windows "
                 f"with a known activity · per activity: {self.per_class_text()}")

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from ...training.crossval import CVResult, FoldFinished, FoldProgress
 from ...training.engine import BatchProgress, EpochProgress, TrainControl, TrainNote
-from ...training.jobs import DeviceChosen, cross_validate_model, train_model
+from ...training.jobs import DeviceChosen, cross_validate_model, resume_training, train_model
 from ..workers import JobRunner
 
 
@@ -45,6 +45,28 @@ def fmt(value, digits: int = 4) -> str:
     return str(value)
 
 
+def _number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def epoch_note(row: dict) -> str:
+    """The log line of one finished epoch, from an EpochProgress as a dict or a row of a run's
+    history.csv (whose numbers may be text, and whose missing validation is empty)."""
+    n = {key: _number(row.get(key)) for key in ("epoch", "epochs", "train_loss", "train_acc",
+                                                 "val_loss", "val_acc", "lr", "windows_per_s")}
+    best = str(row.get("is_best")).strip().lower() in ("true", "1")
+    epoch = f"{n['epoch']:.0f}/{n['epochs']:.0f}" if math.isfinite(n["epochs"]) else \
+        f"{n['epoch']:.0f}"
+    return (f"Epoch {epoch}: loss {n['train_loss']:.4f}, accuracy {n['train_acc']:.3f} · "
+            + (f"validation {fmt(n['val_loss'])} / {fmt(n['val_acc'], 3)}"
+               if math.isfinite(n["val_loss"]) else "no validation people")
+            + f" · lr {n['lr']:.2e} · {n['windows_per_s']:,.0f} "
+            f"windows/s{' · best val loss' if best else ''}")
+
+
 @dataclass
 class TrainRequest:
     """Everything a run needs, captured on the GUI thread when Start is pressed."""
@@ -68,8 +90,6 @@ def _job(request: TrainRequest):
     """The generator the worker runs (module level: it holds no reference to a widget)."""
     r = request
     if r.resume_folder:
-        from ...training.runs import resume_training
-
         return resume_training(r.resume_folder, control=r.control)
     if r.cv_folds > 1:
         return cross_validate_model(
@@ -139,9 +159,10 @@ class TrainController(QObject):
         """Abandon the run: nothing more of it is shown."""
         self._runner.cancel()
 
-    def reset_buffers(self, history: list[dict] | None = None) -> None:
+    def reset_buffers(self, history: list[dict] | None = None, batch_x=(), batch_y=()) -> None:
+        """Start the curves afresh, or from a past run's epochs and batch curve."""
         self.history = list(history or [])
-        self.batch_x, self.batch_y = [], []
+        self.batch_x, self.batch_y = [float(v) for v in batch_x], [float(v) for v in batch_y]
         self.dirty = True
 
     def batches(self) -> tuple[np.ndarray, np.ndarray]:
@@ -182,13 +203,7 @@ class TrainController(QObject):
             self.history.append(asdict(item))
             self.dirty = True
             self._progress(item, cv)
-            self.noted.emit(
-                f"{fold}Epoch {item.epoch}/{item.epochs}: loss {item.train_loss:.4f}, "
-                f"accuracy {item.train_acc:.3f} · "
-                + (f"validation {fmt(item.val_loss)} / {fmt(item.val_acc, 3)}"
-                   if math.isfinite(item.val_loss) else "no validation people")
-                + f" · lr {item.lr:.2e} · {item.windows_per_s:,.0f} "
-                f"windows/s{' · best val loss' if item.is_best else ''}", "info")
+            self.noted.emit(fold + epoch_note(self.history[-1]), "info")
             self.epochFinished.emit(item)
         elif isinstance(item, DeviceChosen):
             self.deviceChosen.emit(f"{item.device} · {item.precision}")

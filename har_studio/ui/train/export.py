@@ -6,8 +6,23 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+from PySide6.QtWidgets import QWidget
+
+from ...atomic import atomic_write_bytes
 from ...training import runs as runs_mod
-from .plots import save_widget_png
+
+
+def save_widget_png(widget: QWidget, path) -> None:
+    """Render `widget` as it looks now into a PNG file, written atomically."""
+    pixmap = widget.grab()
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not pixmap.save(buffer, "PNG"):
+        raise OSError(f"could not render {path} as PNG")
+    buffer.close()
+    atomic_write_bytes(path, bytes(data.data()))
 
 
 def write_results(folder: Path, report: dict, pictures: dict) -> list[Path]:

@@ -7,7 +7,15 @@ from __future__ import annotations
 import contextlib
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QSpinBox,
+    QWidget,
+)
 
 from ...model.config import ViTConfig
 
@@ -100,3 +108,30 @@ def value_of(widget: QWidget):
     if isinstance(widget, QComboBox):
         return widget.currentText()
     raise TypeError(type(widget).__name__)
+
+
+def spin(low: int, high: int, step: int = 1, tip: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setToolTip(tip)
+    box.setKeyboardTracking(False)
+    return box
+
+
+def dspin(low: float, high: float, step: float, decimals: int, tip: str = "") -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setDecimals(decimals)
+    box.setToolTip(tip)
+    box.setKeyboardTracking(False)
+    return box
+
+
+def form_layout(box: QGroupBox) -> QFormLayout:
+    """A form that puts a field under its label when the panel is too narrow for both."""
+    form = QFormLayout(box)
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    return form

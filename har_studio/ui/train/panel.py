@@ -68,6 +68,12 @@ class TrainPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(settings_page)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        # Scroll down, never sideways: the panel is at least as wide as the settings need
+        # (their widest row, with the vertical scroll bar beside them).
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(settings_page.minimumSizeHint().width()
+                               + scroll.verticalScrollBar().sizeHint().width() + 2)
+        self.settings_scroll = scroll
 
         self.runs = RunsBrowser()
         self.side_tabs = QTabWidget()

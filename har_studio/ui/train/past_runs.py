@@ -1,60 +1,99 @@
-"""The Train tab's past-runs slots: show a run (or a cross-validation) picked in the list,
-use its model, resume an interrupted run, continue training a model file. A mixin of
-``TrainTab``, kept apart so the tab stays readable."""
+"""The Train tab's past runs: show a run picked in the list (its curves with the batch curve,
+its results, its notes and where it stopped), a cross-validation or a sweep, and hand a run's
+model to the other tabs. An object the tab owns; it shows what it reads in the tab's views
+and says ``shown`` (the tab updates its buttons) or ``failed`` (a one-line message)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QObject, Signal
+
 from ...training import runs as runs_mod
-from ...training.crossval import read_cv_report
-from ...training.jobs import model_fields, record_report
-from ...training.sweep import SWEEP_FILE, read_sweep
-from .controller import TrainRequest
+from ...training.jobs import record_report
+from ...training.reports import CROSSVAL_FILE, SWEEP_FILE, read_cv_report, read_sweep
+from .controller import epoch_note
+from .run_files import read_batch_curve, read_notes
 
 
-class PastRunsMixin:
-    # ------------------------------------------------------------------ past runs
-    def _on_run_selected(self, folder: str) -> None:
-        if self.running:
-            self._update_controls()
+class PastRuns(QObject):
+    """``shown()`` after a past run is on screen; ``failed(text)`` when it cannot be."""
+
+    shown = Signal()
+    failed = Signal(str)
+
+    def __init__(self, browser, view, results, controller, actions,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.browser, self.view, self.results = browser, view, results
+        self.controller, self.actions = controller, actions
+        browser.runSelected.connect(self.show_run)
+        browser.listFailed.connect(self._on_browser_list_failed)
+        browser.use_model_button.clicked.connect(self._on_use_model_clicked)
+
+    def show_newest(self) -> bool:
+        """Show the newest run (as before a restart); False when there is none or a run is
+        training."""
+        if self.controller.running or not self.browser.runs_list.count():
+            return False
+        self.browser.runs_list.setCurrentRow(0)
+        return True
+
+    def show_run(self, folder: str) -> None:
+        """Show the run (or cross-validation, or sweep) in `folder`."""
+        if self.controller.running:
+            self.shown.emit()
             return
         if (Path(folder) / SWEEP_FILE).is_file():
             self._show_sweep(folder)
             return
-        cv_file = Path(folder) / runs_mod.CROSSVAL_FILE
+        cv_file = Path(folder) / CROSSVAL_FILE
         if cv_file.is_file() and not (Path(folder) / runs_mod.CONFIG_FILE).is_file():
             self._show_cv_run(folder, cv_file)
             return
         try:
             record = runs_mod.load_run(folder)
         except ValueError as exc:
-            self._show_error(str(exc))
+            self.failed.emit(str(exc))
             return
-        self.message.clear()
         history = list(record.history)
-        self.view.reset(max([int(_num_or(h.get("epoch"), 0)) for h in history] or [1]),
-                        clear_log=False)
-        self.controller.reset_buffers(history)
-        self.view.draw(self.controller)
+        view = self.view
+        view.message.clear()
+        view.reset(max([int(_num_or(h.get("epochs", h.get("epoch")), 0)) for h in history]
+                       or [1]), clear_log=False)
+        batch_x, batch_y, problem = read_batch_curve(folder)
+        self.controller.reset_buffers(history, batch_x, batch_y)
+        view.draw(self.controller)
         self.results.show_report(record_report(record), model_path=record.model_path)
-        self.status_label.setText(f"Showing past run {Path(folder).name}")
-        self.progress_bar.setFormat("")
-        self._update_controls()
+        self._log_header(folder, "run")
+        notes = read_notes(folder)
+        if notes:
+            view.log_view.appendPlainText(notes.rstrip("\n"))
+        else:   # a run of the command line: its epochs, from its history
+            for row in history:
+                view.append_log(epoch_note(row), to_logger=False)
+        if problem:
+            view.append_log(problem, "warning", to_logger=False)
+        view.show_end(history, (record.report or {}).get("stopped_reason"))
+        view.status_label.setText(f"Showing past run {Path(folder).name}")
+        self.shown.emit()
+
+    def _log_header(self, folder: str, what: str) -> None:
+        self.view.append_log(f"── Past {what} {Path(folder).name} ──", to_logger=False)
 
     def _show_cv_run(self, folder: str, path: Path) -> None:
         try:
             cv = read_cv_report(path)
         except ValueError as exc:
-            self._show_error(str(exc))
+            self.failed.emit(str(exc))
             return
-        self.message.clear()
+        self.view.message.clear()
         self.view.reset(1, clear_log=False)
         self.results.show_placeholder("cross-validation")
         self.results.show_cv_run(cv, folder)
-        self.status_label.setText(f"Showing past cross-validation {Path(folder).name}")
-        self.progress_bar.setFormat("")
-        self._update_controls()
+        self._log_header(folder, "cross-validation")
+        self.view.status_label.setText(f"Showing past cross-validation {Path(folder).name}")
+        self.shown.emit()
 
     def _show_sweep(self, folder: str) -> None:
         """A sweep's table in the log (trial, mean and worst fold, settings) and its best
@@ -62,51 +101,28 @@ class PastRunsMixin:
         try:
             sweep = read_sweep(folder)
         except ValueError as exc:
-            self._show_error(str(exc))
+            self.failed.emit(str(exc))
             return
-        self.message.clear()
-        self.view.reset(1, clear_log=False)
+        view = self.view
+        view.message.clear()
+        view.reset(1, clear_log=False)
         self.results.show_placeholder("sweep")
-        self.view.append_log(f"Sweep {Path(folder).name} ({sweep.state}): {len(sweep.trials)} "
-                             f"trials, each scored by {sweep.k}-fold cross-validation by "
-                             f"subject ({sweep.score} fold accuracy)")
+        view.append_log(f"Sweep {Path(folder).name} ({sweep.state}): {len(sweep.trials)} "
+                        f"trials, each scored by {sweep.k}-fold cross-validation by "
+                        f"subject ({sweep.score} fold accuracy)")
         for line in sweep_table(sweep.trials):
-            self.view.append_log(line)
+            view.append_log(line)
         if sweep.best_preset is not None:
-            self.view.append_log(f"Best recipe: {sweep.best_preset} (Load recipe… takes it)")
-        self.status_label.setText(f"Showing past sweep {Path(folder).name}")
-        self.progress_bar.setFormat("")
-        self._update_controls()
+            view.append_log(f"Best recipe: {sweep.best_preset} (Load recipe… takes it)")
+        view.status_label.setText(f"Showing past sweep {Path(folder).name}")
+        self.shown.emit()
 
-    def _on_runs_list_failed(self, text: str) -> None:
+    def _on_browser_list_failed(self, text: str) -> None:
         self.view.append_log(text, "warning")
 
     def _on_use_model_clicked(self) -> None:
-        if self.actions.use_run_model(self.panel.runs.selected_model()):
-            self._update_controls()
-
-    def _on_resume_run_clicked(self) -> None:
-        """Continue the selected interrupted run (its files, split and schedule)."""
-        folder = self.panel.runs.selected_folder()
-        if folder is None or self.running:
-            return
-        s = self.state
-        request = TrainRequest(s.dataset, s.window_config, s.split_config, None, None, {},
-                               None, None, resume_folder=folder)
-        self.results.start_folds(False)
-        self.view.reset(1, clear_log=False)
-        self.view.append_log(f"Resuming the interrupted run {Path(folder).name}")
-        self.controller.start(request)
-        self._redraw_timer.start()
-        self._update_controls()
-        self.trainingStarted.emit()
-
-    def _on_resume_clicked(self) -> None:
-        bundle = self.actions.choose_resume_model(self.panel.runs.selected_model())
-        if bundle is not None:
-            self.settings.set_settings(model_fields(bundle.model_config), None)
-            self.panel.side_tabs.setCurrentIndex(0)
-            self.start_training(init_bundle=bundle)
+        if self.actions.use_run_model(self.browser.selected_model()):
+            self.shown.emit()
 
 
 def _num_or(value, default: float) -> float:

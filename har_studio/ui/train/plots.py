@@ -11,11 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
 from PySide6.QtWidgets import QHBoxLayout, QWidget
-
-from ...atomic import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -23,23 +21,24 @@ log = logging.getLogger(__name__)
 TRAIN_COLOUR = "#0072B2"
 VAL_COLOUR = "#E69F00"
 BATCH_COLOUR = (0, 114, 178, 150)
+STAR_SIZE = 12           # px, the kept-weights star
+STAR_ROOM = 0.08         # of the accuracy axis above 1.0, so a star at 1.0 is drawn whole
 
 
-def save_widget_png(widget: QWidget, path) -> None:
-    """Render `widget` as it looks now into a PNG file, written atomically."""
-    pixmap = widget.grab()
-    data = QByteArray()
-    buffer = QBuffer(data)
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not pixmap.save(buffer, "PNG"):
-        raise OSError(f"could not render {path} as PNG")
-    buffer.close()
-    atomic_write_bytes(path, bytes(data.data()))
+class EpochAxis(pg.AxisItem):
+    """An epoch axis: ticks on whole epochs only (a 3-epoch run has no "1.5")."""
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph's names
+        levels = [(spacing, offset) for spacing, offset in super().tickSpacing(minVal, maxVal, size)
+                  if spacing >= 1 and float(spacing).is_integer()]
+        return levels or [(1.0, 0.0)]
 
 
 def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
-    widget = pg.PlotWidget(background="w")
+    widget = pg.PlotWidget(background="w", axisItems={"bottom": EpochAxis("bottom")})
     item = widget.getPlotItem()
+    for side in ("left", "bottom"):   # no "loss (x0.001)": the numbers are the values
+        item.getAxis(side).enableAutoSIPrefix(False)
     item.setTitle(title, color="#333", size="10pt")
     item.setLabel("left", left)
     item.setLabel("bottom", bottom)
@@ -70,7 +69,8 @@ class TrainingCurves(QWidget):
         acc_item = self.acc_plot.getPlotItem()
         for item in (loss_item, acc_item):
             item.disableAutoRange()
-        acc_item.setYRange(0.0, 1.0, padding=0.02)
+        # room above 1.0 and after the last epoch: the kept-weights star is drawn whole
+        acc_item.setYRange(-0.02, 1.0 + STAR_ROOM, padding=0)
         self._planned_epochs = 1
         loss_item.addLegend(offset=(-8, 8), labelTextColor="#333")
         acc_item.addLegend(offset=(-8, -8), labelTextColor="#333")
@@ -89,7 +89,7 @@ class TrainingCurves(QWidget):
         batch = self.curves["batch_loss"]
         batch.setClipToView(True)
         batch.setDownsampling(auto=True, method="peak")
-        self._best = acc_item.plot(pen=None, symbol="star", symbolSize=12,
+        self.kept_star = acc_item.plot(pen=None, symbol="star", symbolSize=STAR_SIZE,
                                    symbolBrush="#009E73", name="kept weights")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -100,14 +100,15 @@ class TrainingCurves(QWidget):
         loss_item.setYRange(0.0, 2.0, padding=0)
 
     def clear(self) -> None:
-        for curve in (*self.curves.values(), self._best):
+        for curve in (*self.curves.values(), self.kept_star):
             curve.setData([], [])
 
     def set_planned_epochs(self, epochs: int) -> None:
         """Span the x axes over `epochs` (the run's maximum; early stopping may end sooner)."""
         self._planned_epochs = max(1, int(epochs))
+        end = self._planned_epochs + max(0.25, 0.05 * self._planned_epochs)
         for plot in (self.loss_plot, self.acc_plot):
-            plot.getPlotItem().setXRange(0.0, self._planned_epochs + 0.15, padding=0)
+            plot.getPlotItem().setXRange(0.0, end, padding=0)
 
     def fit_loss_range(self, force: bool = True) -> None:
         """Fit the loss axis to the data; with `force` False only when data fall outside."""
@@ -147,9 +148,9 @@ class TrainingCurves(QWidget):
             if not np.isfinite(acc):
                 acc = _num(rows[best[-1]].get("train_acc"))
         if np.isfinite(acc):
-            self._best.setData([epochs[best[-1]]], [acc])
+            self.kept_star.setData([epochs[best[-1]]], [acc])
         else:
-            self._best.setData([], [])
+            self.kept_star.setData([], [])
         if len(epochs) and epochs.max() > self._planned_epochs:
             self.set_planned_epochs(int(np.ceil(epochs.max())))
         self.fit_loss_range(force=True)
@@ -188,6 +189,9 @@ class _CategoryAxis(pg.AxisItem):
         self._names = list(names)
         self.setTicks([[(i, n) for i, n in enumerate(self._names)]])
 
+    def names_shown(self) -> list[tuple[int, str]]:
+        return list(enumerate(self._names))
+
 
 class TextLayer(pg.GraphicsObject):
     """Many short labels at data positions, painted by one item at a fixed font size.
@@ -204,13 +208,15 @@ class TextLayer(pg.GraphicsObject):
         self._labels: list[tuple[float, float, str, QColor, float]] = []
         self._rect = QRectF()
 
-    def set_labels(self, labels: Sequence[tuple[float, float, str, QColor | str]],
-                   rect: QRectF, *, anchor_x: float = 0.5, font_size: int | None = None) -> None:
-        """`labels`: (x, y, text, colour); `anchor_x` 0 puts text right of x, 0.5 centres it."""
+    def set_labels(self, labels: Sequence[tuple], rect: QRectF, *, anchor_x: float = 0.5,
+                   font_size: int | None = None) -> None:
+        """`labels`: (x, y, text, colour) or (x, y, text, colour, anchor); an anchor of 0 puts
+        the text right of x, 0.5 centres it, 1 ends it at x (default `anchor_x`)."""
         self.prepareGeometryChange()
         if font_size is not None:
             self._font.setPointSize(font_size)
-        self._labels = [(float(x), float(y), str(t), QColor(c), anchor_x) for x, y, t, c in labels]
+        self._labels = [(float(label[0]), float(label[1]), str(label[2]), QColor(label[3]),
+                         float(label[4]) if len(label) > 4 else anchor_x) for label in labels]
         self._rect = QRectF(rect)
         self.update()
 
@@ -220,6 +226,18 @@ class TextLayer(pg.GraphicsObject):
     def boundingRect(self) -> QRectF:
         return self._rect
 
+    @staticmethod
+    def _text_rect(point: QPointF, text: str, metrics, anchor_x: float) -> QRectF:
+        width = metrics.horizontalAdvance(text) + 2
+        height = metrics.height()
+        return QRectF(point.x() - anchor_x * width, point.y() - height / 2, width, height)
+
+    def label_rects(self) -> list[QRectF]:
+        """Where each label is painted, in scene coordinates (to check it is in view)."""
+        metrics = QFontMetricsF(self._font)
+        return [self._text_rect(self.mapToScene(QPointF(x, y)), text, metrics, anchor)
+                for x, y, text, _colour, anchor in self._labels]
+
     def paint(self, painter: QPainter, *_args) -> None:
         if not self._labels:
             return
@@ -228,14 +246,18 @@ class TextLayer(pg.GraphicsObject):
         painter.resetTransform()
         painter.setFont(self._font)
         metrics = painter.fontMetrics()
-        height = metrics.height()
         for x, y, text, colour, anchor_x in self._labels:
-            point = transform.map(QPointF(x, y))
-            width = metrics.horizontalAdvance(text) + 2
             painter.setPen(colour)
-            painter.drawText(QRectF(point.x() - anchor_x * width, point.y() - height / 2,
-                                    width, height), Qt.AlignmentFlag.AlignCenter, text)
+            painter.drawText(self._text_rect(transform.map(QPointF(x, y)), text, metrics,
+                                             anchor_x), Qt.AlignmentFlag.AlignCenter, text)
         painter.restore()
+
+
+VALUE_INSIDE_FROM = 0.45    # a bar at least this long holds its value
+
+
+def _value_text(value: float) -> str:
+    return f"{value:.2f}" if np.isfinite(value) else "–"
 
 
 class PerClassBars(QWidget):
@@ -247,7 +269,7 @@ class PerClassBars(QWidget):
         self.plot = pg.PlotWidget(background="w", axisItems={"left": self._axis})
         item = self.plot.getPlotItem()
         item.setTitle("Per-class test accuracy", color="#333", size="10pt")
-        item.setXRange(0, 1.15, padding=0)
+        item.setXRange(0, 1.02, padding=0)
         item.setMouseEnabled(x=False, y=False)
         item.setMenuEnabled(False)
         item.hideButtons()
@@ -274,10 +296,13 @@ class PerClassBars(QWidget):
         self._axis.set_names(self.names)
         self.bars.setOpts(x0=np.zeros(n), y=np.arange(n), width=shown, height=0.7)
         item = self.plot.getPlotItem()
+        # the value at the end of its bar: inside a long bar (white), after a short one, so
+        # it is never cut by the plot's edge
+        inside = shown >= VALUE_INSIDE_FROM
         self.value_labels.set_labels(
-            [(shown[i] + 0.01, i, f"{v:.2f}" if np.isfinite(v) else "–", "#333")
-             for i, v in enumerate(values)],
-            QRectF(0.0, -0.5, 1.15, max(n, 1)), anchor_x=0.0)
+            [(shown[i] - 0.01, i, _value_text(v), "#fff", 1.0) if inside[i] else
+             (shown[i] + 0.01, i, _value_text(v), "#333", 0.0) for i, v in enumerate(values)],
+            QRectF(0.0, -0.5, 1.02, max(n, 1)))
         if n:
             item.setYRange(-0.6, n - 0.4, padding=0)
 
@@ -313,6 +338,7 @@ class ConfusionHeatmap(QWidget):
         item.addItem(self.cell_labels)
         self.counts = np.zeros((0, 0), np.int64)
         self.labels: list[str] = []
+        item.getViewBox().sigResized.connect(self._fit_column_names)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
@@ -328,10 +354,8 @@ class ConfusionHeatmap(QWidget):
         self.labels = [str(n) for n in labels]
         item = self.plot.getPlotItem()
         n = len(self.labels)
-        # Columns are narrow: abbreviate there; rows keep (almost) the full name.
-        wide = max(1, 48 // max(n, 1))
-        self._x_axis.set_names([_shorten(name, max(3, min(10, wide))) for name in self.labels])
         self._y_axis.set_names([_shorten(name, 14) for name in self.labels])
+        self._fit_column_names()
         if n == 0:
             self.image.clear()
             self.cell_labels.set_labels([], QRectF())
@@ -352,5 +376,20 @@ class ConfusionHeatmap(QWidget):
 
     def clear(self) -> None:
         self.set_matrix([], [])
+
+    def column_names(self) -> list[str]:
+        """The column (predicted class) names as shown: shortened to fit their column."""
+        return [name for _, name in self._x_axis.names_shown()]
+
+    def _fit_column_names(self, *_args) -> None:
+        """Columns are narrow: each name is cut (with "…") to its column's width, so no name
+        runs into the next one or off the plot; the rows keep the full names."""
+        n = len(self.labels)
+        width = self.plot.getPlotItem().getViewBox().width() / max(n, 1) - 2
+        metrics = QFontMetricsF(self._x_axis.font())
+        # tall enough for the names' descenders ("jogging" lost its g's)
+        self._x_axis.setHeight(int(metrics.height() + metrics.descent()) + 10)
+        self._x_axis.set_names([metrics.elidedText(name, Qt.TextElideMode.ElideRight,
+                                                   max(width, 8.0)) for name in self.labels])
 
 

@@ -81,6 +81,21 @@ class RunView(QWidget):
         if running:
             self.eta_label.setText(f"ETA {format_duration(eta_s)}")
 
+    def show_end(self, history: list[dict], reason: str | None) -> None:
+        """Where a run ended, from its epochs (EpochProgress dicts or history.csv rows): the
+        bar at the last finished epoch of those planned, and in words ("Stopped at epoch 4 of
+        20"), never a full bar for a run that stopped early."""
+        self.eta_label.setText("")
+        if not history:
+            self.progress_bar.setValue(0)
+            self.progress_bar.setFormat("Stopped before an epoch finished"
+                                        if reason == "stopped" else "")
+            return
+        done = int(_number(history[-1].get("epoch"), len(history)))
+        planned = max(int(_number(history[-1].get("epochs"), done)), done, 1)
+        self.progress_bar.setValue(int(round(1000 * done / planned)))
+        self.progress_bar.setFormat(end_text(reason, done, planned))
+
     def draw(self, controller) -> None:
         """Redraw the curves from the controller's buffers if they changed."""
         if not controller.dirty:
@@ -96,3 +111,22 @@ class RunView(QWidget):
         self.log_view.appendPlainText(f"{time.strftime('%H:%M:%S')}  {prefix}{text}")
         if to_logger:
             log.log(_LEVELS.get(level, logging.INFO), "%s", text)
+
+
+def _number(value, default: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return number if math.isfinite(number) else default
+
+
+def end_text(reason: str | None, done: int, planned: int) -> str:
+    """The progress bar's words for a run that ended after `done` of `planned` epochs."""
+    if reason == "stopped":
+        return f"Stopped at epoch {done} of {planned}"
+    if reason == "early_stopping":
+        return f"Stopped early at epoch {done} of {planned}: no better validation loss"
+    if reason == "diverged":
+        return f"Diverged at epoch {done} of {planned}"
+    return f"Finished: {done} of {planned} epochs"

@@ -21,15 +21,12 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -45,16 +42,17 @@ from .form_helpers import (
     TorchRelay,
     changed_signal,
     cuda_available,
+    dspin,
+    form_layout,
     format_count,
     import_torch,
     set_value,
     size_estimate,
+    spin,
     value_of,
 )
 
 log = logging.getLogger(__name__)
-
-
 
 def _defaults(cls) -> dict:
     return {f.name: f.default for f in fields(cls)}
@@ -67,25 +65,6 @@ THREADS_TIP = ("CPU threads for training. 0 = auto: this machine's {cores} usabl
                "while this window is open, less the cores other programs keep busy when the run "
                "starts (at least 1). The run's recipe records the count used.")
 KEEP_ON_PRESET = ("seed", "device", "precision", "threads")   # the machine's, not the recipe's
-
-
-def _spin(low: int, high: int, step: int = 1, tip: str = "") -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setSingleStep(step)
-    box.setToolTip(tip)
-    box.setKeyboardTracking(False)
-    return box
-
-
-def _dspin(low: float, high: float, step: float, decimals: int, tip: str = "") -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setRange(low, high)
-    box.setSingleStep(step)
-    box.setDecimals(decimals)
-    box.setToolTip(tip)
-    box.setKeyboardTracking(False)
-    return box
 
 
 class TrainSettingsForm(QWidget):
@@ -119,36 +98,39 @@ class TrainSettingsForm(QWidget):
         self.features_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.model_widgets: dict[str, QWidget] = {
-            "embedding_dim": _spin(4, 4096, 8, "Width of every patch embedding (reference 256)"),
-            "patch_size": _spin(1, 512, 1, "Samples per patch along time; must divide the "
+            "embedding_dim": spin(4, 4096, 8, "Width of every patch embedding (reference 256)"),
+            "patch_size": spin(1, 512, 1, "Samples per patch along time; must divide the "
                                            "window length (reference 4)"),
-            "head_num": _spin(1, 64, 1, "Attention heads per block (reference 4)"),
-            "att_size": _spin(1, 1024, 8, "Size of each attention head (reference 64)"),
-            "depth": _spin(1, 12, 1, "Transformer blocks; each halves the patch count "
+            "head_num": spin(1, 64, 1, "Attention heads per block (reference 4)"),
+            "att_size": spin(1, 1024, 8, "Size of each attention head (reference 64)"),
+            "depth": spin(1, 12, 1, "Transformer blocks; each halves the patch count "
                                      "(reference 3)"),
-            "head_width": _spin(4, 16384, 64, "Hidden width of the classification head "
+            "head_width": spin(4, 16384, 64, "Hidden width of the classification head "
                                               "(reference 1024)"),
-            "dropout": _dspin(0.0, 0.9, 0.05, 2, "Dropout in blocks and head (reference 0)"),
+            "dropout": dspin(0.0, 0.9, 0.05, 2, "Dropout in blocks and head (reference 0)"),
         }
         self.train_widgets: dict[str, QWidget] = {
-            "epochs": _spin(1, 10000, 1, "Maximum passes over the training windows"),
-            "batch_size": _spin(1, 8192, 16, "Windows per optimisation step"),
-            "lr": _dspin(1e-6, 1.0, 1e-4, 6, "Peak learning rate of AdamW after warm-up "
+            "epochs": spin(1, 10000, 1, "Maximum passes over the training windows"),
+            "batch_size": spin(1, 8192, 16, "Windows per optimisation step"),
+            "lr": dspin(1e-6, 1.0, 1e-4, 6, "Peak learning rate of AdamW after warm-up "
                                              "(cosine decay afterwards)"),
-            "weight_decay": _dspin(0.0, 1.0, 1e-3, 5, "AdamW decoupled weight decay"),
-            "warmup_epochs": _dspin(0.0, 100.0, 0.5, 1, "Linear learning-rate warm-up, in epochs"),
-            "patience": _spin(0, 10000, 1, "Stop after this many epochs without a better "
+            "weight_decay": dspin(0.0, 1.0, 1e-3, 5, "AdamW decoupled weight decay"),
+            "warmup_epochs": dspin(0.0, 100.0, 0.5, 1, "Linear learning-rate warm-up, in epochs"),
+            "patience": spin(0, 10000, 1, "Stop after this many epochs without a better "
                                            "validation loss (0: never stop early)"),
-            "label_smoothing": _dspin(0.0, 0.5, 0.05, 2, "Label smoothing of the loss"),
+            "label_smoothing": dspin(0.0, 0.5, 0.05, 2, "Label smoothing of the loss"),
             "class_weights": QCheckBox("Weight classes by inverse frequency"),
-            "keep_best": QCheckBox("Keep the best validation epoch (else the last)"),
+            "keep_best": QCheckBox("Keep the best validation epoch"),
             "augment": QCheckBox("Augment (jitter, scaling, rotation)"),
-            "grad_clip": _dspin(0.0, 1000.0, 0.5, 2, "Maximum gradient norm (0: no clipping)"),
-            "seed": _spin(0, 2**31 - 1, 1, "Same seed and data give the same run on the CPU"),
+            "grad_clip": dspin(0.0, 1000.0, 0.5, 2, "Maximum gradient norm (0: no clipping)"),
+            "seed": spin(0, 2**31 - 1, 1, "Same seed and data give the same run on the CPU"),
             "device": QComboBox(),
             "precision": QComboBox(),
-            "threads": _spin(0, 1024, 1, THREADS_TIP.format(cores=usable_cores())),
+            "threads": spin(0, 1024, 1, THREADS_TIP.format(cores=usable_cores())),
         }
+        self.train_widgets["keep_best"].setToolTip(
+            "Keep the weights of the epoch with the lowest validation loss; unticked, the "
+            "last epoch's weights are kept")
         device = self.train_widgets["device"]
         device.addItems(["auto", "cpu", "cuda"])
         device.setToolTip("auto: the GPU when there is one, else the CPU")
@@ -157,7 +139,7 @@ class TrainSettingsForm(QWidget):
         precision.setToolTip("auto: bfloat16 where it is fast (recent CPUs and GPUs), else fp32")
 
         preset_box = QGroupBox("Preset")
-        preset_form = QFormLayout(preset_box)
+        preset_form = form_layout(preset_box)
         preset_form.addRow("Recipe", self.preset_combo)
         self.load_recipe_button = QPushButton("Load recipe…")
         self.load_recipe_button.setToolTip("A preset file (TOML), e.g. the best recipe of a sweep "
@@ -166,7 +148,7 @@ class TrainSettingsForm(QWidget):
         preset_form.addRow("Inputs", self.features_label)
 
         model_box = QGroupBox("Model")
-        model_form = QFormLayout(model_box)
+        model_form = form_layout(model_box)
         labels = {"embedding_dim": "Embedding", "patch_size": "Patch size", "head_num": "Heads",
                   "att_size": "Head size", "depth": "Blocks", "head_width": "Head width",
                   "dropout": "Dropout"}
@@ -178,7 +160,7 @@ class TrainSettingsForm(QWidget):
         model_form.addRow(self.size_label)
 
         train_box = QGroupBox("Training")
-        train_form = QFormLayout(train_box)
+        train_form = form_layout(train_box)
         labels = {"epochs": "Epochs", "batch_size": "Batch size", "lr": "Learning rate",
                   "weight_decay": "Weight decay", "warmup_epochs": "Warm-up (epochs)",
                   "patience": "Patience", "label_smoothing": "Label smoothing",

@@ -1,8 +1,11 @@
 """The Train tab: set up a model, train it with live curves, read and keep the results.
 
-The tab only composes its parts and connects them: ``TrainPanel`` (settings, past runs,
-Start/Pause/Stop), ``RunView`` (progress, curves, notes), ``ResultsView`` (metrics, confusion,
-folds) and ``TrainController`` (the job, its worker and the progress buffers). The curves are
+The tab only composes its parts and connects them: ``panel`` (``TrainPanel``: settings, the
+past-runs list, Start/Pause/Stop), ``view`` (``RunView``: progress, curves, notes),
+``results`` (``ResultsView``: metrics, confusion, folds), ``controller`` (``TrainController``:
+the job, its worker and the progress buffers), ``past`` (``PastRuns``: shows a run picked in
+the list) and ``actions`` (``ModelActions``: save, export, load a model). Tests and the
+self-test reach widgets through those parts, or use the tab's few methods. The curves are
 redrawn from a 10 Hz timer, so a fast stream of batch updates never holds the event loop.
 Stop ends at the next batch and keeps the last finished epoch's model (the best one with "keep
 best"; the log names the epoch), which is shown, saved in the run folder and handed to the Live
@@ -28,23 +31,17 @@ from ..widgets import configure_pyqtgraph, make_timer
 from .controller import TrainController, TrainRequest, format_duration
 from .model_actions import ModelActions
 from .panel import TrainPanel
-from .past_runs import PastRunsMixin
+from .past_runs import PastRuns
 from .results import ResultsView
+from .run_files import write_run_view
 from .run_view import RunView
 
 log = logging.getLogger(__name__)
 
 REDRAW_INTERVAL_MS = 100
-_PANEL_WIDGETS = ("settings", "start_button", "pause_button", "stop_button", "cv_check",
-                  "cv_folds", "start_reason", "data_label")
-_RUNS_WIDGETS = ("runs_list", "use_model_button", "resume_button")
-_VIEW_WIDGETS = ("progress_bar", "status_label", "log_view")
-_RESULT_WIDGETS = ("metrics_table", "per_class", "confusion", "leak_warning", "cv_offer_button",
-                   "save_button", "export_button", "export_label", "cv_panel", "cv_table",
-                   "cv_summary")
 
 
-class TrainTab(PastRunsMixin, QWidget):
+class TrainTab(QWidget):
     """Model and training settings, Start/Pause/Stop, live curves, results and past runs."""
 
     trainingStarted = Signal()
@@ -64,17 +61,10 @@ class TrainTab(PastRunsMixin, QWidget):
         self.panel = TrainPanel()
         self.results = ResultsView()
         self.view = RunView(self.results)
-        self.message = self.view.message
-        # The parts' widgets, by the names tests and the self-test use.
         p, v, r = self.panel, self.view, self.results
-        for part, names in ((p, _PANEL_WIDGETS), (p.runs, _RUNS_WIDGETS), (v, _VIEW_WIDGETS),
-                            (r, _RESULT_WIDGETS)):
-            for name in names:
-                setattr(self, name, getattr(part, name))
-        self.refresh_runs_button = p.runs.refresh_button
-        self.curves = v.plots.curves
         self.actions = ModelActions(state, r, {"curves.png": v.plots, "per_class.png":
                                                r.per_class, "confusion.png": r.confusion}, self)
+        self.past = PastRuns(p.runs, v, r, self.controller, self.actions, self)
 
         main_split = QSplitter(Qt.Orientation.Horizontal)
         main_split.addWidget(p)
@@ -91,9 +81,7 @@ class TrainTab(PastRunsMixin, QWidget):
             (p.pause_button.toggled, self._on_pause_toggled),
             (p.stop_button.clicked, self._on_stop_clicked),
             (p.settings.sizeChanged, self._update_controls),
-            (p.runs.runSelected, self._on_run_selected),
-            (p.runs.listFailed, self._on_runs_list_failed),
-            (p.runs.use_model_button.clicked, self._on_use_model_clicked),
+            (self.past.shown, self._update_controls), (self.past.failed, self._show_error),
             (p.runs.resume_button.clicked, self._on_resume_clicked),
             (p.runs.resume_run_button.clicked, self._on_resume_run_clicked),
             (r.save_button.clicked, a.save_dialog), (r.export_button.clicked, a.export_dialog),
@@ -131,7 +119,7 @@ class TrainTab(PastRunsMixin, QWidget):
     def set_settings(self, model_overrides: dict | None = None,
                      train_overrides: dict | None = None) -> None:
         """Set the form by ViTConfig / TrainConfig field names (tests, presets)."""
-        self.settings.set_settings(model_overrides, train_overrides)
+        self.panel.settings.set_settings(model_overrides, train_overrides)
 
     def start_training(self, init_bundle=None) -> bool:
         """Start a run with the form's settings; False (with the reason shown) when it cannot
@@ -143,8 +131,8 @@ class TrainTab(PastRunsMixin, QWidget):
             self._show_error(reason)
             return False
         try:
-            train_config = self.settings.train_config()
-            overrides = self.settings.model_overrides()
+            train_config = self.panel.settings.train_config()
+            overrides = self.panel.settings.model_overrides()
         except ValueError as exc:
             self._show_error(str(exc))
             return False
@@ -163,14 +151,14 @@ class TrainTab(PastRunsMixin, QWidget):
             activities=list(state.activities) if state.activities else None,
             channels=list(state.channels) if state.channels else None,
             model_overrides=overrides, train_config=train_config,
-            features=self.settings.features(), init_bundle=init_bundle,
-            preset=self.settings.preset_name(),
+            features=self.panel.settings.features(), init_bundle=init_bundle,
+            preset=self.panel.settings.preset_name(),
             cv_folds=self.panel.cv_fold_count() if init_bundle is None else 0)
         self.results.start_folds(request.cv_folds > 1)
         self.view.reset(train_config.epochs)
         self._show_placeholder("Training…")
-        self.message.clear()
-        self.runs_list.clearSelection()
+        self.view.message.clear()
+        self.panel.runs.runs_list.clearSelection()
         self.view.append_log(f"Start: {describe_model(overrides)}; {train_config.epochs} "
                              f"epochs, batch {train_config.batch_size}, lr {train_config.lr:g}, "
                              f"seed {train_config.seed}"
@@ -182,11 +170,27 @@ class TrainTab(PastRunsMixin, QWidget):
         if request.cv_folds > 1:
             self.view.append_log(f"Cross-validation by subject, {request.cv_folds} folds "
                                  f"(preset {request.preset}: {request.features.describe()})")
+        self._begin(request)
+        return True
+
+    def resume_run(self, folder: str) -> bool:
+        """Continue the interrupted run in `folder` (its files, split and schedule)."""
+        if self.running:
+            return False
+        s = self.state
+        request = TrainRequest(s.dataset, s.window_config, s.split_config, None, None, {},
+                               None, None, resume_folder=folder)
+        self.results.start_folds(False)
+        self.view.reset(1, clear_log=False)
+        self.view.append_log(f"Resuming the interrupted run {Path(folder).name}")
+        self._begin(request)
+        return True
+
+    def _begin(self, request: TrainRequest) -> None:
         self.controller.start(request)
         self._redraw_timer.start()
         self._update_controls()
         self.trainingStarted.emit()
-        return True
 
     def stop_training(self, wait_ms: int = 0) -> None:
         """Ask a running job to stop (keeping a finished epoch's model); optionally wait."""
@@ -198,8 +202,8 @@ class TrainTab(PastRunsMixin, QWidget):
             return "Training is running: stop it before starting another."
         if self.state.dataset is None:
             return "Load a dataset on the Data tab first (or open the demo data)."
-        if self.settings.config_error:
-            return f"The model settings are invalid: {self.settings.config_error}"
+        if self.panel.settings.config_error:
+            return f"The model settings are invalid: {self.panel.settings.config_error}"
         return None
 
     def refresh_runs(self, select: Path | str | None = None) -> None:
@@ -209,6 +213,10 @@ class TrainTab(PastRunsMixin, QWidget):
 
     def run_folders(self) -> list[str]:
         return self.panel.runs.folders()
+
+    def show_newest_run(self) -> bool:
+        """Show the newest past run, as before a restart (False: none, or training)."""
+        return self.past.show_newest()
 
     def metric_value(self, key: str):
         """The raw value behind the metrics table row `key` (e.g. "accuracy"), or None."""
@@ -228,8 +236,8 @@ class TrainTab(PastRunsMixin, QWidget):
         control = self.controller.control
         self.panel.set_running(running, self.start_blocked_reason(),
                                control is not None and not control.stopped)
-        self.save_button.setEnabled(self.results.has_model and not running)
-        self.export_button.setEnabled(bool(self.results.report) and not running
+        self.results.save_button.setEnabled(self.results.has_model and not running)
+        self.results.export_button.setEnabled(bool(self.results.report) and not running
                                       and not self.actions.exporting)
 
     def _on_start_clicked(self) -> None:
@@ -242,10 +250,10 @@ class TrainTab(PastRunsMixin, QWidget):
             return
         if paused:
             control.pause()
-            self.status_label.setText("Paused: press Resume to continue")
+            self.view.status_label.setText("Paused: press Resume to continue")
         else:
             control.resume()
-            self.status_label.setText("Resuming…")
+            self.view.status_label.setText("Resuming…")
         self.panel.set_paused(paused)
 
     def _on_stop_clicked(self) -> None:
@@ -253,12 +261,12 @@ class TrainTab(PastRunsMixin, QWidget):
             return
         self.stop_training()
         self.panel.set_paused(False)
-        self.status_label.setText("Stopping after this batch…")
+        self.view.status_label.setText("Stopping after this batch…")
         self.view.append_log("Stop requested")
         self._update_controls()
 
     def _on_cv_offer_clicked(self) -> None:
-        self.cv_check.setChecked(True)
+        self.panel.cv_check.setChecked(True)
         if not self.running:
             self.start_training()
 
@@ -272,7 +280,7 @@ class TrainTab(PastRunsMixin, QWidget):
     def _on_controller_noted(self, text: str, level: str) -> None:
         self.view.append_log(text, level, to_logger=False)   # the core logged it
         if level == "error":
-            self.message.show_message(text, "error")
+            self.view.message.show_message(text, "error")
 
     def _on_controller_fold_started(self, _fold: int) -> None:
         request = self.controller.request
@@ -283,21 +291,26 @@ class TrainTab(PastRunsMixin, QWidget):
         self.foldFinished.emit(f)
 
     def _on_controller_training_finished(self, result) -> None:
+        view = self.view
         if result is None:
-            self.status_label.setText("Stopped before training began")
-            self.view.append_log("Stopped before training began")
+            view.status_label.setText("Stopped before training began")
+            view.append_log("Stopped before training began")
+            view.show_end([], "stopped")
             self._show_placeholder()
             return
         self.result = result
         minutes = self.controller.minutes()
-        self.view.set_progress(1.0, 0.0, running=False)
-        self.status_label.setText(
-            f"Finished ({result.stopped_reason}) after {len(result.history)} epoch(s), "
-            f"{format_duration(minutes * 60)}")
-        self.view.device_label.setText(f"{result.device} · {result.precision}")
-        self.view.draw(self.controller)
+        view.show_end(self.controller.history, result.stopped_reason)
+        view.status_label.setText(
+            f"Finished ({result.stopped_reason.replace('_', ' ')}) after "
+            f"{len(result.history)} epoch(s), {format_duration(minutes * 60)}")
+        view.device_label.setText(f"{result.device} · {result.precision}")
+        view.draw(self.controller)
         self.results.show_report(result_report(result, self.controller.history, minutes),
                                  bundle=result.bundle, model_path=result.model_path)
+        if result.run_dir is not None:   # what a restart shows of it: batch curve and notes
+            write_run_view(result.run_dir, self.controller.batch_x, self.controller.batch_y,
+                           view.log_view.toPlainText())
         try:
             self.state.set_model(result.bundle,
                                  str(result.model_path) if result.model_path else None)
@@ -313,10 +326,10 @@ class TrainTab(PastRunsMixin, QWidget):
         self.view.draw(self.controller)
         self.results.show_cv_run(cv)   # the summary is in the log already (the job's note)
         if cv.stopped:
-            self.status_label.setText(f"Cross-validation stopped after {cv.completed} of "
+            self.view.status_label.setText(f"Cross-validation stopped after {cv.completed} of "
                                       f"{cv.k} folds ({format_duration(minutes * 60)})")
         else:
-            self.status_label.setText(f"Cross-validation finished: {cv.k} folds in "
+            self.view.status_label.setText(f"Cross-validation finished: {cv.k} folds in "
                                       f"{format_duration(minutes * 60)}")
         self._update_controls()
         self.crossValidationFinished.emit(cv)
@@ -328,12 +341,12 @@ class TrainTab(PastRunsMixin, QWidget):
             text = f"Training failed: {type(exc).__name__}: {exc}"
             log.error("training failed\n%s", tb)
         self._show_error(text)
-        self.status_label.setText("Training did not finish")
+        self.view.status_label.setText("Training did not finish")
         self._show_placeholder()
         self.trainingFailed.emit(text)
 
     def _on_controller_cancelled(self) -> None:
-        self.status_label.setText("Training cancelled")
+        self.view.status_label.setText("Training cancelled")
         self.view.append_log("Training cancelled", "warning")
         self._show_placeholder()
 
@@ -355,9 +368,23 @@ class TrainTab(PastRunsMixin, QWidget):
         return written
 
     def _on_actions_done(self, text: str) -> None:
-        self.message.show_message(text, "info")
+        self.view.message.show_message(text, "info")
         self.view.append_log(text)
 
     def _show_error(self, text: str) -> None:
-        self.message.show_message(text, "error")
+        self.view.message.show_message(text, "error")
         self.view.append_log(text, "error")
+
+    # ------------------------------------------------------------------ resuming
+    def _on_resume_run_clicked(self) -> None:
+        folder = self.panel.runs.selected_folder()
+        if folder is not None:
+            self.resume_run(folder)
+
+    def _on_resume_clicked(self) -> None:
+        """Continue training a model file on the Data tab's data."""
+        bundle = self.actions.choose_resume_model(self.panel.runs.selected_model())
+        if bundle is not None:
+            self.panel.settings.set_settings(model_fields(bundle.model_config), None)
+            self.panel.side_tabs.setCurrentIndex(0)
+            self.start_training(init_bundle=bundle)

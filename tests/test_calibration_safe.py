@@ -1,0 +1,151 @@
+"""Calibrating on some activities only cannot make the others worse: the model's stored sample
+of its training windows (training/replay.py, saved in the model file) is replayed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tiny_models import saved_base_model
+
+from har_studio.data.demo import demo_frame
+from har_studio.data.windows import WindowConfig
+from har_studio.model.io import ModelFileError, load_model, save_model
+from har_studio.training import run_to_end
+from har_studio.training.calibration import CalibrationConfig, calibrate, split_by_activity
+from har_studio.training.replay import REPLAY_PER_CLASS, replay_indices
+
+ACTS = ("walking", "jogging", "sitting", "standing")
+TINY = dict(embedding_dim=16, head_width=32, depth=2, head_num=2, att_size=8)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A tiny model trained on demo people 1-4, saved and loaded back (with its sample)."""
+    return load_model(saved_base_model(tmp_path_factory.mktemp("base"), ACTS, subjects=4,
+                                       seconds=20.0, epochs=6))
+
+
+def _person(subject: int = 7):
+    frame = demo_frame(subjects=subject, seconds_per_activity=30.0, activities=ACTS, seed=5)
+    return frame[frame["subject"] == subject].reset_index(drop=True)
+
+
+def _walk_only(bundle, replay: bool):
+    config = CalibrationConfig(seconds=10.0, activities=("walking",), replay=replay,
+                               epochs=10, lr=2e-3, freeze="none", step=4, seed=1)
+    return run_to_end(calibrate(bundle, _person(), config))
+
+
+def test_a_trained_model_keeps_a_sample_of_each_activity_across_people(base):
+    assert sorted(base.replay) == sorted(ACTS)
+    for X in base.replay.values():
+        assert X.dtype == np.float32 and X.shape[1:] == (32, 3) and np.isfinite(X).all()
+        assert 0 < len(X) <= REPLAY_PER_CLASS
+
+
+def test_replay_indices_spread_over_people():
+    y = np.repeat([0, 1], 40)
+    subjects = np.tile(np.repeat([1, 2, 3, 4], 10), 2)
+    picks = replay_indices(y, subjects, ["a", "b"], per_class=8, seed=0)
+    for label, idx in picks.items():
+        assert len(idx) == 8 and len(set(idx)) == 8
+        assert sorted(np.bincount(subjects[idx], minlength=5)[1:]) == [2, 2, 2, 2]
+        assert (y[idx] == ["a", "b"].index(label)).all()
+
+
+def test_calibrating_on_walking_keeps_the_other_activities(base):
+    """On a generated new person: walk-only calibration with the stored sample replayed
+    leaves every other activity's recall within a few points of before; the same calibration
+    without it (what HAR Studio did before) loses them, with a warning that says so."""
+    safe = _walk_only(base, replay=True)
+    naive = _walk_only(base, replay=False)
+    before = safe.before["per_class_recall"]
+    assert safe.calibration_windows["walking"] > 0
+    assert all(safe.calibration_windows[a] == 0 for a in ACTS if a != "walking")
+    others = [a for a in ACTS if a != "walking"]
+    assert min(before[a] for a in others) > 0.5            # the base model knew them
+    for a in others:
+        assert safe.after["per_class_recall"][a] >= before[a] - 0.05, a
+    assert safe.after["per_class_recall"]["walking"] >= before["walking"] - 0.05
+    assert safe.record["replayed"] is True
+    assert set(safe.record["others_before_after"]) == set(others)
+    lost = max(before[a] - naive.after["per_class_recall"][a] for a in others)
+    assert lost > 0.3
+    assert any("carries no sample" in n.text for n in naive.notes)
+
+
+def test_the_held_back_part_of_a_walk_only_calibration_holds_every_other_activity():
+    frame = _person()
+    calib, held = split_by_activity(frame, 10.0, 20.0, activities=("walking",))
+    assert set(calib["activity"].astype(str)) == {"walking"}
+    assert len(calib) == 200
+    counts = held["activity"].astype(str).value_counts()
+    assert counts["walking"] == 600 - 200 and all(counts[a] == 600 for a in ACTS[1:])
+
+
+def test_an_unknown_activity_to_calibrate_on_is_refused(base):
+    with pytest.raises(ValueError, match="does not know cycling"):
+        run_to_end(calibrate(base, _person(), CalibrationConfig(activities=("cycling",))))
+
+
+def test_a_malformed_replay_table_is_refused(base, tmp_path):
+    """The stored windows' table is checked like the weights: a count that disagrees with
+    the tensor refuses the file in one line."""
+    import json
+    import struct
+
+    path = tmp_path / "m.harmodel"
+    save_model(path, base)
+    raw = path.read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    meta = json.loads(header["__metadata__"]["har_studio"])
+    meta["replay"]["counts"][0] += 1
+    header["__metadata__"]["har_studio"] = json.dumps(meta)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    path.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+    with pytest.raises(ModelFileError, match="replay.0 has shape"):
+        load_model(path)
+
+
+def test_calibrate_command_on_a_walk_alone(base, tmp_path, capsys):
+    """`har-studio calibrate --activities walking --seconds 10`: only walking is calibrated
+    on, the model's stored windows are replayed, and the other activities' figures on them
+    before and after come back in the JSON."""
+    import json
+
+    from har_studio.cli import run_cli
+    from har_studio.data.demo import write_demo_files
+
+    model = tmp_path / "base.harmodel"
+    save_model(model, base)
+    files = write_demo_files(tmp_path / "person", subjects=1, seconds_per_activity=20.0,
+                             activities=ACTS, seed=5)
+    out = tmp_path / "walked.harmodel"
+    code = run_cli(["calibrate", "--model", str(model), "--data", *map(str, files),
+                    "--out", str(out), "--activities", "walking", "--seconds", "10",
+                    "--epochs", "2", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(captured.out.strip().splitlines()[-1])
+    assert report["calibration_windows"]["walking"] > 0
+    assert sum(report["calibration_windows"].values()) == report["calibration_windows"]["walking"]
+    assert report["replayed"] is True
+    assert sorted(report["others_before_after"]) == sorted(a for a in ACTS if a != "walking")
+    calibrated = load_model(out)
+    assert sorted(calibrated.replay) == sorted(base.replay)   # a later calibration keeps it
+
+
+def test_the_automatic_step_cuts_enough_windows_from_a_short_capture():
+    from har_studio.training.calibration import CALIBRATION_WINDOWS, auto_step
+
+    window = WindowConfig(size=128, step=64, rate_hz=20.0)
+    assert auto_step(CalibrationConfig(seconds=20.0), window) == 4
+    assert auto_step(CalibrationConfig(seconds=60.0), window) == 17
+    assert auto_step(CalibrationConfig(seconds=600.0), window) == 32
+    assert auto_step(CalibrationConfig(seconds=6.0), window) == 1
+    assert auto_step(CalibrationConfig(seconds=20.0, step=8), window) == 8
+    for seconds in (20.0, 45.0, 60.0):
+        step = auto_step(CalibrationConfig(seconds=seconds), window)
+        assert (seconds * 20 - 128) // step + 1 >= CALIBRATION_WINDOWS

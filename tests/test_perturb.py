@@ -200,3 +200,35 @@ def test_expand_training_pocket_copies_are_the_phone_copies_loose_in_the_pocket(
     assert TrainConfig.from_dict({"augment_pocket": True}).augment_pocket
     with pytest.raises(ValueError, match="augment_pocket"):
         TrainConfig.from_dict({"augment_pocket": "yes"})
+
+
+@pytest.mark.parametrize("pocket", [False, True])
+def test_training_forwards_augment_pocket_to_the_copies(monkeypatch, pocket):
+    from tiny_models import TINY
+
+    from har_studio.data.demo import demo_dataset
+    from har_studio.data.splits import SplitConfig
+    from har_studio.training import (
+        TrainConfig,
+        augment,
+        default_model_config,
+        prepare_data,
+        run_to_end,
+    )
+    from har_studio.training import train as train_model
+
+    calls = []
+    real = augment.expand_training
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("pocket", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(augment, "expand_training", spy)
+    prepared = prepare_data(demo_dataset(subjects=2, seconds_per_activity=8.0,
+                                         activities=("walking", "sitting")),
+                            WindowConfig(size=32, step=16), SplitConfig(kind="random", seed=0))
+    cfg = TrainConfig(epochs=1, batch_size=32, device="cpu", precision="fp32", patience=0,
+                      augment_copies=1, augment_pocket=pocket)
+    result = run_to_end(train_model(prepared, default_model_config(prepared, **TINY), cfg))
+    assert calls == [pocket] and result.bundle.recipe["training"]["augment_pocket"] is pocket

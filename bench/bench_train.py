@@ -24,8 +24,18 @@ subjects, and reports test accuracy, epochs and minutes. That takes minutes of C
 ``--variants``: the default preset's training windows/s (its network and input channels, the
 bare loop) today against fused attention (SDPA), batches 2x and 4x and (``--compile``)
 ``torch.compile``, in one process, rotating order; ratios against the baseline of the same
-round. Measured (2-core shared CPU, load 8-13, fp32, 512 windows x 3 rounds; CPU-second
-ratio): SDPA 0.95x, batch 256 1.62x, batch 512 1.72x (wall 0.89x, 1.78x, 1.56x).
+round. Measured on the shared 2-core CPU (fp32, as ``precision="auto"`` resolves here),
+ratios of windows per CPU second (per wall second alike):
+
+  threads 1, load 2.5, 1024 windows x 3:  baseline 451-470 w/CPU-s (150-157 w/s wall);
+                                          SDPA 0.92x, batch 256 0.97x, batch 512 0.61x
+  threads 2, load 3.8, 1024 windows x 3:  baseline 74-78 w/CPU-s (37-40 w/s wall);
+                                          SDPA 0.92x, batch 256 1.73x, batch 512 2.03x
+  threads 2, load 8-13, 512 windows x 3:  SDPA 0.95x, batch 256 1.62x, batch 512 1.72x
+
+Larger batches only win back part of what a second thread loses while the other core is busy
+(one thread: 4x the windows per wall second of two, in the same minutes); alone they are no
+faster (0.97x) or slower. SDPA is slower on this CPU at this size. None adopted.
 ``torch.compile`` was dropped: its first step took 339 s here and later steps 78-81 s for a
 batch of 128 (not investigated further), against 8-16 s eager at that load (the baseline: 8-15
 windows per wall second).

@@ -8,6 +8,13 @@ CPU minutes are ``time.process_time()`` of this process; wall minutes are the cl
 Second yardstick ("another phone, another pocket"; on by default, ``--no-perturb`` skips it):
 each fold's model also scores its test people after ``training.augment.perturb_frame`` gave
 each of them a fixed random 3-D rotation of the phone, a gain and a cadence change (+-15 %).
+Third yardstick ("a loose pocket and another gait"; ``--no-pocket`` skips it): the same
+models on their test people through ``training.perturb.pocket_frame``, one draw per person:
+the phone turning slowly in the pocket (an Ornstein-Uhlenbeck angle about a horizontal axis,
+5-20 degrees sd, 1-5 s correlation time), motion x0.6-1.3 (gravity kept), a 3-8 Hz
+accelerometer low-pass, and a 50 or 100 Hz native rate resampled by the app's own path; each
+alone and all together ("all"), per class. Every summary line on stderr ends with walking's
+recall (pooled over the folds).
 ``--epochs`` and ``--train-overrides '{"augment_copies": 1}'`` screen candidates cheaply.
 
     .venv/bin/python bench/bench_quality.py --data /work/shared/data/wisdm2019/phone/accel
@@ -56,32 +63,66 @@ def _random_split(dataset, preset, window, channels, seed: int) -> dict:
 def _perturbed(frame, cv, window, channels, seed: int) -> dict:
     """Each fold's model on its own test people, each as if carrying another phone in
     another pocket (``perturb_frame``: fixed rotation, gain and cadence per person)."""
+    from har_studio.training.augment import perturb_frame
+
+    return _yardstick(frame, cv, window, channels,
+                      partial(perturb_frame, seed=seed, rate_hz=window.rate_hz), running=True)
+
+
+def _pocket(frame, cv, window, channels, seed: int) -> dict:
+    """Third yardstick, "a loose pocket and another gait": each fold's test people through
+    ``training.perturb.pocket_frame`` (one draw per person), each perturbation alone and all
+    together; the rate perturbation's 50 / 100 Hz runs are resampled by ``make_windows``."""
+    from har_studio.training.perturb import PARTS, pocket_frame
+
+    out = {}
+    for name, parts in [*((p, (p,)) for p in PARTS), ("all", PARTS)]:
+        perturb = partial(pocket_frame, seed=seed, parts=parts, rate_hz=window.rate_hz)
+        out[name] = _yardstick(frame, cv, window, channels, perturb)
+        print(f"  pocket {name}: {_line(out[name])}", file=sys.stderr, flush=True)
+    return out
+
+
+def _line(entry: dict) -> str:
+    return (f"accuracy {entry['accuracy_mean']:.3f} ± {entry['accuracy_std']:.3f}, walking "
+            f"recall {entry['per_class'].get('walking') or 0:.3f}")
+
+
+def _yardstick(frame, cv, window, channels, perturb, running: bool = False) -> dict:
+    """Each fold's model on its own test people after `perturb` (tidy frame -> tidy frame):
+    fold accuracies, per-person accuracy and per-class recall pooled over the folds."""
     import numpy as np
 
     from har_studio.data.windows import make_windows
-    from har_studio.training.augment import perturb_frame
     from har_studio.training.metrics import evaluate_bundle
 
     frame = frame[frame["activity"].astype(str).isin(ACTIVITIES)]
-    folds, per_subject, running = [], {}, []
+    folds, per_subject, running_counts, confusion = [], {}, [], None
     for fold, bundle in zip(cv.folds, cv.models, strict=True):
         test = frame[frame["subject"].isin(fold["test_subjects"])]
-        shaken = perturb_frame(test, seed, rate_hz=window.rate_hz)
-        windows = make_windows(shaken, window, channels=channels, labels=bundle.labels)
-        folds.append(evaluate_bundle(bundle, windows, latency=False)["accuracy"])
+        windows = make_windows(perturb(test), window, channels=channels, labels=bundle.labels)
+        scored = evaluate_bundle(bundle, windows, latency=False)
+        folds.append(scored["accuracy"])
+        cm = np.asarray(scored["confusion"])
+        confusion = cm if confusion is None else confusion + cm
         for s in fold["test_subjects"]:
             mine = windows.subset(np.flatnonzero(windows.subjects == s))
             if len(mine):
                 per_subject[str(s)] = round(evaluate_bundle(bundle, mine, latency=False)
                                             ["accuracy"], 3)
-                if bundle.features.aligns:
-                    running.append(_running_accuracy(bundle, mine))
+                if running and bundle.features.aligns:
+                    running_counts.append(_running_accuracy(bundle, mine))
+    labels = list(cv.models[0].labels)
+    support = confusion.sum(axis=1)
     out = {"accuracy_mean": float(np.mean(folds)), "accuracy_std": float(np.std(folds)),
            "fold_accuracy": [round(a, 4) for a in folds], "per_subject": per_subject,
-           "worst_subject": min(per_subject.values()) if per_subject else None}
-    if running:   # as live: each window aligned with only what the person did before it
-        correct = sum(c for c, _ in running)
-        out["running_alignment_accuracy"] = correct / max(1, sum(n for _, n in running))
+           "worst_subject": min(per_subject.values()) if per_subject else None,
+           "per_class": {name: (round(float(confusion[i, i] / support[i]), 3) if support[i]
+                                else None) for i, name in enumerate(labels)},
+           "confusion": confusion.tolist(), "labels": labels}
+    if running_counts:   # as live: each window aligned with only what the person did before it
+        correct = sum(c for c, _ in running_counts)
+        out["running_alignment_accuracy"] = correct / max(1, sum(n for _, n in running_counts))
     return out
 
 
@@ -114,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="presets whose random-split figure to measure too ('' for none)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     p.add_argument("--no-perturb", dest="perturb", action="store_false",
-                   help="skip the perturbed yardstick")
+                   help="skip the perturbed yardsticks (second and third)")
+    p.add_argument("--no-pocket", dest="pocket", action="store_false",
+                   help="skip the third yardstick (a loose pocket and another gait)")
     p.add_argument("--epochs", type=int, default=0, help="override the presets' epochs")
     p.add_argument("--train-overrides", default="{}", metavar="JSON",
                    help="TrainConfig fields set on top of every preset (screening candidates)")
@@ -165,12 +208,15 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.perturb:
             entry["perturbed"] = _perturbed(dataset.frame, cv, window, channels, args.seed)
-            print(f"{name}: perturbed accuracy {entry['perturbed']['accuracy_mean']:.3f}",
-                  file=sys.stderr, flush=True)
+            print(f"{name}: perturbed {_line(entry['perturbed'])}", file=sys.stderr, flush=True)
+            if args.pocket:
+                entry["pocket"] = _pocket(dataset.frame, cv, window, channels, args.seed)
         if name in args.random_split.split(","):
             entry["random_split"] = _random_split(dataset, preset, window, channels, args.seed)
         out["presets"][name] = entry
-        print(f"{name}: {cv.summary()}", file=sys.stderr, flush=True)
+        walking = d["per_class"].get("walking")
+        print(f"{name}: {cv.summary()}, walking recall {walking or 0:.3f}", file=sys.stderr,
+              flush=True)
     print(json.dumps(out))
     return 0
 

@@ -21,6 +21,25 @@ and per CPU second of this process; on a busy shared machine the CPU-second rati
 A-E, windows 128 / 64) with a random window split and with a subject split holding out 4
 subjects, and reports test accuracy, epochs and minutes. That takes minutes of CPU.
 
+``--variants``: the default preset's training windows/s (its network and input channels, the
+bare loop) today against fused attention (SDPA), batches 2x and 4x and (``--compile``)
+``torch.compile``, in one process, rotating order; ratios against the baseline of the same
+round. Measured on the shared 2-core CPU (fp32, as ``precision="auto"`` resolves here),
+ratios of windows per CPU second (per wall second alike):
+
+  threads 1, load 2.5, 1024 windows x 3:  baseline 451-470 w/CPU-s (150-157 w/s wall);
+                                          SDPA 0.92x, batch 256 0.97x, batch 512 0.61x
+  threads 2, load 3.8, 1024 windows x 3:  baseline 74-78 w/CPU-s (37-40 w/s wall);
+                                          SDPA 0.92x, batch 256 1.73x, batch 512 2.03x
+  threads 2, load 8-13, 512 windows x 3:  SDPA 0.95x, batch 256 1.62x, batch 512 1.72x
+
+Larger batches only win back part of what a second thread loses while the other core is busy
+(one thread: 4x the windows per wall second of two, in the same minutes); alone they are no
+faster (0.97x) or slower. SDPA is slower on this CPU at this size. None adopted.
+``torch.compile`` was dropped: its first step took 339 s here and later steps 78-81 s for a
+batch of 128 (not investigated further), against 8-16 s eager at that load (the baseline: 8-15
+windows per wall second).
+
 ``--busy-share``: training windows/s (robust preset's network size, synthetic windows) idle
 and beside one CPU-bound process this bench starts, with the app's thread policy
 (``har_studio/threads.py``) and with torch's defaults; goal: busy >= 0.45x idle.
@@ -28,6 +47,7 @@ and beside one CPU-bound process this bench starts, with the app's thread policy
 Usage: ``python bench/bench_train.py [--windows 12000] [--compare-windows 3072]``
        ``nice -n 5 python bench/bench_train.py --busy-share [--compare-windows 1536]``
        ``python bench/bench_train.py --quality /work/shared/data/wisdm2019/phone/accel``
+       ``nice -n 5 python bench/bench_train.py --variants --compare-windows 512 --rounds 3 --threads 2``
 """
 
 from __future__ import annotations
@@ -387,6 +407,64 @@ def quality(args) -> dict:
     return out
 
 
+def variants(args) -> dict:
+    """Training windows/s of the default preset's network (its input channels, 5 classes,
+    windows of 128) in the bare loop (the engine's work: ``engine_vs_bare`` ~1.0), today's
+    way against: fused attention (``scaled_dot_product_attention``), larger batches,
+    ``torch.compile`` and the best together. Variants run in rotating order over
+    ``--rounds`` rounds in this one process; ratios are medians over rounds of each variant's
+    windows/s over the baseline's in the same round (wall and CPU seconds of this process)."""
+    from har_studio.data.features import output_channels
+    from har_studio.training.presets import DEFAULT_PRESET, get_preset
+
+    preset = get_preset(DEFAULT_PRESET)
+    channels = output_channels(["x", "y", "z"], preset.features)
+    config = ViTConfig(series=128, modal=len(channels), classes=5,
+                       **preset.model_overrides())
+    precision = resolve_precision(resolve_device("cpu"), args.precision)
+    bf16 = precision == "bf16"
+    base_batch = int(preset.train_config().batch_size)
+    X, y = synthetic(args.compare_windows, config, seed=2)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    # name: (attention, batch size, compiled)
+    cases = {"baseline": ("matmul", base_batch, False),
+             "sdpa": ("sdpa", base_batch, False),
+             "batch_2x": ("matmul", 2 * base_batch, False),
+             "batch_4x": ("matmul", 4 * base_batch, False)}
+    if args.compile:
+        cases["compile"] = ("matmul", base_batch, True)
+        cases["compile_sdpa_batch_2x"] = ("sdpa", 2 * base_batch, True)
+    out: dict = {"preset": preset.name, "channels": channels, "precision": precision,
+                 "threads": torch.get_num_threads(), "torch": torch.__version__,
+                 "windows_per_round": len(X), "rounds": args.rounds,
+                 "load_average_1min": round(os.getloadavg()[0], 2),
+                 "cases": {k: {"attention": a, "batch_size": b, "compile": c}
+                           for k, (a, b, c) in cases.items()}}
+    models = {}
+    for name, (attention, batch, compiled) in cases.items():
+        torch.manual_seed(0)
+        model = TimeSeriesViT(config, attention=attention)
+        if compiled:
+            model = torch.compile(model)
+        t0 = time.perf_counter()   # warm-up: oneDNN primitives, and the compile itself
+        bare_loop(model, Xt[:3 * batch], yt[:3 * batch], batch, bf16, 1.0)
+        out["cases"][name]["warmup_s"] = round(time.perf_counter() - t0, 1)
+        models[name] = (model, batch)
+    rates: dict[str, list[tuple[float, float]]] = {k: [] for k in cases}
+    names = list(cases)
+    for r in range(args.rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            model, batch = models[name]
+            rates[name].append(bare_loop(model, Xt, yt, batch, bf16, 1.0, seed=r))
+    for name in names:
+        entry = out["cases"][name]
+        for unit, k in (("wall", 0), ("cpu", 1)):
+            entry[f"windows_per_{unit}_s"] = [round(v[k], 1) for v in rates[name]]
+            entry[f"ratio_{unit}"] = round(_median(
+                [v[k] / b[k] for v, b in zip(rates[name], rates["baseline"], strict=True)]), 3)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--windows", type=int, default=12000)
@@ -401,6 +479,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
     parser.add_argument("--quality", metavar="DATA", help="real-data accuracy mode")
+    parser.add_argument("--variants", action="store_true",
+                        help="default preset's training windows/s: SDPA, batch, compile")
+    parser.add_argument("--compile", action="store_true",
+                        help="--variants with torch.compile cases too (minutes to compile)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -413,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
         result = train_rate(args)
     elif args.busy_share:
         result = busy_share(args)
+    elif args.variants:
+        result = variants(args)
     else:
         result = quality(args) if args.quality else speed(args)
     print(json.dumps(result))

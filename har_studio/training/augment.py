@@ -92,38 +92,52 @@ def perturb_frame(frame: pd.DataFrame, seed: int = 0, *, rotation: bool = True,
     ``1 / rate_hz`` grid. Runs recorded at another rate are first put on that grid
     (``data.windows.at_rate``), so a cadence change is a change of cadence, not of rate.
     Returns a new frame with the same columns."""
+    draws: dict[int, tuple[np.ndarray, float, float]] = {}
+
+    def change(subject: int, run: np.ndarray, channels: list[str]):
+        if subject not in draws:
+            rng = np.random.default_rng([int(seed), subject & 0x7FFFFFFF])
+            R = random_rotation(rng) if rotation else np.eye(3)
+            draws[subject] = (R, 1 + rng.uniform(-gain, gain), 1 + rng.uniform(-cadence, cadence))
+        R, g, c = draws[subject]
+        acc, gyro = sensor_columns(channels)
+        run = run.copy()
+        for group in (acc, gyro):
+            if group is not None:
+                run[:, group] = run[:, group] @ R.T
+        if acc is not None:
+            run[:, acc] *= g
+        return time_scale(run, c), None
+
+    return map_runs(frame, rate_hz, change)
+
+
+def map_runs(frame: pd.DataFrame, rate_hz: float, change) -> pd.DataFrame:
+    """`frame` put on a ``1/rate_hz`` grid (``data.windows.at_rate``), then every contiguous
+    run (subject, activity, no gap) replaced by ``change(subject, values [n, C], channels)``
+    -> ``(values [m, C], times)``: `times` in seconds from the run's first sample, or None
+    for a ``1/rate_hz`` grid. Returns a new frame with the same columns (sensor columns:
+    ``ACC`` and ``GYRO`` present in `frame`)."""
     from ..data.windows import WindowConfig, at_rate, run_starts
 
     if len(frame) == 0:
         return frame.copy()
     frame = at_rate(frame, rate_hz)
     channels = [c for c in (*ACC, *GYRO) if c in frame.columns]
-    acc, gyro = sensor_columns(channels)
-    breaks = run_starts(frame, WindowConfig(rate_hz=rate_hz))
-    begin = np.flatnonzero(breaks)
+    begin = np.flatnonzero(run_starts(frame, WindowConfig(rate_hz=rate_hz)))
     end = np.append(begin[1:], len(frame))
     subjects = frame["subject"].to_numpy()
     values = frame[channels].to_numpy(np.float32)
     ts = frame["timestamp"].to_numpy(np.int64)
     period_ns = int(round(1e9 / rate_hz))
-    draws: dict[int, tuple[np.ndarray, float, float]] = {}
     parts: list[pd.DataFrame] = []
     for lo, hi in zip(begin, end, strict=True):
         subject = int(subjects[lo])
-        if subject not in draws:
-            rng = np.random.default_rng([int(seed), subject & 0x7FFFFFFF])
-            R = random_rotation(rng) if rotation else np.eye(3)
-            draws[subject] = (R, 1 + rng.uniform(-gain, gain), 1 + rng.uniform(-cadence, cadence))
-        R, g, c = draws[subject]
-        run = values[lo:hi].copy()
-        for group in (acc, gyro):
-            if group is not None:
-                run[:, group] = run[:, group] @ R.T
-        if acc is not None:
-            run[:, acc] *= g
-        run = time_scale(run, c)
+        run, times = change(subject, values[lo:hi], channels)
+        offsets = (np.arange(len(run), dtype=np.int64) * period_ns if times is None
+                   else np.round(np.asarray(times) * 1e9).astype(np.int64))
         part = pd.DataFrame(run, columns=channels)
-        part.insert(0, "timestamp", ts[lo] + np.arange(len(run), dtype=np.int64) * period_ns)
+        part.insert(0, "timestamp", ts[lo] + offsets)
         part.insert(0, "activity", frame["activity"].iloc[lo])
         part.insert(0, "subject", subject)
         parts.append(part)
@@ -169,13 +183,16 @@ def augment_windows(X: np.ndarray, channels, rng: np.random.Generator, *,
 
 
 def expand_training(prepared, copies: int, seed: int = 0, *, gain: float = 0.15,
-                    cadence: float = 0.15):
+                    cadence: float = 0.15, pocket: bool = False):
     """`prepared` (a ``PreparedData``) with `copies` perturbed copies of every training
     window added (``augment_windows``: random 3-D rotation, gain, time-scale), the derived
     inputs recomputed; the normaliser and the other parts stay as they were. When the
     features align per person, the copies are made from the aligned windows and turned only
     about the upright axis (with a small tilt); the expanded ``train`` windows are then in
-    the aligned frame, and what the engine reads is ``inputs("train")``, derived here."""
+    the aligned frame, and what the engine reads is ``inputs("train")``, derived here.
+    With `pocket` (``TrainConfig.augment_pocket``) each copy then also goes through
+    ``perturb.pocket_windows`` (drift in the pocket, motion scale, bandwidth and native
+    rate, one draw per window; the drift's axis across +y when aligned)."""
     from dataclasses import replace
 
     from ..data.features import derive
@@ -190,6 +207,12 @@ def expand_training(prepared, copies: int, seed: int = 0, *, gain: float = 0.15,
     extra = [augment_windows(base, train.channels, rng, gain=gain, cadence=cadence,
                              rotation="upright" if aligns else True)
              for _ in range(copies)]
+    if pocket:
+        from .perturb import pocket_windows
+
+        up = np.array([0.0, 1.0, 0.0]) if aligns else None
+        extra = [pocket_windows(x, train.channels, rng, rate_hz=train.config.rate_hz, up=up)
+                 for x in extra]
     reps = copies + 1
     expanded = Windows(np.concatenate([base, *extra]), np.tile(train.y, reps),
                        np.tile(train.subjects, reps), np.tile(train.starts, reps),

@@ -39,6 +39,8 @@ class TrainConfig(SettingsDict):
     augment: bool = False            # jitter, scaling, rotation about gravity (training batches)
     augment_copies: int = 0          # add N copies of the training windows, each randomly
                                      # rotated in 3-D, scaled and time-scaled (augment.py)
+    augment_pocket: bool = False     # those copies also loose in the pocket: slow drift,
+                                     # motion scale, bandwidth, native rate (perturb.py)
     grad_clip: float = 1.0           # max gradient norm; 0 = no clipping
     seed: int = 0                    # same seed, same data -> identical run on CPU
     device: str = "auto"             # auto (CUDA, then Apple MPS, then CPU), cpu, cuda, mps
@@ -62,7 +64,7 @@ class TrainConfig(SettingsDict):
             object.__setattr__(self, name, float(value))
         if self.label_smoothing >= 1:
             raise ValueError(f"label_smoothing must be below 1, got {self.label_smoothing}")
-        for name in ("class_weights", "augment", "keep_best"):
+        for name in ("class_weights", "augment", "keep_best", "augment_pocket"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.device not in DEVICES:

@@ -345,7 +345,8 @@ class TrainingRun:
         if cfg.augment_copies:
             from .augment import expand_training
 
-            self.prepared = expand_training(self.prepared, cfg.augment_copies, cfg.seed)
+            self.prepared = expand_training(self.prepared, cfg.augment_copies, cfg.seed,
+                                            pocket=cfg.augment_pocket)
         prepared = self.prepared
         self.norm = norm = prepared.normaliser
         self.mean_t = torch.as_tensor(norm.mean, device=device)

@@ -149,3 +149,11 @@ def test_the_automatic_step_cuts_enough_windows_from_a_short_capture():
     for seconds in (20.0, 45.0, 60.0):
         step = auto_step(CalibrationConfig(seconds=seconds), window)
         assert (seconds * 20 - 128) // step + 1 >= CALIBRATION_WINDOWS
+
+
+def test_a_calibrated_model_keeps_the_base_models_windowing(base):
+    """The calibration windows are cut every few samples; the calibrated model still predicts
+    every base step (its file says so too)."""
+    result = _walk_only(base, replay=True)
+    assert result.bundle.window == base.window
+    assert result.bundle.recipe["window"] == base.window.to_dict()

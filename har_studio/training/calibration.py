@@ -425,8 +425,12 @@ def _fine_tune(bundle, windows: Windows, alignments, held: Windows, norm, config
     new_bundle = result.bundle
     for param in new_bundle.model.parameters():
         param.requires_grad_(True)
+    # The calibration windows are cut densely; the model keeps the base model's windowing
+    # (its step is how often the live view and replay predict).
+    new_bundle.window = bundle.window
     recipe = dict(result.bundle.recipe)
     recipe.pop("metrics", None)
+    recipe["window"] = bundle.window.to_dict()
     return new_bundle, recipe, (result.metrics if len(held) else None)
 
 

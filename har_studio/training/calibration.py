@@ -71,6 +71,9 @@ class CalibrationConfig:
     device: str = "cpu"
     precision: str = "auto"
     activities: tuple[str, ...] = ()   # calibrate on these only (empty: every one recorded)
+    partial_lr: float = 3.5e-4     # lr when some activity was not captured (a 20 s walk):
+    #                                0.967 walking, 3 people of 16 losing > 2 points of another
+    #                                activity, against 0.975 and 6 at 5e-4 (bench, all 16)
     replay: bool = True            # also train on the model's stored sample of other people
     check_drop: float = 0.05       # warn when an activity not captured loses more recall
 
@@ -89,8 +92,10 @@ class CalibrationConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        for name in ("lr", "partial_lr"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -392,9 +397,11 @@ def check_others(base, calibrated, check: Windows | None, captured: list[str],
 
 
 def _fine_tune(bundle, windows: Windows, alignments, held: Windows, norm, config, control,
-               files, notes: list) -> Generator[object, None, tuple]:
-    """The engine's run on the calibration set, its progress re-yielded (filtered): returns
-    (the calibrated bundle, its recipe, its metrics on the held-back windows or None)."""
+               files, notes: list, replayed: bool) -> Generator[object, None, tuple]:
+    """The engine's run on the calibration set (`replayed`: stored windows are in it, some
+    activity was not captured: ``config.partial_lr``), its progress re-yielded (filtered):
+    returns (the calibrated bundle, its recipe, its metrics on the held-back windows or
+    None)."""
     from .engine import train
     from .prepare import PreparedData
 
@@ -405,7 +412,8 @@ def _fine_tune(bundle, windows: Windows, alignments, held: Windows, norm, config
         val=windows.subset(empty), test=held, split_config=SplitConfig(), data_files=files,
         features=bundle.features, _alignments=alignments)
     train_config = TrainConfig(
-        epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+        epochs=config.epochs, batch_size=config.batch_size,
+        lr=config.partial_lr if replayed else config.lr,
         weight_decay=config.weight_decay, warmup_epochs=min(1.0, config.epochs / 4),
         patience=0, keep_best=False, seed=config.seed, device=config.device,
         precision=config.precision)
@@ -496,7 +504,7 @@ def calibrate(
                               + f" (frozen: {config.freeze})", 0.05)
         new_bundle, recipe, after = yield from _fine_tune(
             bundle, windows, alignments, held, norm, config, control, prepared_data.files,
-            notes)
+            notes, replayed=check is not None)
     else:
         model = TimeSeriesViT(bundle.model_config)
         model.load_state_dict(bundle.model.state_dict())
@@ -530,6 +538,7 @@ def calibrate(
         "normalise": config.normalise,
         "activities": captured,
         "replayed": check is not None,
+        "learning_rate": config.partial_lr if check is not None else config.lr,
         "others_before_after": others,
         "blend": config.blend if config.normalise == "blend" else None,
         "config": config.to_dict(),

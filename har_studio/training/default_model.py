@@ -45,13 +45,15 @@ MEASURED: dict = {
                   "people, base model of the previous recipe trained 20 epochs on the other "
                   "12; default calibration, nothing replayed)"},
     "calibrated_20s_walk": {
-        "recall_before_after": {"walking": [0.875, 0.975], "jogging": [0.929, 0.912],
-                                "stairs": [0.910, 0.897], "sitting": [0.928, 0.934],
-                                "standing": [0.918, 0.901]},
-        "people": 16, "people_with_another_activity_down_over_2_points": 6,
+        "recall_before_after": {"walking": [0.875, 0.967], "jogging": [0.929, 0.927],
+                                "stairs": [0.910, 0.904], "sitting": [0.928, 0.934],
+                                "standing": [0.918, 0.932]},
+        "people": 16, "people_with_another_activity_down_over_2_points": 3,
+        "people_walking_at_least_0_95": 13,
         "source": "bench/bench_calibration.py --folds 4 --preset aligned --walk-seconds 20 "
-                  "(first 20 s of walking only, the model's stored windows replayed; the same "
-                  "base models; mean recall over the 16 on the rest of each recording)"},
+                  "(first 20 s of walking only, the model's stored windows replayed, partial_lr "
+                  "3.5e-4; the same base models; mean recall over the 16 on the rest of each "
+                  "recording)"},
 }
 
 

@@ -43,6 +43,7 @@ from ..data.splits import Normaliser, Split, SplitConfig
 from ..data.windows import Windows, at_rate, make_windows
 from .config import TrainConfig
 from .engine import TrainControl, TrainNote
+from .replay import REPLAY_SUBJECT
 
 log = logging.getLogger(__name__)
 
@@ -331,16 +332,16 @@ def _training_windows(bundle, calib: Windows, config: CalibrationConfig
                       ) -> tuple[Windows, Windows | None, dict | None, list[str]]:
     """(windows to fine-tune on, replayed windows kept for the check, alignments, notes).
 
-    With the model's stored sample (``replay.py``) and activities the person did not record,
-    the stored windows of those activities are replayed: the person's windows are repeated to
+    With the model's stored sample (``replay.py``) and an activity the person did not record,
+    the stored windows of every activity are replayed: the person's windows are repeated to
     make about half of the set and the stored ones the other half, so the activities not
     recorded keep what the base model knew of them."""
     from ..data.alignment import Alignment, estimate_per_subject
-    from .replay import REPLAY_SUBJECT, concat_windows, split_replay
+    from .replay import concat_windows, split_replay
 
     notes: list[str] = []
     absent = [n for n, c in calib.class_counts().items() if c == 0]
-    replay = getattr(bundle, "replay", None) if config.replay else None
+    replay = bundle.replay if config.replay else None
     if not replay:
         if absent:
             notes.append(
@@ -497,10 +498,10 @@ def calibrate(
         notes.append(TrainNote(text, "warning"))
         yield notes[-1]
     if config.epochs > 0:
-        replayed = len(windows) - len(calib) * (len(windows) // max(1, len(calib)))
+        stored = int((windows.subjects == REPLAY_SUBJECT).sum())
         yield CalibrationStep("train", f"Fine-tuning on {len(calib)} windows of the person"
-                              + (f" and {replayed} stored windows of other people"
-                                 if check is not None else "")
+                              + (f" and {stored} stored windows of other people"
+                                 if stored else "")
                               + f" (frozen: {config.freeze})", 0.05)
         new_bundle, recipe, after = yield from _fine_tune(
             bundle, windows, alignments, held, norm, config, control, prepared_data.files,
@@ -514,7 +515,7 @@ def calibrate(
                                  recipe={}, features=bundle.features)
         recipe = {}
         after = evaluate_bundle(new_bundle, held, latency=False) if len(held) else None
-    new_bundle.replay = getattr(bundle, "replay", None)   # a later calibration keeps it too
+    new_bundle.replay = bundle.replay   # a later calibration keeps it too
     captured = [n for n, c in calib.class_counts().items() if c > 0]
     others, texts = check_others(bundle, new_bundle, check, captured, config.check_drop)
     for text in texts:

@@ -15,9 +15,11 @@ Variants are ``freeze/normalise/epochs/lr`` separated by commas, e.g.
 (epochs 0: re-normalise only). Base models are cached in ``--cache`` (reruns skip training).
 
 ``--walk-seconds 20``: the demo's calibration instead: each person calibrated on their first
-20 s of walking only (``CalibrationConfig(activities=("walking",))``), with and without
-replaying the model's stored windows of other people; per person, walking's recall and every
-other activity's recall on the rest of the recording, before and after.
+20 s of walking only (``CalibrationConfig(activities=("walking",))``) in each of
+``--walk-variants`` (``default``: kept unchanged when the model already names the walk right;
+``always``: always fine-tuned; ``no_replay``: without the model's stored windows of other
+people); per person, walking's recall and every other activity's recall on the rest of the
+recording, before and after, and the people losing more than 2 points of another activity.
 
     nice -n 5 .venv/bin/python bench/bench_calibration.py --folds 4 --preset aligned \
         --walk-seconds 20 --cache /tmp/calib-cache > walk.json
@@ -114,16 +116,24 @@ def summarise(per_person: dict[int, float]) -> dict:
             "per_person": {str(k): round(v, 4) for k, v in sorted(per_person.items())}}
 
 
-def walk_only(bundle, person_frame, seconds: float, seed: int) -> dict:
-    """Per-class recall on the held-back part before and after a walk-only calibration, with
-    the model's stored windows replayed and without."""
+WALK_VARIANTS = {   # name: CalibrationConfig overrides of a walk-only calibration
+    "default": {},                                     # kept unchanged if already recognised
+    "always": {"keep_if_recognised": 0.0},             # always fine-tuned
+    "no_replay": {"replay": False, "keep_if_recognised": 0.0},   # what HAR Studio once did
+}
+
+
+def walk_only(bundle, person_frame, seconds: float, seed: int,
+              variants: list[str] | tuple[str, ...] = ("default", "always")) -> dict:
+    """Per-class recall on the held-back part before and after a walk-only calibration, for
+    each of `variants` (``WALK_VARIANTS``); whether the default kept the model unchanged."""
     from har_studio.training.calibration import CalibrationConfig, calibrate
     from har_studio.training.engine import run_to_end
 
     out = {}
-    for name, replay in (("replay", True), ("no_replay", False)):
-        cfg = CalibrationConfig(seconds=seconds, activities=("walking",), replay=replay,
-                                seed=seed)
+    for name in variants:
+        cfg = CalibrationConfig(seconds=seconds, activities=("walking",), seed=seed,
+                                **WALK_VARIANTS[name])
         t0 = time.process_time()
         result = run_to_end(calibrate(bundle, person_frame, cfg))
         before = result.before["per_class_recall"]
@@ -131,28 +141,39 @@ def walk_only(bundle, person_frame, seconds: float, seed: int) -> dict:
         out["before"] = {k: round(v, 4) for k, v in before.items()}
         out[name] = {k: round(v, 4) for k, v in after.items()}
         out[name + "_cpu_s"] = round(time.process_time() - t0, 2)
+        out[name + "_fine_tuned"] = result.record["fine_tuned"]
         out[name + "_warnings"] = [n.text for n in result.notes if n.level == "warning"]
     return out
 
 
 def summarise_walk(walk: dict) -> dict:
-    """Means over people of each activity's recall before and after; the largest drop of any
-    activity other than walking, per variant."""
+    """Means over people of each activity's recall before and after; per variant, the
+    largest drop of any activity other than walking, the people losing more than 2 points of
+    one, those reaching walking >= 0.95, and (default) those whose model was kept."""
     if not walk:
         return {}
     first = next(iter(walk.values()))
     labels = list(first["before"])
+    variants = [v for v in WALK_VARIANTS if v in first]
     out = {}
-    for variant in ("before", "replay", "no_replay"):
+    for variant in ("before", *variants):
         out[variant] = {k: round(sum(p[variant].get(k, 0.0) for p in walk.values()) / len(walk), 4)
                         for k in labels}
-    for variant in ("replay", "no_replay"):
-        drops = [p["before"][k] - p[variant][k] for p in walk.values() for k in labels
-                 if k != "walking"]
-        out[variant + "_worst_other_drop"] = round(max(drops), 4)
-        out[variant + "_people_with_other_drop_over_2_points"] = sum(
-            any(p["before"][k] - p[variant][k] > 0.02 for k in labels if k != "walking")
-            for p in walk.values())
+    for variant in variants:
+        drops = {person: {k: round(p["before"][k] - p[variant][k], 4) for k in labels
+                          if k != "walking" and p["before"][k] - p[variant][k] > 0.02}
+                 for person, p in walk.items()}
+        drops = {person: d for person, d in drops.items() if d}
+        out[variant + "_worst_other_drop"] = round(max(
+            p["before"][k] - p[variant][k] for p in walk.values() for k in labels
+            if k != "walking"), 4)
+        out[variant + "_people_with_other_drop_over_2_points"] = len(drops)
+        out[variant + "_drops_over_2_points"] = drops
+        out[variant + "_walking_below_0.95"] = {person: p[variant]["walking"]
+                                                for person, p in walk.items()
+                                                if p[variant]["walking"] < 0.95}
+        out[variant + "_kept_unchanged"] = sorted(person for person, p in walk.items()
+                                                  if p.get(variant + "_fine_tuned") is False)
     return out
 
 
@@ -174,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--walk-seconds", type=float, default=0.0,
                    help="measure the walk-only calibration of this many seconds instead")
+    p.add_argument("--walk-variants", default="default,always",
+                   help=f"with --walk-seconds: any of {','.join(WALK_VARIANTS)}")
     args = p.parse_args(argv)
 
     import torch
@@ -227,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.walk_seconds:
             for person in tests:
                 walk[str(person)] = walk_only(bundle, frame[frame["subject"] == person],
-                                              args.walk_seconds, args.seed)
+                                              args.walk_seconds, args.seed,
+                                              [v for v in args.walk_variants.split(",") if v])
                 log(f"person {person}: {json.dumps(walk[str(person)])}")
             continue
         for person in tests:

@@ -3,6 +3,8 @@ of its training windows (training/replay.py, saved in the model file) is replaye
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from tiny_models import saved_base_model
@@ -32,7 +34,8 @@ def _person(subject: int = 7):
 
 def _walk_only(bundle, replay: bool):
     config = CalibrationConfig(seconds=10.0, activities=("walking",), replay=replay,
-                               epochs=10, lr=2e-3, freeze="none", step=4, seed=1)
+                               epochs=10, lr=2e-3, freeze="none", step=4, seed=1,
+                               keep_if_recognised=0.0)   # always fine-tune: the replay's test
     return run_to_end(calibrate(bundle, _person(), config))
 
 
@@ -125,7 +128,7 @@ def test_calibrate_command_on_a_walk_alone(base, tmp_path, capsys):
     out = tmp_path / "walked.harmodel"
     code = run_cli(["calibrate", "--model", str(model), "--data", *map(str, files),
                     "--out", str(out), "--activities", "walking", "--seconds", "10",
-                    "--epochs", "2", "--json"])
+                    "--epochs", "2", "--keep-if-recognised", "0", "--json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     report = json.loads(captured.out.strip().splitlines()[-1])
@@ -157,3 +160,50 @@ def test_a_calibrated_model_keeps_the_base_models_windowing(base):
     result = _walk_only(base, replay=True)
     assert result.bundle.window == base.window
     assert result.bundle.recipe["window"] == base.window.to_dict()
+
+
+def test_a_walk_the_model_already_recognises_leaves_it_unchanged(base):
+    """A partial calibration whose capture the model already names right keeps the model as
+    it is (same weights, so no other activity can change) and says why; asked to always
+    fine-tune, the same capture changes the weights."""
+    import torch
+
+    from har_studio.training.calibration import prepare_calibration
+    from har_studio.training.metrics import evaluate_bundle
+
+    config = CalibrationConfig(seconds=10.0, activities=("walking",), epochs=2, lr=2e-3,
+                               freeze="none", step=4, seed=1)
+    capture = prepare_calibration(base, _person(), config).calibration
+    share = evaluate_bundle(base, capture, latency=False)["per_class_recall"]["walking"]
+    assert share > 0.1                                   # the premise: some of it is named
+    config = replace(config, keep_if_recognised=share)   # ... and that is enough here
+    kept = run_to_end(calibrate(base, _person(), config))
+    assert kept.record["fine_tuned"] is False and kept.record["replayed"] is False
+    assert kept.record["recognised_before"] == {"walking": round(share, 4)}
+    assert "already recognises walking" in kept.record["kept_because"]
+    assert any("already recognises walking" in n.text for n in kept.notes)
+    for name, value in base.model.state_dict().items():
+        assert torch.equal(value, kept.bundle.model.state_dict()[name]), name
+    assert kept.after["per_class_recall"] == kept.before["per_class_recall"]
+
+    tuned = run_to_end(calibrate(base, _person(), replace(config, keep_if_recognised=0.0)))
+    assert tuned.record["fine_tuned"] is True and tuned.record["kept_because"] is None
+    assert any(not torch.equal(value, tuned.bundle.model.state_dict()[name])
+               for name, value in base.model.state_dict().items())
+
+
+def test_a_capture_the_model_gets_wrong_is_fine_tuned(base):
+    """Sitting recorded under the label walking: the model names it sitting, so the capture
+    is not recognised and the calibration fine-tunes (replaying the stored windows)."""
+    frame = _person()
+    frame = frame[frame["activity"].astype(str) != "walking"].copy()
+    sitting = frame["activity"].astype(str) == "sitting"
+    frame["activity"] = frame["activity"].astype(str).where(~sitting, "walking")
+    config = CalibrationConfig(seconds=10.0, activities=("walking",), epochs=1, step=4)
+    result = run_to_end(calibrate(base, frame, config))
+    assert result.record["fine_tuned"] is True and result.record["replayed"] is True
+    assert result.record["recognised_before"] is None and result.record["kept_because"] is None
+    # the activity the capture was taken for is the one a walk-only calibration can cost
+    risk = [t for t in result.record["at_risk"] if "was taken for sitting" in t]
+    assert risk and "your sitting may be taken for walking" in risk[0]
+    assert any(n.level == "warning" and n.text == risk[0] for n in result.notes)

@@ -336,3 +336,33 @@ def test_quick_walk_captures_walking_only_for_20_s(qtbot, dataset, model_file, m
     assert result.calibration_windows["walking"] > 0
     assert all(n == 0 for name, n in result.calibration_windows.items() if name != "walking")
     tab.shutdown()
+
+
+def test_the_result_of_a_walk_says_what_it_kept_or_what_it_can_cost(qtbot):
+    """Issue 21: a walk the model already recognised keeps it unchanged and the result says
+    so; a walk it took for stairs warns that stairs may now be taken for walking."""
+    from types import SimpleNamespace
+
+    from PySide6.QtWidgets import QLabel
+
+    from har_studio.ui.live.calibrate_result import ResultPage
+
+    page = ResultPage()
+    qtbot.addWidget(page)
+    metrics = {"accuracy": 0.9, "labels": ["walking", "stairs"],
+               "confusion": [[90, 10], [5, 95]]}
+    kept = "The model already recognises walking (60 of 60 windows, 100%): it is kept as it is"
+    result = SimpleNamespace(
+        before=metrics, after=metrics, calibration_windows={"walking": 60, "stairs": 0},
+        held_back_windows={"walking": 100, "stairs": 100},
+        record={"seconds_per_activity": 20.0, "config": {"activities": ["walking"]},
+                "kept_because": kept, "at_risk": []})
+    page.show_result(result, redo=[])
+    assert kept in page.split_label.text()
+    risk = ("Before calibrating, 67% of your walking was taken for stairs: now your stairs may "
+            "be taken for walking. Capture stairs too (the guide) if it matters")
+    result.record.update(kept_because=None, at_risk=[risk])
+    page.show_result(result, redo=[])
+    assert kept not in page.split_label.text()
+    texts = [w.text() for w in page.findChildren(QLabel)]
+    assert risk + "." in texts

@@ -77,6 +77,10 @@ class CalibrationConfig:
     #                                activity, against 0.975 and 6 at 5e-4 (bench, all 16)
     replay: bool = True            # also train on the model's stored sample of other people
     check_drop: float = 0.05       # warn when an activity not captured loses more recall
+    keep_if_recognised: float = 0.98   # some activity not captured (a 20 s walk) and the
+    #                                model already names at least this share of each captured
+    #                                activity's windows: keep it unchanged (0: always tune)
+    at_risk: float = 0.1           # ... else warn of an activity that took this share of them
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "activities", tuple(str(a) for a in self.activities))
@@ -93,6 +97,10 @@ class CalibrationConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
+        for name in ("keep_if_recognised", "at_risk"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
         for name in ("lr", "partial_lr"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -397,6 +405,61 @@ def check_others(base, calibrated, check: Windows | None, captured: list[str],
     return table, warnings
 
 
+@dataclass
+class CaptureCheck:
+    """What the base model makes of a partial capture before any fine-tuning.
+    `recognised`: ``{activity: share named right}`` when every captured activity reaches
+    ``keep_if_recognised`` (the model is then kept unchanged), else ``{}``; `at_risk`:
+    ``(captured, other, share)`` for each captured activity whose windows the model took for
+    another activity at least ``at_risk`` of the time: fine-tuning moves that boundary, so the
+    other activity is the one a partial calibration can cost."""
+
+    recognised: dict[str, float]
+    at_risk: list[tuple[str, str, float]]
+
+    def kept_text(self, counts: dict[str, int]) -> str:
+        parts = [f"{name} ({round(share * counts[name])} of {counts[name]} windows, "
+                 f"{share:.0%})" for name, share in self.recognised.items()]
+        return (f"The model already recognises {' and '.join(parts)}: it is kept as it is, "
+                "so nothing it knows can get worse")
+
+    def risk_texts(self) -> list[str]:
+        return [f"Before calibrating, {share:.0%} of your {name} was taken for {other}: now "
+                f"your {other} may be taken for {name}. Capture {other} too (the guide) if it "
+                f"matters" for name, other, share in self.at_risk]
+
+
+def check_capture(bundle, calib: Windows, config: CalibrationConfig) -> CaptureCheck:
+    """The base model on the capture (asked when some activity was not captured). Measured
+    (bench_calibration.py --walk-seconds 20, all 16 people, base models of the default
+    recipe): fine-tuned always, 5 people lost more than 2 points of another activity, three
+    of them people whose walk the model already named right (6-7 points of stairs or jogging,
+    nothing gained); kept unchanged at >= 98 % (8 of 16 kept), 2 people did, both people
+    whose walk it had taken for stairs (the activity this check warns of); walking 0.982 mean
+    against 0.984."""
+    from .metrics import evaluate_bundle
+
+    if not len(calib):
+        return CaptureCheck({}, [])
+    metrics = evaluate_bundle(bundle, calib, latency=False)
+    labels, confusion = list(metrics["labels"]), np.asarray(metrics["confusion"], np.int64)
+    captured = [n for n, c in calib.class_counts().items() if c > 0]
+    recall = {n: float(metrics["per_class_recall"].get(n, 0.0)) for n in captured}
+    recognised = {}
+    if config.keep_if_recognised > 0 and all(v >= config.keep_if_recognised
+                                              for v in recall.values()):
+        recognised = {n: round(v, 4) for n, v in recall.items()}
+    at_risk = []
+    for name in captured:
+        row = confusion[labels.index(name)].astype(float)
+        row[labels.index(name)] = 0
+        j = int(row.argmax())
+        share = row[j] / max(1, confusion[labels.index(name)].sum())
+        if not recognised and share >= max(config.at_risk, 1e-9):
+            at_risk.append((name, labels[j], round(float(share), 4)))
+    return CaptureCheck(recognised, at_risk)
+
+
 def _fine_tune(bundle, windows: Windows, alignments, held: Windows, norm, config, control,
                files, notes: list, replayed: bool) -> Generator[object, None, tuple]:
     """The engine's run on the calibration set (`replayed`: stored windows are in it, some
@@ -494,10 +557,16 @@ def calibrate(
 
     tune_t0 = time.perf_counter()
     windows, check, alignments, texts = _training_windows(bundle, calib, config)
-    for text in texts:
+    # A partial capture the model already gets right: nothing to learn, everything to lose.
+    capture = check_capture(bundle, calib, config) if check is not None else CaptureCheck({}, [])
+    recognised = capture.recognised
+    for text in ([] if recognised else texts + capture.risk_texts()):
         notes.append(TrainNote(text, "warning"))
         yield notes[-1]
-    if config.epochs > 0:
+    if recognised:
+        notes.append(TrainNote(capture.kept_text(calib.class_counts()), "info"))
+        yield notes[-1]
+    if config.epochs > 0 and not recognised:
         stored = int((windows.subjects == REPLAY_SUBJECT).sum())
         yield CalibrationStep("train", f"Fine-tuning on {len(calib)} windows of the person"
                               + (f" and {stored} stored windows of other people"
@@ -511,13 +580,17 @@ def calibrate(
         model.load_state_dict(bundle.model.state_dict())
         new_bundle = ModelBundle(model=model.eval(), model_config=bundle.model_config,
                                  window=bundle.window, channels=list(bundle.channels),
-                                 labels=list(bundle.labels), normaliser=norm,
+                                 labels=list(bundle.labels),
+                                 normaliser=bundle.normaliser if recognised else norm,
                                  recipe={}, features=bundle.features)
-        recipe = {}
+        # kept as it is: it keeps its own recipe (how it was made), under the calibration's
+        recipe = ({k: v for k, v in (bundle.recipe or {}).items() if k != "metrics"}
+                  if recognised else {})
         after = evaluate_bundle(new_bundle, held, latency=False) if len(held) else None
     new_bundle.replay = bundle.replay   # a later calibration keeps it too
     captured = [n for n, c in calib.class_counts().items() if c > 0]
-    others, texts = check_others(bundle, new_bundle, check, captured, config.check_drop)
+    others, texts = check_others(bundle, new_bundle, None if recognised else check, captured,
+                                 config.check_drop)
     for text in texts:
         notes.append(TrainNote(text, "warning"))
         yield notes[-1]
@@ -538,7 +611,11 @@ def calibrate(
         "frozen_parameters": list(prefixes),
         "normalise": config.normalise,
         "activities": captured,
-        "replayed": check is not None,
+        "replayed": check is not None and not recognised,
+        "fine_tuned": config.epochs > 0 and not recognised,
+        "recognised_before": recognised or None,
+        "kept_because": capture.kept_text(calib.class_counts()) if recognised else None,
+        "at_risk": capture.risk_texts(),
         "learning_rate": config.partial_lr if check is not None else config.lr,
         "others_before_after": others,
         "blend": config.blend if config.normalise == "blend" else None,

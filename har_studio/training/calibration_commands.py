@@ -51,6 +51,11 @@ def register(subparsers) -> None:
     p.add_argument("--no-replay", dest="replay", action="store_false",
                    help="do not replay the model's stored training windows (not advised: "
                         "calibrating on some activities alone can then lose the others)")
+    p.add_argument("--keep-if-recognised", type=float, default=d.keep_if_recognised,
+                   metavar="SHARE",
+                   help=f"with --activities: keep the model unchanged when it already names "
+                        f"this share of the captured windows right (default "
+                        f"{d.keep_if_recognised:g}; 0 always fine-tunes)")
     p.add_argument("--epochs", type=int, default=d.epochs,
                    help=f"fine-tuning epochs; 0 only re-normalises (default {d.epochs})")
     p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr:g})")
@@ -89,6 +94,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
                                    normalise=args.normalise, blend=args.blend,
                                    epochs=args.epochs, lr=args.lr, seed=args.seed,
                                    device=args.device, replay=args.replay,
+                                   keep_if_recognised=args.keep_if_recognised,
                                    activities=tuple(a.strip() for a in args.activities.split(",")
                                                     if a.strip()))
         bundle = load_model(args.model)
@@ -110,6 +116,8 @@ def calibrate_command(args: argparse.Namespace) -> int:
            "calibration_windows": result.calibration_windows,
            "held_back_windows": result.held_back_windows,
            "replayed": result.record["replayed"],
+           "fine_tuned": result.record["fine_tuned"],
+           "kept_because": result.record["kept_because"],
            "others_before_after": result.record["others_before_after"],
            "resampled": result.record["resampled"], "cpu_seconds": round(result.cpu_seconds, 2),
            "fine_tune_seconds": round(result.seconds, 2)}
@@ -117,6 +125,8 @@ def calibrate_command(args: argparse.Namespace) -> int:
         print_json(out)
     else:
         before, after = acc(result.before), acc(result.after)
+        if result.record["kept_because"]:
+            print(result.record["kept_because"])
         if before is not None and after is not None:
             print(f"held-back accuracy {before:.1%} before, {after:.1%} after calibration "
                   f"({sum(result.held_back_windows.values())} windows, "

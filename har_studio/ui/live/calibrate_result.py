@@ -69,6 +69,8 @@ def split_text(result) -> str:
                  f"({windows_text(result.held_back_windows)}).")
     else:
         text += "nothing came after it, so nothing was held back to score it."
+    if result.record.get("kept_because"):
+        text += " " + result.record["kept_because"] + "."
     others = result.record.get("others_before_after") or {}
     if others:
         text += (" The activities not captured, checked on the model's stored windows of "
@@ -156,6 +158,10 @@ class ResultPage(QWidget):
             row.addWidget(button)
             self.advice_box.addLayout(row)
             self.advice_rows[label] = (words, button)
+        for text in result.record.get("at_risk") or []:   # what a partial capture can cost
+            row = QHBoxLayout()
+            row.addWidget(wrapped(text + "."), 1)
+            self.advice_box.addLayout(row)
         fill_confusion(self.confusion_table, after)
         self.use_button.setEnabled(True)
 

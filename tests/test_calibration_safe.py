@@ -207,3 +207,24 @@ def test_a_capture_the_model_gets_wrong_is_fine_tuned(base):
     risk = [t for t in result.record["at_risk"] if "was taken for sitting" in t]
     assert risk and "your sitting may be taken for walking" in risk[0]
     assert any(n.level == "warning" and n.text == risk[0] for n in result.notes)
+
+
+def test_the_activity_a_walk_was_taken_for_is_replayed_more(base):
+    """The activity at risk (the one the capture was taken for) has its stored windows
+    replayed hold_copies times; the others and the person's windows once as before."""
+    from har_studio.training.calibration import _training_windows, prepare_calibration
+    from har_studio.training.replay import REPLAY_SUBJECT
+
+    config = CalibrationConfig(seconds=10.0, activities=("walking",), step=4, hold_copies=3)
+    calib = prepare_calibration(base, _person(), config).calibration
+    plain = _training_windows(base, calib, config)[0]
+    held = _training_windows(base, calib, config, hold=("sitting",))[0]
+
+    def stored(windows, label):
+        return int(((windows.subjects == REPLAY_SUBJECT)
+                    & (windows.y == calib.labels.index(label))).sum())
+
+    assert stored(held, "sitting") == 3 * stored(plain, "sitting") > 0
+    for label in ("walking", "jogging", "standing"):
+        assert stored(held, label) == stored(plain, label)
+    assert (held.subjects != REPLAY_SUBJECT).sum() == (plain.subjects != REPLAY_SUBJECT).sum()

@@ -161,7 +161,10 @@ def ends_when(monkeypatch):
     """``ends_when(condition)``: the `stream` command's session ends as ``--duration`` ends it,
     but once ``condition(source, classifier)`` holds rather than after that much real time
     (the session's clock stands still until then; after a minute without it, the session ends
-    and the test's assertions say what was missing). Timing belongs to the benches."""
+    and the test's assertions say what was missing). It ends at the clock reading after the
+    one that saw the condition, so the session has read what the source had received by then
+    (a source can count samples its session has not read yet). Timing belongs to the
+    benches."""
     from har_studio.live import session
 
     real = session.run_session
@@ -169,13 +172,14 @@ def ends_when(monkeypatch):
     def install(condition) -> None:
         def run(source, classifier, control=None, *args, duration_s=None, **kw):
             deadline = time.monotonic() + 60.0
-            calls = []
+            calls, seen = [], []
 
             def clock() -> float:
                 calls.append(None)
-                if len(calls) > 1 and (condition(source, classifier)
-                                       or time.monotonic() > deadline):
+                if seen or time.monotonic() > deadline:
                     return float(duration_s)
+                if len(calls) > 1 and condition(source, classifier):
+                    seen.append(True)
                 return 0.0
 
             return real(source, classifier, control, *args, duration_s=duration_s, clock=clock,

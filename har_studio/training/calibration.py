@@ -387,7 +387,9 @@ def _training_windows(bundle, calib: Windows, config: CalibrationConfig,
     if absent:
         notes.append(f"no calibration windows for {', '.join(absent)}: the model keeps what it "
                      f"knew of {'it' if len(absent) == 1 else 'them'} (replaying "
-                     f"{len(train_part)} stored windows of other people)")
+                     f"{len(train_part) + len(held_rows) * len(extra)} stored windows of other "
+                     f"people" + (f", {' and '.join(n for n in hold if n in calib.labels)} "
+                                  f"{config.hold_copies} times" if extra else "") + ")")
     return windows, check, alignments, notes
 
 

@@ -128,9 +128,10 @@ def calibrate_command(args: argparse.Namespace) -> int:
         if result.record["kept_because"]:
             print(result.record["kept_because"])
         if before is not None and after is not None:
+            tuned = (f"{result.seconds:.1f} s of fine-tuning" if result.record["fine_tuned"]
+                     else "not fine-tuned")
             print(f"held-back accuracy {before:.1%} before, {after:.1%} after calibration "
-                  f"({sum(result.held_back_windows.values())} windows, "
-                  f"{result.seconds:.1f} s of fine-tuning)")
+                  f"({sum(result.held_back_windows.values())} windows, {tuned})")
         else:
             print("calibrated; nothing held back to score")
         print(f"wrote {args.out}")

@@ -631,7 +631,8 @@ def calibrate(
         "recognised_before": recognised or None,
         "kept_because": capture.kept_text(calib.class_counts()) if recognised else None,
         "at_risk": capture.risk_texts(),
-        "learning_rate": config.partial_lr if check is not None else config.lr,
+        "learning_rate": (None if recognised or config.epochs == 0
+                          else config.partial_lr if check is not None else config.lr),
         "others_before_after": others,
         "blend": config.blend if config.normalise == "blend" else None,
         "config": config.to_dict(),

@@ -339,6 +339,13 @@ def _base_record(bundle, base_path) -> dict:
     return record
 
 
+def replays_stored_windows(bundle, calib: Windows, config: CalibrationConfig) -> bool:
+    """A partial calibration: some activity was not captured and the model carries a sample
+    of its training windows to replay (``config.replay``)."""
+    return bool(config.replay and bundle.replay
+                and any(c == 0 for c in calib.class_counts().values()))
+
+
 def _training_windows(bundle, calib: Windows, config: CalibrationConfig,
                       hold: tuple[str, ...] = ()
                       ) -> tuple[Windows, Windows | None, dict | None, list[str]]:
@@ -371,7 +378,7 @@ def _training_windows(bundle, calib: Windows, config: CalibrationConfig,
     # like others' sitting stayed at 79 % with it). With some missing, every stored activity
     # is replayed, the captured ones too: a 20 s walk lifted walking to 0.975 (mean of 16)
     # that way, to 0.940 replaying only the missing ones (bench_calibration --walk-seconds).
-    if not absent:
+    if not replays_stored_windows(bundle, calib, config):
         return calib, None, None, notes
     train_part, check = split_replay(replay, list(bundle.labels), list(bundle.channels),
                                      calib.config, seed=config.seed)
@@ -384,12 +391,11 @@ def _training_windows(bundle, calib: Windows, config: CalibrationConfig,
     if bundle.features.aligns:
         alignments = estimate_per_subject(calib.X, calib.channels, calib.subjects)
         alignments[REPLAY_SUBJECT] = Alignment.identity()   # stored already aligned
-    if absent:
-        notes.append(f"no calibration windows for {', '.join(absent)}: the model keeps what it "
-                     f"knew of {'it' if len(absent) == 1 else 'them'} (replaying "
-                     f"{len(train_part) + len(held_rows) * len(extra)} stored windows of other "
-                     f"people" + (f", {' and '.join(n for n in hold if n in calib.labels)} "
-                                  f"{config.hold_copies} times" if extra else "") + ")")
+    notes.append(f"no calibration windows for {', '.join(absent)}: the model keeps what it "
+                 f"knew of {'it' if len(absent) == 1 else 'them'} (replaying "
+                 f"{len(train_part) + len(held_rows) * len(extra)} stored windows of other "
+                 f"people" + (f", {' and '.join(n for n in hold if n in calib.labels)} "
+                              f"{config.hold_copies} times" if extra else "") + ")")
     return windows, check, alignments, notes
 
 
@@ -569,9 +575,8 @@ def calibrate(
     tune_t0 = time.perf_counter()
     # A partial capture (some activity not captured, stored windows to replay): what the
     # model makes of it first. Already right: nothing to learn, everything to lose.
-    partial = bool(config.replay and bundle.replay
-                   and any(c == 0 for c in calib.class_counts().values()))
-    capture = check_capture(bundle, calib, config) if partial else CaptureCheck({}, [])
+    capture = (check_capture(bundle, calib, config)
+               if replays_stored_windows(bundle, calib, config) else CaptureCheck({}, []))
     recognised = capture.recognised
     windows, check, alignments, texts = _training_windows(
         bundle, calib, config, hold=tuple(other for _, other, _ in capture.at_risk))

@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=0, help="override the presets' epochs")
     p.add_argument("--train-overrides", default="{}", metavar="JSON",
                    help="TrainConfig fields set on top of every preset (screening candidates)")
+    p.add_argument("--model-overrides", default="{}", metavar="JSON",
+                   help="ViTConfig fields set on top of every preset's network (screening "
+                        "smaller networks)")
     args = p.parse_args(argv)
 
     import torch
@@ -186,15 +189,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.epochs:
             overrides["epochs"] = args.epochs
         train_config = preset.train_config(**overrides)
+        network = preset.model_overrides(**json.loads(args.model_overrides))
         gen = cross_validate(dataset, k=args.k, window=window, activities=ACTIVITIES,
                              channels=channels, features=preset.features,
-                             model_overrides=preset.model_overrides(),
+                             model_overrides=network,
                              train_config=train_config, seed=args.seed,
                              keep_models=args.perturb)
         cv = run_to_end(gen, partial(_print_fold, name))
         d = cv.to_dict()
         entry = {
-            "preset": preset.to_dict(),
+            "preset": {**preset.to_dict(), "model": network},
             "cv_accuracy": d["accuracy"], "cv_f1_macro": d["f1_macro"],
             "pooled_accuracy": d["pooled_accuracy"],
             "fold_accuracy": [round(f["accuracy"], 4) for f in d["folds"]],

@@ -40,6 +40,13 @@ faster (0.97x) or slower. SDPA is slower on this CPU at this size. None adopted.
 batch of 128 (not investigated further), against 8-16 s eager at that load (the baseline: 8-15
 windows per wall second).
 
+``--model-variants patch_size=8,head_num=2,...``: the same rounds with the network changed
+(``ViTConfig`` fields, ``+`` between fields of one variant); each case reports its parameter
+count. Issue 21, item 5 (idle machine, threads 1, 1024 windows x 3, the preset's patches of 4
+as baseline, 440-509 w/CPU-s): att_size=16 1.55x, head_num=2 1.74x, patch_size=8 1.99x (SDPA
+0.91x, batch 256 0.81x in the same run). Patches of 8 were as accurate on the three
+yardsticks of ``bench_quality.py`` and are now the default preset's.
+
 ``--busy-share``: training windows/s (robust preset's network size, synthetic windows) idle
 and beside one CPU-bound process this bench starts, with the app's thread policy
 (``har_studio/threads.py``) and with torch's defaults; goal: busy >= 0.45x idle.
@@ -60,6 +67,7 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -426,24 +434,28 @@ def variants(args) -> dict:
     base_batch = int(preset.train_config().batch_size)
     X, y = synthetic(args.compare_windows, config, seed=2)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    # name: (attention, batch size, compiled)
-    cases = {"baseline": ("matmul", base_batch, False),
-             "sdpa": ("sdpa", base_batch, False),
-             "batch_2x": ("matmul", 2 * base_batch, False),
-             "batch_4x": ("matmul", 4 * base_batch, False)}
+    # name: (attention, batch size, compiled, the network's config changes)
+    cases = {"baseline": ("matmul", base_batch, False, {}),
+             "sdpa": ("sdpa", base_batch, False, {}),
+             "batch_2x": ("matmul", 2 * base_batch, False, {}),
+             "batch_4x": ("matmul", 4 * base_batch, False, {})}
+    for spec in filter(None, (args.model_variants or "").split(",")):
+        changes = {k: int(v) for k, v in (kv.split("=") for kv in spec.split("+"))}
+        cases[spec] = ("matmul", base_batch, False, changes)
     if args.compile:
-        cases["compile"] = ("matmul", base_batch, True)
-        cases["compile_sdpa_batch_2x"] = ("sdpa", 2 * base_batch, True)
+        cases["compile"] = ("matmul", base_batch, True, {})
+        cases["compile_sdpa_batch_2x"] = ("sdpa", 2 * base_batch, True, {})
     out: dict = {"preset": preset.name, "channels": channels, "precision": precision,
                  "threads": torch.get_num_threads(), "torch": torch.__version__,
                  "windows_per_round": len(X), "rounds": args.rounds,
                  "load_average_1min": round(os.getloadavg()[0], 2),
-                 "cases": {k: {"attention": a, "batch_size": b, "compile": c}
-                           for k, (a, b, c) in cases.items()}}
+                 "cases": {k: {"attention": a, "batch_size": b, "compile": c, "model": m}
+                           for k, (a, b, c, m) in cases.items()}}
     models = {}
-    for name, (attention, batch, compiled) in cases.items():
+    for name, (attention, batch, compiled, changes) in cases.items():
         torch.manual_seed(0)
-        model = TimeSeriesViT(config, attention=attention)
+        model = TimeSeriesViT(replace(config, **changes), attention=attention)
+        out["cases"][name]["parameters"] = sum(p.numel() for p in model.parameters())
         if compiled:
             model = torch.compile(model)
         t0 = time.perf_counter()   # warm-up: oneDNN primitives, and the compile itself
@@ -479,6 +491,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
     parser.add_argument("--quality", metavar="DATA", help="real-data accuracy mode")
+    parser.add_argument("--model-variants", metavar="SPECS",
+                        help="--variants with the network changed too: comma-separated "
+                             "ViTConfig changes, e.g. att_size=16,head_num=2+att_size=32")
     parser.add_argument("--variants", action="store_true",
                         help="default preset's training windows/s: SDPA, batch, compile")
     parser.add_argument("--compile", action="store_true",

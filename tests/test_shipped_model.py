@@ -41,3 +41,15 @@ def test_the_shipped_model_classifies_the_demo_data():
     metrics = evaluate_bundle(bundle, windows, latency=False)
     # Synthetic demo people, a model trained on real ones: far above the 1-in-5 guess.
     assert metrics["accuracy"] >= 0.6, metrics["confusion"]
+
+
+def test_the_shipped_model_is_the_default_recipe():
+    """Changing the default preset means rebuilding the built-in model (`make default-model`):
+    the app must not offer one recipe and ship another."""
+    from har_studio.training.presets import DEFAULT_PRESET, get_preset
+
+    bundle = load_default_model()
+    preset = get_preset(DEFAULT_PRESET)
+    assert bundle.recipe["preset"] == preset.to_dict()
+    for field, value in preset.model_overrides().items():
+        assert getattr(bundle.model_config, field) == value, field

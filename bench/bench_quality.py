@@ -16,6 +16,9 @@ accelerometer low-pass, and a 50 or 100 Hz native rate resampled by the app's ow
 alone and all together ("all"), per class. Every summary line on stderr ends with walking's
 recall (pooled over the folds).
 ``--epochs`` and ``--train-overrides '{"augment_copies": 1}'`` screen candidates cheaply.
+``--train-seeds 0,1,2`` trains each fold once per training seed (the same folds, the same
+people): each seed is reported alone ("members") and the averaged probabilities of the first
+2, 3, ... seeds are scored on the three yardsticks ("ensembles").
 
     .venv/bin/python bench/bench_quality.py --data /work/shared/data/wisdm2019/phone/accel
 """
@@ -80,6 +83,46 @@ def _pocket(frame, cv, window, channels, seed: int) -> dict:
         perturb = partial(pocket_frame, seed=seed, parts=parts, rate_hz=window.rate_hz)
         out[name] = _yardstick(frame, cv, window, channels, perturb)
         print(f"  pocket {name}: {_line(out[name])}", file=sys.stderr, flush=True)
+    return out
+
+
+class _Averaged:
+    """Fold models of several training seeds as one: the mean of their probabilities (the
+    first's labels, window and features: the same recipe, only the seed differs)."""
+
+    def __init__(self, bundles) -> None:
+        self.bundles = list(bundles)
+
+    def __getattr__(self, name):
+        return getattr(self.bundles[0], name)
+
+    def predict_proba(self, X, subjects=None, alignment=None):
+        import numpy as np
+
+        return np.mean([b.predict_proba(X, subjects, alignment) for b in self.bundles], axis=0)
+
+    def predict(self, X, subjects=None, alignment=None):
+        return self.predict_proba(X, subjects, alignment).argmax(axis=1)
+
+
+class _Models:
+    """What the yardsticks read of a cross-validation: its folds and one model per fold."""
+
+    def __init__(self, folds, models) -> None:
+        self.folds, self.models = folds, models
+
+
+def _three(frame, cv, window, channels, seed: int, pocket: bool) -> dict:
+    """The folds (unperturbed), the second yardstick and the third's combined perturbation."""
+    from har_studio.training.perturb import PARTS, pocket_frame
+
+    out = {"folds": _yardstick(frame, cv, window, channels, lambda f: f),
+           "perturbed": _perturbed(frame, cv, window, channels, seed)}
+    if pocket:
+        out["pocket_all"] = _yardstick(frame, cv, window, channels, partial(
+            pocket_frame, seed=seed, parts=PARTS, rate_hz=window.rate_hz))
+    print("  " + " / ".join(f"{k} {_line(v)}" for k, v in out.items()), file=sys.stderr,
+          flush=True)
     return out
 
 
@@ -149,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", nargs="+", default=[str(DEFAULT_DATA)])
     p.add_argument("--channels", default="x,y,z")
     p.add_argument("--k", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="draws the folds (which people are tested together) and the "
+                        "perturbations; the training seed is the preset's (0) or --train-seeds'")
     p.add_argument("--presets", default="reference,robust,aligned")
     p.add_argument("--random-split", default="aligned",
                    help="presets whose random-split figure to measure too ('' for none)")
@@ -161,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=0, help="override the presets' epochs")
     p.add_argument("--train-overrides", default="{}", metavar="JSON",
                    help="TrainConfig fields set on top of every preset (screening candidates)")
+    p.add_argument("--train-seeds", default="", metavar="S,S,...",
+                   help="train each fold once per seed and score each alone and their "
+                        "averaged probabilities (ensembles of the first 2, 3, ...)")
     p.add_argument("--model-overrides", default="{}", metavar="JSON",
                    help="ViTConfig fields set on top of every preset's network (screening "
                         "smaller networks)")
@@ -188,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         overrides = json.loads(args.train_overrides)
         if args.epochs:
             overrides["epochs"] = args.epochs
+        seeds = [int(v) for v in args.train_seeds.split(",") if v.strip()]
+        if seeds:
+            overrides["seed"] = seeds[0]
         train_config = preset.train_config(**overrides)
         network = preset.model_overrides(**json.loads(args.model_overrides))
         gen = cross_validate(dataset, k=args.k, window=window, activities=ACTIVITIES,
@@ -215,6 +266,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: perturbed {_line(entry['perturbed'])}", file=sys.stderr, flush=True)
             if args.pocket:
                 entry["pocket"] = _pocket(dataset.frame, cv, window, channels, args.seed)
+        if len(seeds) > 1 and args.perturb:
+            models = [cv.models]
+            entry["members"] = {str(seeds[0]): _three(dataset.frame, cv, window, channels,
+                                                      args.seed, args.pocket)}
+            for s in seeds[1:]:
+                more = run_to_end(cross_validate(
+                    dataset, k=args.k, window=window, activities=ACTIVITIES,
+                    channels=channels, features=preset.features, model_overrides=network,
+                    train_config=preset.train_config(**{**overrides, "seed": s}),
+                    seed=args.seed, keep_models=True), partial(_print_fold, f"{name} seed {s}"))
+                models.append(more.models)
+                entry["members"][str(s)] = _three(dataset.frame, more, window, channels,
+                                                  args.seed, args.pocket)
+            entry["ensembles"] = {}
+            for n in range(2, len(seeds) + 1):
+                averaged = _Models(cv.folds, [_Averaged(m) for m in zip(*models[:n], strict=True)])
+                print(f"{name}: ensemble of {n}", file=sys.stderr, flush=True)
+                entry["ensembles"][str(n)] = _three(dataset.frame, averaged, window, channels,
+                                                    args.seed, args.pocket)
+            entry["cv_cpu_minutes_all"] = (time.process_time() - cpu0) / 60
         if name in args.random_split.split(","):
             entry["random_split"] = _random_split(dataset, preset, window, channels, args.seed)
         out["presets"][name] = entry

@@ -25,6 +25,8 @@ def register(subparsers) -> None:
     p.add_argument("--head-width", type=int, default=1024,
                    help="hidden width of the classifier head (default 1024)")
     p.add_argument("--dropout", type=float, default=0.0, help="dropout (default 0)")
+    p.add_argument("--members", type=int, default=1,
+                   help="networks in an ensemble, probabilities averaged (default 1)")
     p.add_argument("--repeats", type=int, default=50, help="timed runs for latency (default 50)")
     p.add_argument("--threads", type=int, default=None,
                    help="CPU threads for the latency run (default: torch's default)")
@@ -41,7 +43,7 @@ def _run(args: argparse.Namespace) -> int:
             series=args.window, modal=args.channels, classes=args.classes,
             embedding_dim=args.embedding, patch_size=args.patch, head_num=args.heads,
             att_size=args.head_size, depth=args.blocks, head_width=args.head_width,
-            dropout=args.dropout,
+            dropout=args.dropout, members=args.members,
         )
     except ValueError as exc:
         return cli.fail(f"invalid model configuration: {exc}")
@@ -69,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"  embedding {c.embedding_dim}, patch {c.patch_size} ({c.patch_num} patches per axis), "
           f"{c.head_num} heads x {c.att_size}, {c.depth} blocks "
           f"({c.final_patches} patches left), head {c.flatten_size} -> {c.head_width}, "
-          f"dropout {c.dropout:g}")
+          f"dropout {c.dropout:g}" + (f"; an ensemble of {c.members}" if c.members > 1 else ""))
     print(f"  parameters     {summary['parameters']:,}")
     print(f"  multiply-adds  {summary['macs'] / 1e6:.2f} M per window")
     if summary["latency_ms"] is not None:

@@ -24,6 +24,7 @@ _INT_FIELDS: dict[str, tuple[int, int, str]] = {
     "att_size": (1, 1024, "attention head size"),
     "depth": (1, 16, "block count"),
     "head_width": (1, 16384, "head width"),
+    "members": (1, 16, "ensemble members"),
 }
 MAX_PATCHES = 1024               # patches per axis (attention costs their square)
 MAX_PARAMETERS = 100_000_000      # 400 MB of float32 weights (the reference has 4.4 million)
@@ -49,6 +50,7 @@ class ViTConfig(SettingsDict):
     depth: int = 3             # transformer blocks (each followed by patch merging)
     head_width: int = 1024     # hidden width of the classification head
     dropout: float = 0.0       # on each attention output (before the residual) and in the head
+    members: int = 1           # independently initialised networks, probabilities averaged
 
     def __post_init__(self) -> None:
         for name, (low, high, meaning) in _INT_FIELDS.items():
@@ -79,7 +81,8 @@ class ViTConfig(SettingsDict):
 
     def weight_shapes(self) -> dict[str, tuple[int, ...]]:
         """Name -> shape of every weight of the network this config builds (the state dict of
-        ``TimeSeriesViT``), derived without building it or importing torch."""
+        ``TimeSeriesViT``, or of ``ViTEnsemble``: each under ``members.N.``), derived without
+        building it or importing torch."""
         d, hw, qkv = self.embedding_dim, self.head_width, 3 * self.head_num * self.att_size
         shapes: dict[str, tuple[int, ...]] = {
             "embed.weight": (d, 1, self.patch_size, 1), "embed.bias": (d,),
@@ -96,18 +99,22 @@ class ViTConfig(SettingsDict):
             "head_fc.weight": (hw, self.flatten_size), "head_fc.bias": (hw,),
             "head_norm.weight": (hw,), "head_norm.bias": (hw,),
             "head_out.weight": (self.classes, hw), "head_out.bias": (self.classes,)})
+        if self.members > 1:
+            return {f"members.{m}.{name}": shape for m in range(self.members)
+                    for name, shape in shapes.items()}
         return shapes
 
     @property
     def parameter_count(self) -> int:
         """Trainable parameters of the network this config builds, counted without building
-        it (``TimeSeriesViT``: embedding, position, blocks, head)."""
+        it (``TimeSeriesViT``: embedding, position, blocks, head; times ``members``)."""
         d, hw = self.embedding_dim, self.head_width
         qkv = 3 * self.head_num * self.att_size
         block = (d * qkv + qkv) + (self.head_num * self.att_size * d + d) + 2 * d \
             + (2 * d * d + d) + 2 * d
-        return (d * self.patch_size + d + self.modal * self.patch_num * d + self.depth * block
-                + self.flatten_size * hw + hw + 2 * hw + hw * self.classes + self.classes)
+        one = (d * self.patch_size + d + self.modal * self.patch_num * d + self.depth * block
+               + self.flatten_size * hw + hw + 2 * hw + hw * self.classes + self.classes)
+        return one * self.members
 
     @property
     def patch_num(self) -> int:

@@ -39,7 +39,7 @@ from .config import MAX_PARAMETERS, ViTConfig
 if TYPE_CHECKING:
     import torch
 
-    from .vit import TimeSeriesViT
+    from .vit import TimeSeriesViT, ViTEnsemble
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class ModelFileError(Exception):
 class ModelBundle:
     """A trained model and everything needed to apply it to raw sensor windows."""
 
-    model: TimeSeriesViT
+    model: TimeSeriesViT | ViTEnsemble
     model_config: ViTConfig
     window: WindowConfig
     channels: list[str]
@@ -612,10 +612,10 @@ def _read_weights(path: Path, fh, data_start: int, table, version: int, meta: di
 
 
 def _build_model(path: Path, config: ViTConfig,
-                 weights: dict[str, tuple[str, tuple, bytearray]]) -> TimeSeriesViT:
+                 weights: dict[str, tuple[str, tuple, bytearray]]) -> torch.nn.Module:
     import torch
 
-    from .vit import TimeSeriesViT
+    from .vit import build_network
 
     tensors = {}
     for name, (dtype, shape, buffer) in weights.items():
@@ -625,7 +625,7 @@ def _build_model(path: Path, config: ViTConfig,
     for name, got in tensors.items():
         if not np.isfinite(got.to(torch.float32).numpy()).all():  # numpy: far faster here
             raise ModelFileError(path, f"weight {name} contains NaN or infinite values")
-    model = TimeSeriesViT(config)
+    model = build_network(config)
     model.load_state_dict({k: v.to(torch.float32) for k, v in tensors.items()
                            if not k.startswith(REPLAY_PREFIX)}, strict=True)
     return model.eval()

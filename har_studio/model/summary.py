@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .config import ViTConfig
-from .vit import TimeSeriesViT
+from .vit import build_network
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -28,7 +28,8 @@ def count_macs(config: ViTConfig) -> int:
     (Q K^T and weights x V), the attention output map, every patch-merging linear and both head
     linears. Not counted: biases, LayerNorms, softmax, ReLUs, the position-embedding and
     residual additions, padding (all linear in the activations and small). For the reference
-    configuration this is 60,364,800 (58,300,416 without the attention products).
+    configuration this is 60,364,800 (58,300,416 without the attention products). An
+    ensemble's is the sum of its members'.
     """
     c = config
     dim, inner = c.embedding_dim, c.head_num * c.att_size
@@ -42,7 +43,7 @@ def count_macs(config: ViTConfig) -> int:
         patches = (patches + 1) // 2
         macs += c.modal * patches * 2 * dim * dim             # merging linear
     macs += c.flatten_size * c.head_width + c.head_width * c.classes
-    return int(macs)
+    return int(macs) * c.members   # an ensemble runs every member
 
 
 def measure_latency_ms(
@@ -74,7 +75,7 @@ def measure_latency_ms(
 
 def model_summary(config: ViTConfig, latency: bool = True, repeats: int = 50) -> dict:
     """``{"parameters", "macs", "latency_ms"}`` for `config` (latency None when not measured)."""
-    model = TimeSeriesViT(config).eval()
+    model = build_network(config).eval()
     return {
         "parameters": count_parameters(model),
         "macs": count_macs(config),

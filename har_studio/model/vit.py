@@ -19,6 +19,9 @@ training windows per CPU second. ``attention="auto"`` picks SDPA on CUDA, where 
 from __future__ import annotations
 
 import logging
+import math
+import re
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -86,6 +89,9 @@ class TimeSeriesViT(nn.Module):
         super().__init__()
         if attention not in ATTENTION_IMPLEMENTATIONS:
             raise ValueError(f"attention must be one of {ATTENTION_IMPLEMENTATIONS}, got {attention!r}")
+        if config.members != 1:
+            raise ValueError(f"one network has one member, not {config.members}: build_network "
+                             "builds an ensemble")
         self.config = config
         dim = config.embedding_dim
         k = (config.patch_size, 1)
@@ -134,3 +140,56 @@ class TimeSeriesViT(nn.Module):
             if i == 0:
                 attention = weights.mean(dim=(2, 3))  # [B, axes, heads, q, k] -> [B, axes, k]
         return self._head(x), attention
+
+
+class ViTEnsemble(nn.Module):
+    """``config.members`` TimeSeriesViTs of the same shape, each initialised on its own and
+    trained on its own loss; together they predict the mean of their probabilities.
+
+    In eval mode ``forward`` returns the log of the members' mean probability ``[B, classes]``
+    (so a softmax of it, as everywhere a network's output is read, is that mean). In training
+    mode it returns each member's logits ``[members, B, classes]``: the training loss is the
+    mean of the members' own cross-entropies (``training.steps``), so each learns as if alone
+    and the average keeps their differences (a loss on the average would train them as one)."""
+
+    def __init__(self, config: ViTConfig, attention: str = "auto") -> None:
+        super().__init__()
+        self.config = config
+        single = replace(config, members=1)
+        self.members = nn.ModuleList(TimeSeriesViT(single, attention)
+                                     for _ in range(config.members))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.stack([member(x) for member in self.members])
+        return logits if self.training else mean_probability_log(logits)
+
+    def forward_with_attention(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The mean probability's log and the members' mean first-block attention."""
+        outputs = [member.forward_with_attention(x) for member in self.members]
+        logits = torch.stack([out[0] for out in outputs])
+        attention = torch.stack([out[1] for out in outputs]).mean(dim=0)
+        return mean_probability_log(logits), attention
+
+
+def mean_probability_log(member_logits: torch.Tensor) -> torch.Tensor:
+    """``[members, B, classes]`` logits -> log of the members' mean softmax ``[B, classes]``."""
+    members = member_logits.shape[0]
+    return (torch.logsumexp(torch.log_softmax(member_logits.float(), dim=-1), dim=0)
+            - math.log(members))
+
+
+def build_network(config: ViTConfig, attention: str = "auto") -> nn.Module:
+    """The network `config` describes: one TimeSeriesViT, or a ViTEnsemble of
+    ``config.members`` of them."""
+    if config.members > 1:
+        return ViTEnsemble(config, attention)
+    return TimeSeriesViT(config, attention)
+
+
+MEMBER_PREFIX = re.compile(r"^members\.\d+\.")
+
+
+def member_free_name(name: str) -> str:
+    """A parameter's name as in one TimeSeriesViT (``members.2.embed.weight`` ->
+    ``embed.weight``), so freezing by prefix means the same layer of every member."""
+    return MEMBER_PREFIX.sub("", name)

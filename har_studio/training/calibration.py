@@ -547,7 +547,7 @@ def calibrate(
     Raises ValueError (one line) when the data cannot calibrate this model.
     """
     from ..model.io import ModelBundle
-    from ..model.vit import TimeSeriesViT
+    from ..model.vit import build_network
     from . import runs
     from .metrics import evaluate_bundle
 
@@ -596,7 +596,7 @@ def calibrate(
             bundle, windows, alignments, held, norm, config, control, prepared_data.files,
             notes, replayed=check is not None)
     else:
-        model = TimeSeriesViT(bundle.model_config)
+        model = build_network(bundle.model_config)
         model.load_state_dict(bundle.model.state_dict())
         new_bundle = ModelBundle(model=model.eval(), model_config=bundle.model_config,
                                  window=bundle.window, channels=list(bundle.channels),

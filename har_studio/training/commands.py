@@ -92,6 +92,9 @@ def register(subparsers) -> None:
                    help="size per attention head (default 64)")
     p.add_argument("--patch-size", type=int, default=None, help="samples per patch (default 4)")
     p.add_argument("--dropout", type=float, default=None)
+    p.add_argument("--members", type=int, default=None,
+                   help="networks trained side by side from different starting weights, their "
+                        "probabilities averaged (an ensemble; default 1)")
     p.add_argument("--init-model", metavar="FILE",
                    help="start from this model's weights (same model settings, activities)")
     p.add_argument("--out", metavar="DIR",
@@ -178,7 +181,7 @@ TRAIN_FLAGS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
                "augment": "augment"}
 MODEL_FLAGS = {"embedding": "embedding_dim", "head_width": "head_width", "blocks": "depth",
                "heads": "head_num", "att_size": "att_size", "patch_size": "patch_size",
-               "dropout": "dropout"}
+               "dropout": "dropout", "members": "members"}
 
 
 def _given(args: argparse.Namespace, flags: dict[str, str]) -> dict:

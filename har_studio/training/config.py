@@ -17,7 +17,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 # The ViTConfig fields a user sets (form, presets, flags); series/modal/classes come from data.
 MODEL_FIELDS = ("embedding_dim", "patch_size", "head_num", "att_size", "depth", "head_width",
-                "dropout")
+                "dropout", "members")
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,9 @@ def describe_model(fields: dict) -> str:
     """One line naming a model's size, e.g. for a log."""
     return (f"embedding {fields.get('embedding_dim')}, patch {fields.get('patch_size')}, "
             f"{fields.get('head_num')}×{fields.get('att_size')} heads, "
-            f"{fields.get('depth')} blocks, head {fields.get('head_width')}")
+            f"{fields.get('depth')} blocks, head {fields.get('head_width')}"
+            + (f", an ensemble of {fields['members']}" if (fields.get("members") or 1) > 1
+               else ""))
 
 
 @dataclass(frozen=True)

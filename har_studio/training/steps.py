@@ -277,9 +277,16 @@ class TrainingRun:
 
     def criterion(self, logits, target, weighted: bool = True):
         """Cross-entropy. Validation is unweighted (a class absent from training must not zero
-        the mean); label smoothing applies to both so the two curves stay comparable."""
+        the mean); label smoothing applies to both so the two curves stay comparable. An
+        ensemble in training mode gives each member's logits ``[members, B, classes]``: the
+        loss is the mean of the members' own cross-entropies (each learns as if alone)."""
         import torch.nn.functional as F
 
+        if logits.dim() == 3:
+            members = logits.shape[0]
+            return F.cross_entropy(logits.float().flatten(0, 1), target.repeat(members),
+                                   weight=self.weight if weighted else None,
+                                   label_smoothing=self.cfg.label_smoothing)
         return F.cross_entropy(logits.float(), target,
                                weight=self.weight if weighted else None,
                                label_smoothing=self.cfg.label_smoothing)
@@ -320,20 +327,24 @@ class TrainingRun:
     def _build_model(self) -> Generator[TrainNote, None, None]:
         import torch
 
-        from ..model.vit import TimeSeriesViT
+        from ..model.vit import build_network, member_free_name
 
         opts = self.options
         torch.manual_seed(self.cfg.seed)
         self.cpu_gen = torch.Generator().manual_seed(self.cfg.seed)
-        model = TimeSeriesViT(self.model_config)
+        model = build_network(self.model_config)
         if opts.init_bundle is not None:
             model.load_state_dict(opts.init_bundle.model.state_dict())
             yield self.note("Starting from the weights of the given model")
         for name, param in model.named_parameters():
-            param.requires_grad_(not any(name.startswith(prefix) for prefix in opts.frozen))
+            layer = member_free_name(name)   # the same layer of every member of an ensemble
+            param.requires_grad_(not any(layer.startswith(prefix) for prefix in opts.frozen))
         model.to(self.device)
         model.train()
         self.model = self.forward = model
+        # what one gradient clip covers: the network, or each member of an ensemble
+        self.member_parameters = [list(m.parameters())
+                                  for m in getattr(model, "members", [model])]
         if opts.ddp is not None:  # DDP: gradients averaged over the processes at every step
             self.forward = opts.ddp.wrap(model)
             yield self.note(opts.ddp.describe())
@@ -482,11 +493,20 @@ class TrainingRun:
         with self.autocast():
             logits = self.forward(xb)
         loss = self.criterion(logits, yb)
+        # An ensemble's members ([members, B, classes] logits) step exactly as each would alone:
+        # the sum of their losses (each member's gradient its own loss's) and each clipped to
+        # grad_clip by itself; the loss shown is their mean, the accuracy their average's.
+        members = logits.shape[0] if logits.dim() == 3 else 1
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * members).backward()
         if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            for part in self.member_parameters:
+                torch.nn.utils.clip_grad_norm_(part, cfg.grad_clip)
         self.optimizer.step()
+        if members > 1:
+            from ..model.vit import mean_probability_log
+
+            logits = mean_probability_log(logits.detach())
         self.step += 1
         return logits, yb, loss.detach()
 

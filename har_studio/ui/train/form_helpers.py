@@ -56,10 +56,10 @@ def size_estimate(config: ViTConfig) -> tuple[int, int]:
     import torch
 
     from ...model.summary import count_macs
-    from ...model.vit import TimeSeriesViT
+    from ...model.vit import build_network
 
     with torch.device("meta"):
-        model = TimeSeriesViT(config)
+        model = build_network(config)
     return int(sum(p.numel() for p in model.parameters())), int(count_macs(config))
 
 

@@ -108,6 +108,10 @@ class TrainSettingsForm(QWidget):
             "head_width": spin(4, 16384, 64, "Hidden width of the classification head "
                                               "(reference 1024)"),
             "dropout": dspin(0.0, 0.9, 0.05, 2, "Dropout in blocks and head (reference 0)"),
+            "members": spin(1, 16, 1, "Networks trained side by side from different starting "
+                                       "weights, their probabilities averaged: steadier on new "
+                                       "people; each costs its own training and inference "
+                                       "time (reference 1)"),
         }
         self.train_widgets: dict[str, QWidget] = {
             "epochs": spin(1, 10000, 1, "Maximum passes over the training windows"),
@@ -151,7 +155,7 @@ class TrainSettingsForm(QWidget):
         model_form = form_layout(model_box)
         labels = {"embedding_dim": "Embedding", "patch_size": "Patch size", "head_num": "Heads",
                   "att_size": "Head size", "depth": "Blocks", "head_width": "Head width",
-                  "dropout": "Dropout"}
+                  "dropout": "Dropout", "members": "Ensemble of"}
         for key, widget in self.model_widgets.items():
             model_form.addRow(labels[key], widget)
         self.size_label = QLabel()

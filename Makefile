@@ -34,7 +34,8 @@ test: lint
 bench: $(STAMP)
 	$(PY) bench/bench_load.py
 
-# The model shipped in resources/models: the default preset trained on all development people.
+# The model shipped in resources/models: the built-in preset (an ensemble of 3 of the default
+# preset) trained on all development people.
 SHARED_DATA ?= $(firstword $(wildcard ../shared/data/wisdm2019/phone/accel ../../shared/data/wisdm2019/phone/accel))
 default-model: $(STAMP)
 	$(PY) -m har_studio.training.default_model --data $(SHARED_DATA) --out resources/models/default.harmodel

@@ -43,13 +43,17 @@ def test_the_shipped_model_classifies_the_demo_data():
     assert metrics["accuracy"] >= 0.6, metrics["confusion"]
 
 
-def test_the_shipped_model_is_the_default_recipe():
-    """Changing the default preset means rebuilding the built-in model (`make default-model`):
-    the app must not offer one recipe and ship another."""
-    from har_studio.training.presets import DEFAULT_PRESET, get_preset
+def test_the_shipped_model_is_the_built_in_recipe():
+    """Changing the built-in preset (or the default one it builds on) means rebuilding the
+    built-in model (`make default-model`): the app must not describe one recipe and ship
+    another."""
+    from har_studio.training.presets import BUILT_IN_PRESET, DEFAULT_PRESET, get_preset
 
     bundle = load_default_model()
-    preset = get_preset(DEFAULT_PRESET)
+    preset = get_preset(BUILT_IN_PRESET)
+    default = get_preset(DEFAULT_PRESET)
+    assert preset.features == default.features and preset.training == default.training
+    assert {k: v for k, v in preset.model.items() if k != "members"} == default.model
     assert bundle.recipe["preset"] == preset.to_dict()
     for field, value in preset.model_overrides().items():
         assert getattr(bundle.model_config, field) == value, field

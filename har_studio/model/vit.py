@@ -148,9 +148,10 @@ class ViTEnsemble(nn.Module):
 
     In eval mode ``forward`` returns the log of the members' mean probability ``[B, classes]``
     (so a softmax of it, as everywhere a network's output is read, is that mean). In training
-    mode it returns each member's logits ``[members, B, classes]``: the training loss is the
-    mean of the members' own cross-entropies (``training.steps``), so each learns as if alone
-    and the average keeps their differences (a loss on the average would train them as one)."""
+    mode it returns each member's logits ``[members, B, classes]``: each member's gradient is
+    its own cross-entropy's, clipped on its own (``training.steps``), so each learns as if
+    alone and the average keeps their differences (a loss on the average would train them as
+    one)."""
 
     def __init__(self, config: ViTConfig, attention: str = "auto") -> None:
         super().__init__()

@@ -4,8 +4,8 @@ Trains the built-in preset (``presets.BUILT_IN_PRESET``) on every person in the 
 recordings (walking, jogging, stairs, sitting, standing; x, y, z; windows 128 / 64) and
 writes ``resources/models/default.harmodel`` atomically. Its recipe records the data (files,
 subjects, windows per activity), the preset and the cross-person figures measured for that
-recipe (``--cv K`` measures them now, with K
-folds over the same people; otherwise the figures from ``bench/`` in ``MEASURED`` below).
+recipe (``--cv K`` measures them now, with K folds over the same people; otherwise the figures
+from ``bench/`` in ``MEASURED`` below).
 
     python -m har_studio.training.default_model --data ../shared/data/wisdm2019/phone/accel
 """

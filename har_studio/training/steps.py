@@ -282,11 +282,8 @@ class TrainingRun:
         loss is the mean of the members' own cross-entropies (each learns as if alone)."""
         import torch.nn.functional as F
 
-        if logits.dim() == 3:
-            members = logits.shape[0]
-            return F.cross_entropy(logits.float().flatten(0, 1), target.repeat(members),
-                                   weight=self.weight if weighted else None,
-                                   label_smoothing=self.cfg.label_smoothing)
+        if logits.dim() == 3:   # every member's windows as one batch, each with its target
+            logits, target = logits.flatten(0, 1), target.repeat(logits.shape[0])
         return F.cross_entropy(logits.float(), target,
                                weight=self.weight if weighted else None,
                                label_smoothing=self.cfg.label_smoothing)

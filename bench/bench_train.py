@@ -415,6 +415,26 @@ def quality(args) -> dict:
     return out
 
 
+def model_changes(config, spec: str) -> dict:
+    """``att_size=16+dropout=0.1+attention=sdpa`` -> ViTConfig changes, each value read as
+    JSON (numbers, booleans) or else as text; SystemExit naming a field ViTConfig lacks or a
+    value it refuses."""
+    changes = {}
+    for item in spec.split("+"):
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--model-variants: {item!r} is not field=value")
+        try:
+            changes[key] = json.loads(text)
+        except ValueError:
+            changes[key] = text
+    try:
+        replace(config, **changes)
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"--model-variants {spec!r}: {exc}") from None
+    return changes
+
+
 def variants(args) -> dict:
     """Training windows/s of the default preset's network (its input channels, 5 classes,
     windows of 128) in the bare loop (the engine's work: ``engine_vs_bare`` ~1.0), today's
@@ -440,8 +460,7 @@ def variants(args) -> dict:
              "batch_2x": ("matmul", 2 * base_batch, False, {}),
              "batch_4x": ("matmul", 4 * base_batch, False, {})}
     for spec in filter(None, (args.model_variants or "").split(",")):
-        changes = {k: int(v) for k, v in (kv.split("=") for kv in spec.split("+"))}
-        cases[spec] = ("matmul", base_batch, False, changes)
+        cases[spec] = ("matmul", base_batch, False, model_changes(config, spec))
     if args.compile:
         cases["compile"] = ("matmul", base_batch, True, {})
         cases["compile_sdpa_batch_2x"] = ("sdpa", 2 * base_batch, True, {})

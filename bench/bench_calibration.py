@@ -23,6 +23,9 @@ recording, before and after, and the people losing more than 2 points of another
 
     nice -n 5 .venv/bin/python bench/bench_calibration.py --folds 4 --preset aligned \
         --walk-seconds 20 --cache /tmp/calib-cache > walk.json
+
+On two cores, fill the cache first with two processes of one thread each
+(``--only-folds 0,1`` and ``--only-folds 2,3``), then run the whole measurement from it.
 """
 
 from __future__ import annotations
@@ -184,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--people", type=int, default=0, help="test only this many people (0: all)")
     p.add_argument("--max-folds", type=int, default=0,
                    help="test only the people of the first N folds (0: all folds)")
+    p.add_argument("--only-folds", default="",
+                   help="test only these folds (0-based indices, e.g. 2,3); two processes "
+                        "with disjoint folds and one --cache train the base models in parallel")
     p.add_argument("--epochs", type=int, default=0, help="base model epochs (0: the preset's)")
     p.add_argument("--preset", default="robust")
     p.add_argument("--seconds", default="30,60")
@@ -223,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     folds = subject_folds(subjects, min(args.folds, len(subjects)), args.seed)
     if args.max_folds:
         folds = folds[:args.max_folds]
+    if args.only_folds:
+        folds = [folds[int(i)] for i in args.only_folds.split(",") if i]
     order = [s for fold in zip(*[f + [None] * (max(map(len, folds)) - len(f)) for f in folds],
                                strict=True) for s in fold if s is not None]
     chosen = set(order[:args.people] if args.people else order)

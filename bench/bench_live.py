@@ -1,8 +1,9 @@
 """Live classification speed, a busy workstation and command start-up: prints one JSON object.
 
 Model: the default preset's network (``aligned``: 6 derived inputs from x, y, z read in the
-person's running alignment, window 128 at 20 Hz), untrained weights (timing only), through
-``ModelBundle`` as the app runs it.
+person's running alignment, window 128 at 20 Hz; ``--preset ensemble`` for the built-in
+model's three networks), untrained weights (timing only), through ``ModelBundle`` as the app
+runs it.
 
 * ``limit``: what the model itself costs. Model alone and ``predict_proba`` (features,
   normalisation, model, softmax) at batch 1 (live threads, 1) and batch 256 (batch threads),
@@ -63,24 +64,22 @@ from har_studio.live.session import LiveControl, run_session  # noqa: E402
 from har_studio.live.udp import UdpSource  # noqa: E402
 from har_studio.model.config import ViTConfig  # noqa: E402
 from har_studio.model.io import ModelBundle  # noqa: E402
-from har_studio.model.vit import TimeSeriesViT  # noqa: E402
-from har_studio.training.presets import DEFAULT_PRESET, get_preset  # noqa: E402
-
-PRESET = get_preset(DEFAULT_PRESET)
+from har_studio.model.vit import build_network  # noqa: E402
+from har_studio.training.presets import DEFAULT_PRESET, Preset, get_preset  # noqa: E402
 
 LABELS = ["walking", "jogging", "upstairs", "downstairs", "sitting", "standing"]
 
 
-def make_bundle() -> ModelBundle:
+def make_bundle(preset: Preset) -> ModelBundle:
     torch.manual_seed(0)
     window = WindowConfig(size=128, step=64, rate_hz=20.0)
     modal = 6
-    cfg = ViTConfig(series=window.size, modal=modal, classes=len(LABELS), **PRESET.model)
+    cfg = ViTConfig(series=window.size, modal=modal, classes=len(LABELS), **preset.model)
     rng = np.random.default_rng(0)
     norm = Normaliser(rng.normal(size=modal).astype(np.float32),
                       (1 + rng.random(modal)).astype(np.float32))
-    return ModelBundle(TimeSeriesViT(cfg).eval(), cfg, window, ["x", "y", "z"], list(LABELS),
-                       norm, features=PRESET.features)
+    return ModelBundle(build_network(cfg).eval(), cfg, window, ["x", "y", "z"], list(LABELS),
+                       norm, features=preset.features)
 
 
 @contextlib.contextmanager
@@ -362,14 +361,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="training windows per epoch (3 epochs per case)")
     parser.add_argument("--skip", default="", help="comma list: limit, latency, replay, training, "
                                                    "startup")
+    parser.add_argument("--preset", default=DEFAULT_PRESET,
+                        help="whose network to time (ensemble: the built-in model's)")
     args = parser.parse_args(argv)
+    preset = get_preset(args.preset)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     batch_threads = thread_policy.training_threads()
-    bundle = make_bundle()
+    bundle = make_bundle(preset)
     result: dict = {"bench": "live", "python": platform.python_version(), "torch": torch.__version__,
                     "machine": platform.machine(), "load_average_1min": round(os.getloadavg()[0], 2),
                     "policy": {**thread_policy.describe(), "batch_threads": batch_threads},
-                    "model": {"preset": PRESET.name, "inputs": bundle.input_channels,
+                    "model": {"preset": preset.name, "inputs": bundle.input_channels,
                               "parameters": int(sum(p.numel() for p in bundle.model.parameters()))}}
     if "limit" not in skip:
         result["limit"] = limit(bundle, batch_threads)

@@ -169,14 +169,17 @@ def test_a_walk_the_model_already_recognises_leaves_it_unchanged(base):
     import torch
 
     from har_studio.training.calibration import prepare_calibration
-    from har_studio.training.metrics import evaluate_bundle
+    from har_studio.training.metrics import evaluate_bundle, predict_probabilities
 
     config = CalibrationConfig(seconds=10.0, activities=("walking",), epochs=2, lr=2e-3,
                                freeze="none", step=4, seed=1)
     capture = prepare_calibration(base, _person(), config).calibration
     share = evaluate_bundle(base, capture, latency=False)["per_class_recall"]["walking"]
+    confidence = float(predict_probabilities(base, capture)[:, base.labels.index("walking")]
+                       .mean())
     assert share > 0.1                                   # the premise: some of it is named
-    config = replace(config, keep_if_recognised=share)   # ... and that is enough here
+    config = replace(config, keep_if_recognised=share,   # ... and that is enough here
+                     keep_if_confident=confidence - 1e-4)
     kept = run_to_end(calibrate(base, _person(), config))
     assert kept.record["fine_tuned"] is False and kept.record["replayed"] is False
     assert kept.record["recognised_before"] == {"walking": round(share, 4)}
@@ -190,6 +193,36 @@ def test_a_walk_the_model_already_recognises_leaves_it_unchanged(base):
     assert tuned.record["fine_tuned"] is True and tuned.record["kept_because"] is None
     assert any(not torch.equal(value, tuned.bundle.model.state_dict()[name])
                for name, value in base.model.state_dict().items())
+
+
+def test_a_walk_named_right_without_confidence_is_fine_tuned(base):
+    """Named right often enough but with a mean probability under keep_if_confident: the
+    model is fine-tuned (it sits near the boundary the rest of the walk may cross), and the
+    result says why; the capture's mean probability is in the record either way."""
+    from har_studio.training.calibration import check_capture, prepare_calibration
+    from har_studio.training.metrics import predict_probabilities
+
+    config = CalibrationConfig(seconds=10.0, activities=("walking",), epochs=1, lr=2e-3,
+                               freeze="none", step=4, seed=1)
+    capture = prepare_calibration(base, _person(), config).calibration
+    walking = predict_probabilities(base, capture)[:, base.labels.index("walking")]
+    confidence = float(walking.mean())
+    assert 0.1 < confidence < 1.0                        # the premise
+    share = check_capture(base, capture, replace(config, keep_if_recognised=0.01,
+                                                 keep_if_confident=0.0)).recognised["walking"]
+    sure = replace(config, keep_if_recognised=share, keep_if_confident=confidence - 1e-4)
+    unsure = replace(sure, keep_if_confident=(confidence + 1.0) / 2)
+
+    kept = check_capture(base, capture, sure)
+    assert kept.recognised == {"walking": share} and not kept.unsure
+    assert kept.confidence == {"walking": round(confidence, 4)}
+    tuned = check_capture(base, capture, unsure)
+    assert tuned.recognised == {} and tuned.unsure
+
+    result = run_to_end(calibrate(base, _person(), unsure))
+    assert result.record["fine_tuned"] is True and result.record["kept_because"] is None
+    assert result.record["capture_confidence"] == {"walking": round(confidence, 4)}
+    assert any("not with confidence" in n.text for n in result.notes)
 
 
 def test_a_capture_the_model_gets_wrong_is_fine_tuned(base):

@@ -56,6 +56,10 @@ def register(subparsers) -> None:
                    help=f"with --activities: keep the model unchanged when it already names "
                         f"this share of the captured windows right (default "
                         f"{d.keep_if_recognised:g}; 0 always fine-tunes)")
+    p.add_argument("--keep-if-confident", type=float, default=d.keep_if_confident,
+                   metavar="PROBABILITY",
+                   help=f"... and gives them at least this mean probability (default "
+                        f"{d.keep_if_confident:g})")
     p.add_argument("--epochs", type=int, default=d.epochs,
                    help=f"fine-tuning epochs; 0 only re-normalises (default {d.epochs})")
     p.add_argument("--lr", type=float, default=d.lr, help=f"learning rate (default {d.lr:g})")
@@ -95,6 +99,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
                                    epochs=args.epochs, lr=args.lr, seed=args.seed,
                                    device=args.device, replay=args.replay,
                                    keep_if_recognised=args.keep_if_recognised,
+                                   keep_if_confident=args.keep_if_confident,
                                    activities=tuple(a.strip() for a in args.activities.split(",")
                                                     if a.strip()))
         bundle = load_model(args.model)

@@ -95,6 +95,13 @@ def model_figures(bundle, *, latency: bool = True) -> dict:
 def predict_windows(bundle, windows, batch_size: int = 128) -> np.ndarray:
     """Class indices (in the bundle's label order) for every window, checking compatibility.
     Predicts `batch_size` windows at a time to bound memory."""
+    return predict_probabilities(bundle, windows, batch_size).argmax(axis=1).astype(np.int64)
+
+
+def predict_probabilities(bundle, windows, batch_size: int = 128) -> np.ndarray:
+    """Class probabilities ``[n, classes]`` (the bundle's label order) for every window, each
+    person aligned with all of their windows, `batch_size` windows at a time; ValueError when
+    the windows do not fit the model."""
     if list(windows.channels) != list(bundle.channels):
         raise ValueError(f"the model reads channels {', '.join(bundle.channels)}; the windows "
                          f"have {', '.join(windows.channels)}")
@@ -102,7 +109,7 @@ def predict_windows(bundle, windows, batch_size: int = 128) -> np.ndarray:
         raise ValueError(f"the model reads windows of {bundle.window.size} samples; "
                          f"these have {windows.X.shape[1]}")
     if len(windows) == 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros((0, len(bundle.labels)), dtype=np.float32)
     step = max(1, int(batch_size))
     alignment = None
     if bundle.features.aligns:   # each person's own alignment, from all of their windows
@@ -110,8 +117,8 @@ def predict_windows(bundle, windows, batch_size: int = 128) -> np.ndarray:
 
         alignment = estimate_per_subject(windows.X, windows.channels, windows.subjects)
     subjects = windows.subjects
-    return np.concatenate([np.asarray(bundle.predict(windows.X[i:i + step], subjects[i:i + step],
-                                                     alignment), dtype=np.int64)
+    return np.concatenate([bundle.predict_proba(windows.X[i:i + step], subjects[i:i + step],
+                                                alignment)
                            for i in range(0, len(windows), step)])
 
 

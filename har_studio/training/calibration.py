@@ -470,13 +470,13 @@ def check_capture(bundle, calib: Windows, config: CalibrationConfig) -> CaptureC
     one walk was named right (100 %) with a mean probability of 0.95 (a tenth of its windows
     under 0.7), kept, and the rest of that person's walking was 0.69: so a kept capture must
     also be named with ``keep_if_confident`` (every other kept walk, on both bases: >= 0.97)."""
-    from .metrics import _true_in_bundle_order, predict_probabilities
+    from .metrics import predict_probabilities, true_in_bundle_order
 
     if not len(calib):
         return CaptureCheck({}, [])
     labels = list(bundle.labels)
     probabilities = predict_probabilities(bundle, calib)
-    truth = _true_in_bundle_order(bundle, calib)
+    truth = true_in_bundle_order(bundle, calib)
     predicted = probabilities.argmax(axis=1)
     captured = [n for n, c in calib.class_counts().items() if c > 0 and n in labels]
     recall, confidence, rows = {}, {}, {}
@@ -485,7 +485,7 @@ def check_capture(bundle, calib: Windows, config: CalibrationConfig) -> CaptureC
         if not mine.any():
             continue
         recall[name] = float((predicted[mine] == labels.index(name)).mean())
-        confidence[name] = round(float(probabilities[mine, labels.index(name)].mean()), 4)
+        confidence[name] = float(probabilities[mine, labels.index(name)].mean())
         rows[name] = np.bincount(predicted[mine], minlength=len(labels)).astype(float)
     recognised, unsure = {}, False
     if (config.keep_if_recognised > 0 and recall
@@ -502,7 +502,8 @@ def check_capture(bundle, calib: Windows, config: CalibrationConfig) -> CaptureC
         share = row[j] / total
         if not recognised and share >= max(config.at_risk, 1e-9):
             at_risk.append((name, labels[j], round(float(share), 4)))
-    return CaptureCheck(recognised, at_risk, confidence, unsure)
+    return CaptureCheck(recognised, at_risk, {n: round(v, 4) for n, v in confidence.items()},
+                        unsure)
 
 
 def _fine_tune(bundle, windows: Windows, alignments, held: Windows, norm, config, control,

@@ -122,7 +122,9 @@ def predict_probabilities(bundle, windows, batch_size: int = 128) -> np.ndarray:
                            for i in range(0, len(windows), step)])
 
 
-def _true_in_bundle_order(bundle, windows) -> np.ndarray:
+def true_in_bundle_order(bundle, windows) -> np.ndarray:
+    """The windows' labels as indices into the bundle's labels (ValueError naming a label
+    present in the windows that the model does not know; -1 for unknown, absent ones)."""
     if list(windows.labels) == list(bundle.labels):
         return np.asarray(windows.y, dtype=np.int64)
     unknown = [name for name in windows.labels if name not in bundle.labels]
@@ -141,7 +143,7 @@ def evaluate_bundle(bundle, windows, *, latency: bool = True, batch_size: int = 
     Returns :func:`classification_metrics` plus ``parameters``, ``macs`` and
     ``inference_ms`` (None when `latency` is False or timing failed).
     """
-    y_true = _true_in_bundle_order(bundle, windows)
+    y_true = true_in_bundle_order(bundle, windows)
     y_pred = predict_windows(bundle, windows, batch_size)
     result = classification_metrics(y_true, y_pred, list(bundle.labels))
     result.update(model_figures(bundle, latency=latency))

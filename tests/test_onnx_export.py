@@ -69,3 +69,34 @@ def test_missing_optional_dependency_is_a_clear_error(tmp_path, monkeypatch, mis
     with pytest.raises(RuntimeError, match=f"needs the '{missing}' package"):
         export_onnx(make_bundle(), tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()
+
+
+def test_a_failed_export_writes_nothing_on_stdout():
+    """torch's exporter writes the whole graph to its C++ log when an export fails (and turns
+    that log on for every export); ours goes to stderr, so a command printing JSON on stdout
+    stays readable when its live graph falls back to torch."""
+    import subprocess
+    import textwrap
+
+    pytest.importorskip("onnx")   # the exporter's, as for every export test here
+    script = textwrap.dedent("""
+        import torch
+        import torch.nn.functional as F
+        from har_studio.model import onnx_export
+
+        class Unexportable(torch.nn.Module):
+            def forward(self, x):
+                return F.layer_norm(x, (x.shape[-1],))   # a traced size where a constant must be
+
+        try:
+            onnx_export._trace(Unexportable(), (torch.zeros(2, 4),), ["windows"], "logits")
+        except Exception:
+            pass
+        else:
+            raise SystemExit("the export was expected to fail")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == ""
+    assert "graph" in done.stderr          # torch still says what failed, where it belongs

@@ -55,6 +55,10 @@ def _trace(module, example: tuple, inputs: list[str], output: str) -> bytes:
     """`module` traced on `example` into ONNX bytes, the batch axis of the first input and of
     the output dynamic."""
     buffer = io.BytesIO()
+    # torch's exporter turns its C++ log on for every export (and leaves it on), and when an
+    # export fails it writes the whole graph there: to stderr, never to stdout, where the
+    # command line's JSON goes
+    torch._C._jit_set_onnx_log_output_stream("stderr")
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about python-side shape checks
         torch.onnx.export(

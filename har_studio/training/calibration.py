@@ -448,7 +448,7 @@ class CaptureCheck:
     def kept_text(self, counts: dict[str, int]) -> str:
         parts = [f"{name} ({round(share * counts[name])} of {counts[name]} windows, "
                  f"{share:.0%}, with a mean probability of "
-                 f"{self.confidence.get(name, share):.0%})"
+                 f"{self.confidence[name]:.0%})"
                  for name, share in self.recognised.items()]
         return (f"The model already recognises {' and '.join(parts)}: it is kept as it is, "
                 "so nothing it knows can get worse")
@@ -478,25 +478,24 @@ def check_capture(bundle, calib: Windows, config: CalibrationConfig) -> CaptureC
     probabilities = predict_probabilities(bundle, calib)
     truth = true_in_bundle_order(bundle, calib)
     predicted = probabilities.argmax(axis=1)
-    captured = [n for n, c in calib.class_counts().items() if c > 0 and n in labels]
+    # every captured activity is one the model knows (else true_in_bundle_order refused)
+    captured = [n for n, c in calib.class_counts().items() if c > 0]
     recall, confidence, rows = {}, {}, {}
     for name in captured:
         mine = truth == labels.index(name)
-        if not mine.any():
-            continue
         recall[name] = float((predicted[mine] == labels.index(name)).mean())
         confidence[name] = float(probabilities[mine, labels.index(name)].mean())
         rows[name] = np.bincount(predicted[mine], minlength=len(labels)).astype(float)
     recognised, unsure = {}, False
-    if (config.keep_if_recognised > 0 and recall
-            and all(v >= config.keep_if_recognised for v in recall.values())):
+    if config.keep_if_recognised > 0 and all(v >= config.keep_if_recognised
+                                             for v in recall.values()):
         if all(v >= config.keep_if_confident for v in confidence.values()):
             recognised = {n: round(v, 4) for n, v in recall.items()}
         else:
             unsure = True
     at_risk = []
     for name, row in rows.items():
-        total = max(1.0, row.sum())
+        total = row.sum()
         row[labels.index(name)] = 0
         j = int(row.argmax())
         share = row[j] / total
